@@ -1,0 +1,11 @@
+//! memsight: opens PyTorch CUDA memory snapshots and explains GPU memory.
+//!
+//! Layers, each usable without the next:
+//! - [`read`]: pickle bytes (plain or compressed) to the typed [`model::Snapshot`];
+//! - `analysis`: allocator replay, timelines, fragmentation, leaks, OOM forensics;
+//! - `output`: reports and the command-line interface;
+//! - `ui` (feature `gui`): the egui desktop app, the only layer that knows egui.
+
+pub mod model;
+pub mod output;
+pub mod read;

@@ -1,0 +1,258 @@
+//! Byte input for the pickle machine: a sliding window over a file or a decompressing stream.
+//!
+//! The window design (rather than mapping or decompressing the whole file into memory) keeps
+//! the reader's own footprint to a few MiB whatever the file size, so peak memory is dominated
+//! by the typed model, and compressed input needs no temporary copy. Lengths claimed by the
+//! data are never trusted for allocation: the window grows only as real bytes arrive.
+
+use std::io::Read;
+
+use super::error::{ReadError, Result};
+
+const CHUNK: usize = 1 << 20;
+
+/// Compression detected from magic bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Gzip,
+    Zstd,
+    Xz,
+}
+
+impl Compression {
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+            Compression::Xz => "xz",
+        }
+    }
+
+    /// Recognises gzip, zstd and xz by their magic bytes.
+    pub fn detect(head: &[u8]) -> Option<Compression> {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Some(Compression::Gzip)
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Some(Compression::Zstd)
+        } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+            Some(Compression::Xz)
+        } else {
+            None
+        }
+    }
+}
+
+/// A sliding window over a byte stream, tracking the absolute offset of every byte.
+pub struct Input<'r> {
+    reader: Box<dyn Read + 'r>,
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
+    /// Absolute offset of `buf[0]`.
+    base: u64,
+    eof: bool,
+    compression: Option<Compression>,
+}
+
+impl<'r> Input<'r> {
+    /// Wraps `reader`, decompressing when its first bytes are a known compression magic.
+    pub fn new(mut reader: Box<dyn Read + 'r>) -> Result<Input<'r>> {
+        let mut head = [0u8; 6];
+        let n = read_full(&mut *reader, &mut head)
+            .map_err(|source| ReadError::Stream { offset: 0, source })?;
+        let head = &head[..n];
+        let compression = Compression::detect(head);
+        let chained: Box<dyn Read + 'r> =
+            Box::new(std::io::Cursor::new(head.to_vec()).chain(reader));
+        let reader: Box<dyn Read + 'r> = match compression {
+            None => chained,
+            Some(Compression::Gzip) => Box::new(flate2::read::MultiGzDecoder::new(chained)),
+            Some(Compression::Xz) => Box::new(liblzma::read::XzDecoder::new_multi_decoder(chained)),
+            Some(Compression::Zstd) => {
+                Box::new(zstd::stream::read::Decoder::new(chained).map_err(|e| {
+                    ReadError::Decompress {
+                        format: "zstd",
+                        offset: 0,
+                        message: e.to_string(),
+                    }
+                })?)
+            }
+        };
+        Ok(Input {
+            reader,
+            buf: vec![0; CHUNK],
+            pos: 0,
+            end: 0,
+            base: 0,
+            eof: false,
+            compression,
+        })
+    }
+
+    pub fn compression(&self) -> Option<Compression> {
+        self.compression
+    }
+
+    /// Absolute offset of the next unread byte.
+    #[inline]
+    pub fn offset(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    /// Makes at least `n` bytes available, or fails with `Truncated` naming `what`.
+    #[inline]
+    fn ensure(&mut self, n: usize, what: &'static str) -> Result<()> {
+        if self.end - self.pos >= n {
+            return Ok(());
+        }
+        self.fill(n, what)
+    }
+
+    #[cold]
+    fn fill(&mut self, n: usize, what: &'static str) -> Result<()> {
+        // Move the unread tail to the front.
+        if self.pos > 0 {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.base += self.pos as u64;
+            self.end -= self.pos;
+            self.pos = 0;
+        }
+        while self.end < n {
+            if self.eof {
+                return Err(ReadError::Truncated {
+                    offset: self.base + self.end as u64,
+                    what,
+                });
+            }
+            if self.end == self.buf.len() {
+                // Grow only by what has really arrived, so a hostile length claim cannot make
+                // us allocate more than twice the real data.
+                let new_len = (self.buf.len() * 2).min(n.max(self.buf.len() + CHUNK));
+                self.buf.resize(new_len.max(self.buf.len() + 1), 0);
+            }
+            let got = loop {
+                match self.reader.read(&mut self.buf[self.end..]) {
+                    Ok(k) => break k,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(self.io_error(e)),
+                }
+            };
+            if got == 0 {
+                self.eof = true;
+            }
+            self.end += got;
+        }
+        Ok(())
+    }
+
+    fn io_error(&self, e: std::io::Error) -> ReadError {
+        let offset = self.base + self.end as u64;
+        match self.compression {
+            Some(c) => ReadError::Decompress {
+                format: c.name(),
+                offset,
+                message: e.to_string(),
+            },
+            None => ReadError::Stream { offset, source: e },
+        }
+    }
+
+    /// Reads one byte, or `None` at a clean end of data.
+    #[inline]
+    pub fn next_byte(&mut self) -> Result<Option<u8>> {
+        if self.pos == self.end {
+            match self.fill(1, "an opcode") {
+                Ok(()) => {}
+                Err(ReadError::Truncated { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        let b = self.buf[self.pos];
+        self.pos += 1;
+        Ok(Some(b))
+    }
+
+    /// Takes exactly `n` bytes.
+    #[inline]
+    pub fn take(&mut self, n: usize, what: &'static str) -> Result<&[u8]> {
+        self.ensure(n, what)?;
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    #[inline]
+    pub fn u8(&mut self, what: &'static str) -> Result<u8> {
+        Ok(self.take(1, what)?[0])
+    }
+
+    #[inline]
+    pub fn u16(&mut self, what: &'static str) -> Result<u16> {
+        let b = self.take(2, what)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+
+    #[inline]
+    pub fn u32(&mut self, what: &'static str) -> Result<u32> {
+        let b = self.take(4, what)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    #[inline]
+    pub fn u64(&mut self, what: &'static str) -> Result<u64> {
+        let b = self.take(8, what)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_le_bytes(a))
+    }
+
+    /// Takes a newline-terminated line (text opcodes of protocol 0), without the newline.
+    pub fn line(&mut self, what: &'static str) -> Result<&[u8]> {
+        const MAX_LINE: usize = 1 << 24;
+        let mut scanned = 0;
+        loop {
+            if let Some(i) = self.buf[self.pos + scanned..self.end]
+                .iter()
+                .position(|&b| b == b'\n')
+            {
+                let start = self.pos;
+                let nl = start + scanned + i;
+                self.pos = nl + 1;
+                return Ok(&self.buf[start..nl]);
+            }
+            scanned = self.end - self.pos;
+            if scanned > MAX_LINE {
+                return Err(ReadError::Limit {
+                    offset: self.offset(),
+                    what: format!("a text line longer than {MAX_LINE} bytes in {what}"),
+                });
+            }
+            self.ensure(scanned + 1, what)?;
+        }
+    }
+
+    /// Whether any data follows (used to reject trailing garbage after STOP).
+    pub fn at_end(&mut self) -> Result<bool> {
+        if self.pos < self.end {
+            return Ok(false);
+        }
+        match self.fill(1, "trailing data") {
+            Ok(()) => Ok(false),
+            Err(ReadError::Truncated { .. }) => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}

@@ -1,0 +1,1135 @@
+//! A pickle machine for protocols 0 to 5 that understands only plain data.
+//!
+//! Memo references (`BINGET` and friends) resolve to *shared* nodes in an arena instead of
+//! copies, which is what real snapshots need: PyTorch shares frame dicts and frame lists
+//! between thousands of trace entries. While the stream is read, three kinds of node are
+//! reduced to typed form as soon as they are complete, so that a million-event trace never
+//! exists as a tree of generic Python objects:
+//! - a dict with `name`/`filename`/`line` becomes an interned [`Frame`],
+//! - a list of frames becomes an interned stack (on first use as `frames`),
+//! - a dict with an `action` key appended to a list becomes a typed [`Event`].
+//!
+//! Nothing a pickle names is ever imported or called: `GLOBAL`, `REDUCE`, `BUILD` and the other
+//! object-construction opcodes are errors. The machine is iterative (no recursion on nesting),
+//! and every length the data claims is checked against the bytes that really arrive.
+
+use crate::model::{
+    Action, Event, Frame, FrameId, FrameTable, PyValue, StackId, StackTable, StrId, UnknownCounts,
+};
+
+use super::error::{ReadError, Result};
+use super::input::Input;
+
+/// A value on the machine's stack or in a container. Scalars are inline; containers live in
+/// the node arena so that memo references share them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Value {
+    None,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(StrId),
+    BigInt(u32),
+    Bytes(u32),
+    Node(u32),
+    Event(u32),
+    /// A memo slot that was never written.
+    Unset,
+}
+
+#[derive(Debug)]
+pub(crate) enum Node {
+    List(Vec<Value>),
+    Tuple(Vec<Value>),
+    Dict(Vec<(Value, Value)>),
+    Set(Vec<Value>),
+    Frame(FrameId),
+    Stack(StackId),
+    Event(u32),
+}
+
+/// String ids of the keys and action names the reader looks for, interned up front so that
+/// matching a key is an integer comparison.
+pub(crate) struct Keys {
+    pub action: StrId,
+    pub addr: StrId,
+    pub size: StrId,
+    pub stream: StrId,
+    pub time_us: StrId,
+    pub frames: StrId,
+    pub device_free: StrId,
+    pub compile_context: StrId,
+    pub user_metadata: StrId,
+    pub name: StrId,
+    pub filename: StrId,
+    pub line: StrId,
+    actions: Vec<(StrId, Action)>,
+}
+
+impl Keys {
+    fn new(strings: &mut crate::model::StringTable) -> Keys {
+        let names = [
+            "alloc",
+            "free_requested",
+            "free_completed",
+            "segment_alloc",
+            "segment_free",
+            "segment_map",
+            "segment_unmap",
+            "snapshot",
+            "oom",
+        ];
+        let actions = names
+            .iter()
+            .filter_map(|n| Action::from_name(n).map(|a| (strings.intern(n), a)))
+            .collect();
+        Keys {
+            action: strings.intern("action"),
+            addr: strings.intern("addr"),
+            size: strings.intern("size"),
+            stream: strings.intern("stream"),
+            time_us: strings.intern("time_us"),
+            frames: strings.intern("frames"),
+            device_free: strings.intern("device_free"),
+            compile_context: strings.intern("compile_context"),
+            user_metadata: strings.intern("user_metadata"),
+            name: strings.intern("name"),
+            filename: strings.intern("filename"),
+            line: strings.intern("line"),
+            actions,
+        }
+    }
+
+    fn action(&self, id: StrId) -> Action {
+        self.actions
+            .iter()
+            .find(|(s, _)| *s == id)
+            .map(|(_, a)| *a)
+            .unwrap_or(Action::Other(id))
+    }
+}
+
+/// Called every so often with the machine's progress; returning `false` cancels loading.
+pub type ProgressFn<'a> = &'a (dyn Fn(u64) -> bool + Sync);
+
+/// Deepest nesting accepted when turning unmodelled data into [`PyValue`]s.
+const MAX_DEPTH: usize = 512;
+/// Most elements a single MARK may group (a corrupt stream could otherwise build huge vectors
+/// of copies of one value with DUP).
+const MAX_MEMO_GAP: usize = 1 << 20;
+
+/// The machine's state, and after `run` the parsed data waiting for the typed builder.
+pub(crate) struct Machine<'r, 'p> {
+    input: Input<'r>,
+    stack: Vec<Value>,
+    marks: Vec<usize>,
+    memo: Vec<Value>,
+    pub nodes: Vec<Node>,
+    pub frames: FrameTable,
+    pub stacks: StackTable,
+    pub events: Vec<Event>,
+    /// (global event index, key, value) for event keys memsight does not model.
+    pub event_extras: Vec<(u32, String, PyValue)>,
+    pub bigints: Vec<Vec<u8>>,
+    pub bytes: Vec<Vec<u8>>,
+    pub keys: Keys,
+    pub unknown: UnknownCounts,
+    pub protocol: Option<u8>,
+    scratch: Vec<FrameId>,
+    progress: Option<ProgressFn<'p>>,
+}
+
+/// Names of opcodes the reader refuses, for error messages.
+fn forbidden_name(op: u8) -> Option<&'static str> {
+    Some(match op {
+        b'c' => "GLOBAL",
+        0x93 => "STACK_GLOBAL",
+        b'R' => "REDUCE",
+        b'b' => "BUILD",
+        b'i' => "INST",
+        b'o' => "OBJ",
+        0x81 => "NEWOBJ",
+        0x92 => "NEWOBJ_EX",
+        b'P' => "PERSID",
+        b'Q' => "BINPERSID",
+        0x82 => "EXT1",
+        0x83 => "EXT2",
+        0x84 => "EXT4",
+        0x97 => "NEXT_BUFFER",
+        0x98 => "READONLY_BUFFER",
+        _ => return None,
+    })
+}
+
+impl<'r, 'p> Machine<'r, 'p> {
+    pub fn new(input: Input<'r>, progress: Option<ProgressFn<'p>>) -> Machine<'r, 'p> {
+        let mut frames = FrameTable::default();
+        let keys = Keys::new(&mut frames.strings);
+        Machine {
+            input,
+            stack: Vec::with_capacity(1024),
+            marks: Vec::with_capacity(64),
+            memo: Vec::with_capacity(1024),
+            nodes: Vec::with_capacity(1024),
+            frames,
+            stacks: StackTable::default(),
+            events: Vec::new(),
+            event_extras: Vec::new(),
+            bigints: Vec::new(),
+            bytes: Vec::new(),
+            keys,
+            unknown: UnknownCounts::default(),
+            protocol: None,
+            scratch: Vec::with_capacity(64),
+            progress,
+        }
+    }
+
+    pub fn compression(&self) -> Option<&'static str> {
+        self.input.compression().map(|c| c.name())
+    }
+
+    pub fn offset(&self) -> u64 {
+        self.input.offset()
+    }
+
+    fn malformed(&self, what: impl Into<String>) -> ReadError {
+        ReadError::Malformed {
+            offset: self.input.offset(),
+            what: what.into(),
+        }
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Result<Value> {
+        let floor = self.marks.last().copied().unwrap_or(0);
+        if self.stack.len() <= floor {
+            return Err(
+                self.malformed("stack underflow (an opcode needs a value that is not there)")
+            );
+        }
+        self.stack
+            .pop()
+            .ok_or_else(|| self.malformed("stack underflow"))
+    }
+
+    #[inline]
+    fn top(&self) -> Result<Value> {
+        let floor = self.marks.last().copied().unwrap_or(0);
+        if self.stack.len() <= floor {
+            return Err(self.malformed("stack underflow"));
+        }
+        self.stack
+            .last()
+            .copied()
+            .ok_or_else(|| self.malformed("stack underflow"))
+    }
+
+    /// Pops everything down to the most recent MARK.
+    fn pop_mark(&mut self) -> Result<Vec<Value>> {
+        let m = self
+            .marks
+            .pop()
+            .ok_or_else(|| self.malformed("MARK expected but none is open"))?;
+        Ok(self.stack.split_off(m))
+    }
+
+    fn push_node(&mut self, node: Node) -> Value {
+        let id = self.nodes.len() as u32;
+        self.nodes.push(node);
+        Value::Node(id)
+    }
+
+    fn intern_str(&mut self, bytes_are_utf8: bool, raw: Vec<u8>) -> Value {
+        let s = if bytes_are_utf8 {
+            match String::from_utf8(raw) {
+                Ok(s) => s,
+                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            }
+        } else {
+            raw.iter().map(|&b| b as char).collect()
+        };
+        Value::Str(self.frames.strings.intern(&s))
+    }
+
+    /// Reads a UTF-8 string of `n` bytes straight from the window and interns it.
+    #[inline]
+    fn read_str(&mut self, n: usize) -> Result<Value> {
+        let raw = self.input.take(n, "a string")?;
+        let id = match std::str::from_utf8(raw) {
+            Ok(s) => self.frames.strings.intern(s),
+            Err(_) => {
+                let s = String::from_utf8_lossy(raw).into_owned();
+                self.frames.strings.intern(&s)
+            }
+        };
+        Ok(Value::Str(id))
+    }
+
+    fn read_bytes(&mut self, n: usize) -> Result<Value> {
+        let raw = self.input.take(n, "a bytes object")?.to_vec();
+        self.bytes.push(raw);
+        Ok(Value::Bytes(self.bytes.len() as u32 - 1))
+    }
+
+    /// A little-endian two's complement integer (LONG1/LONG4).
+    fn long_from_bytes(&mut self, raw: &[u8]) -> Value {
+        if raw.is_empty() {
+            return Value::Int(0);
+        }
+        // Trim redundant sign bytes, then fit in i64 when possible.
+        let neg = raw[raw.len() - 1] & 0x80 != 0;
+        let fill = if neg { 0xff } else { 0x00 };
+        let mut len = raw.len();
+        while len > 1 && raw[len - 1] == fill && (raw[len - 2] & 0x80 != 0) == neg {
+            len -= 1;
+        }
+        if len <= 8 {
+            let mut a = [fill; 8];
+            a[..len].copy_from_slice(&raw[..len]);
+            Value::Int(i64::from_le_bytes(a))
+        } else {
+            self.bigints.push(raw[..len].to_vec());
+            Value::BigInt(self.bigints.len() as u32 - 1)
+        }
+    }
+
+    fn decimal_int(&mut self, text: &[u8], what: &str) -> Result<Value> {
+        let t = std::str::from_utf8(text)
+            .map_err(|_| self.malformed(format!("{what}: not ASCII")))?
+            .trim();
+        let t = t.strip_suffix('L').unwrap_or(t);
+        if let Ok(i) = t.parse::<i64>() {
+            return Ok(Value::Int(i));
+        }
+        // Larger than i64: convert the decimal to two's complement bytes.
+        let (neg, digits) = match t.strip_prefix('-') {
+            Some(d) => (true, d),
+            None => (false, t.strip_prefix('+').unwrap_or(t)),
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 4096 {
+            return Err(self.malformed(format!("{what}: {t:?} is not an integer")));
+        }
+        let mut mag: Vec<u8> = vec![0];
+        for d in digits.bytes() {
+            let mut carry = (d - b'0') as u32;
+            for byte in mag.iter_mut() {
+                let v = *byte as u32 * 10 + carry;
+                *byte = v as u8;
+                carry = v >> 8;
+            }
+            while carry > 0 {
+                mag.push(carry as u8);
+                carry >>= 8;
+            }
+        }
+        mag.push(0);
+        if neg {
+            let mut carry = 1u16;
+            for byte in mag.iter_mut() {
+                let v = (!*byte) as u16 + carry;
+                *byte = v as u8;
+                carry = v >> 8;
+            }
+        }
+        Ok(self.long_from_bytes(&mag))
+    }
+
+    fn memo_get(&self, idx: usize) -> Result<Value> {
+        match self.memo.get(idx) {
+            Some(Value::Unset) | None => {
+                Err(self.malformed(format!("memo key {idx} is read before it is written")))
+            }
+            Some(v) => Ok(*v),
+        }
+    }
+
+    fn memo_put(&mut self, idx: usize, v: Value) -> Result<()> {
+        if idx >= self.memo.len() {
+            if idx > self.memo.len() + MAX_MEMO_GAP {
+                return Err(ReadError::Limit {
+                    offset: self.input.offset(),
+                    what: format!(
+                        "memo key {idx} is far beyond the {} keys written so far",
+                        self.memo.len()
+                    ),
+                });
+            }
+            self.memo.resize(idx + 1, Value::Unset);
+        }
+        self.memo[idx] = v;
+        Ok(())
+    }
+
+    /// Appends items to the list (or set) `target`, reducing event dicts to typed events.
+    fn extend_list(&mut self, target: Value, items: Vec<Value>) -> Result<()> {
+        let Value::Node(id) = target else {
+            return Err(self.malformed("APPEND(S) on something that is not a list"));
+        };
+        let mut items = items;
+        for item in items.iter_mut() {
+            *item = self.absorb(*item)?;
+        }
+        match self.nodes.get_mut(id as usize) {
+            Some(Node::List(v)) | Some(Node::Set(v)) => {
+                v.extend(items);
+                Ok(())
+            }
+            _ => {
+                Err(self.malformed("APPEND(S) or ADDITEMS on something that is not a list or set"))
+            }
+        }
+    }
+
+    fn set_items(&mut self, target: Value, items: Vec<Value>) -> Result<()> {
+        if items.len() % 2 != 0 {
+            return Err(self.malformed("SETITEMS with an odd number of values"));
+        }
+        let Value::Node(id) = target else {
+            return Err(self.malformed("SETITEM(S) on something that is not a dict"));
+        };
+        let pairs = items.chunks_exact(2).map(|c| (c[0], c[1]));
+        match self.nodes.get_mut(id as usize) {
+            Some(Node::Dict(d)) => {
+                if d.is_empty() {
+                    d.extend(pairs);
+                } else {
+                    for (k, v) in pairs {
+                        // A repeated key replaces the earlier value, as in Python.
+                        match d.iter_mut().find(|(dk, _)| *dk == k) {
+                            Some(slot) => slot.1 = v,
+                            None => d.push((k, v)),
+                        }
+                    }
+                }
+                Ok(())
+            }
+            _ => Err(self.malformed("SETITEM(S) on something that is not a dict")),
+        }
+    }
+
+    /// Turns a completed event dict into a typed event (other values pass through).
+    fn absorb(&mut self, v: Value) -> Result<Value> {
+        let Value::Node(id) = v else { return Ok(v) };
+        let action_key = self.keys.action;
+        let is_event = match &self.nodes[id as usize] {
+            Node::Dict(d) => d.iter().any(|(k, _)| *k == Value::Str(action_key)),
+            Node::Event(e) => return Ok(Value::Event(*e)),
+            _ => false,
+        };
+        if !is_event {
+            return Ok(v);
+        }
+        let Node::Dict(items) = std::mem::replace(&mut self.nodes[id as usize], Node::Event(0))
+        else {
+            return Ok(v);
+        };
+        let idx = self.events.len() as u32;
+        let event = self.make_event(idx, &items)?;
+        self.events.push(event);
+        self.nodes[id as usize] = Node::Event(idx);
+        Ok(Value::Event(idx))
+    }
+
+    fn make_event(&mut self, idx: u32, items: &[(Value, Value)]) -> Result<Event> {
+        let k = &self.keys;
+        let mut ev = Event {
+            action: Action::Other(0),
+            addr: 0,
+            size: 0,
+            stream: 0,
+            time_us: 0,
+            device_free: 0,
+            stack: 0,
+            compile_context: 0,
+            user_metadata: 0,
+        };
+        let (ka, kaddr, ksize, kstream, ktime, kframes, kfree, kcc, kum) = (
+            k.action,
+            k.addr,
+            k.size,
+            k.stream,
+            k.time_us,
+            k.frames,
+            k.device_free,
+            k.compile_context,
+            k.user_metadata,
+        );
+        for &(key, val) in items {
+            let Value::Str(key) = key else {
+                let key_text = self.to_pyvalue(key, 0)?.to_string();
+                let value = self.to_pyvalue(val, 0)?;
+                *self
+                    .unknown
+                    .keys
+                    .entry("event.<non-string key>".into())
+                    .or_default() += 1;
+                self.event_extras.push((idx, key_text, value));
+                continue;
+            };
+            if key == ka {
+                match val {
+                    Value::Str(s) => {
+                        ev.action = self.keys.action(s);
+                        if let Action::Other(s) = ev.action {
+                            let name = self.frames.strings.get(s).to_string();
+                            *self.unknown.actions.entry(name).or_default() += 1;
+                        }
+                    }
+                    _ => return Err(self.malformed("a trace entry's action is not a string")),
+                }
+            } else if key == kaddr {
+                ev.addr = self.as_u64(val, "addr")?;
+            } else if key == ksize {
+                ev.size = self.as_u64(val, "size")?;
+            } else if key == kstream {
+                ev.stream = self.as_u64(val, "stream")?;
+            } else if key == ktime {
+                ev.time_us = match val {
+                    Value::Int(i) => i,
+                    Value::Float(f) => f as i64,
+                    _ => return Err(self.malformed("a trace entry's time_us is not a number")),
+                };
+            } else if key == kframes {
+                ev.stack = self.stack_of(val)?;
+            } else if key == kfree {
+                ev.device_free = self.as_u64(val, "device_free")?;
+            } else if key == kcc {
+                ev.compile_context = self.str_or_text(val)?;
+            } else if key == kum {
+                ev.user_metadata = self.str_or_text(val)?;
+            } else {
+                let name = self.frames.strings.get(key).to_string();
+                let value = self.to_pyvalue(val, 0)?;
+                *self
+                    .unknown
+                    .keys
+                    .entry(format!("event.{name}"))
+                    .or_default() += 1;
+                self.event_extras.push((idx, name, value));
+            }
+        }
+        Ok(ev)
+    }
+
+    /// A string field, or the text of another value (kept, not dropped).
+    fn str_or_text(&mut self, v: Value) -> Result<StrId> {
+        match v {
+            Value::Str(s) => Ok(s),
+            Value::None => Ok(0),
+            other => {
+                let text = self.to_pyvalue(other, 0)?.to_string();
+                Ok(self.frames.strings.intern(&text))
+            }
+        }
+    }
+
+    /// An unsigned integer field. Negative values are only accepted for `stream` (where they
+    /// are reinterpreted, as CUDA stream handles are pointers).
+    pub fn as_u64(&self, v: Value, field: &str) -> Result<u64> {
+        match v {
+            Value::Int(i) if i >= 0 => Ok(i as u64),
+            Value::Int(i) if field == "stream" => Ok(i as u64),
+            Value::Int(i) if field == "max_split_size" || field == "segment_pool_id" => {
+                Ok(i as u64)
+            }
+            Value::Bool(b) => Ok(b as u64),
+            Value::BigInt(id) => {
+                let raw = &self.bigints[id as usize];
+                // Non-negative and at most 8 significant bytes (plus a zero sign byte).
+                let neg = raw.last().is_some_and(|b| b & 0x80 != 0);
+                let significant = raw.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+                if !neg && significant <= 8 {
+                    let mut a = [0u8; 8];
+                    a[..significant].copy_from_slice(&raw[..significant]);
+                    Ok(u64::from_le_bytes(a))
+                } else {
+                    Err(self.malformed(format!("{field} does not fit in 64 bits")))
+                }
+            }
+            Value::Int(i) => Err(self.malformed(format!("{field} is negative ({i})"))),
+            _ => Err(self.malformed(format!("{field} is not an integer"))),
+        }
+    }
+
+    /// The stack id of a `frames` value: a list of frame dicts, shared through the memo.
+    pub fn stack_of(&mut self, v: Value) -> Result<StackId> {
+        let id = match v {
+            Value::None => return Ok(0),
+            Value::Node(id) => id as usize,
+            _ => return Err(self.malformed("frames is not a list")),
+        };
+        let items = match &mut self.nodes[id] {
+            Node::Stack(s) => return Ok(*s),
+            Node::List(items) | Node::Tuple(items) => std::mem::take(items),
+            _ => return Err(self.malformed("frames is not a list")),
+        };
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        for item in &items {
+            scratch.push(self.frame_of(*item)?);
+        }
+        let sid = self.stacks.intern(&scratch);
+        self.scratch = scratch;
+        self.nodes[id] = Node::Stack(sid);
+        Ok(sid)
+    }
+
+    fn frame_of(&mut self, v: Value) -> Result<FrameId> {
+        let Value::Node(id) = v else {
+            return Err(self.malformed("a frame is not a dict"));
+        };
+        let id = id as usize;
+        let items = match &self.nodes[id] {
+            Node::Frame(f) => return Ok(*f),
+            Node::Dict(d) => d,
+            _ => return Err(self.malformed("a frame is not a dict")),
+        };
+        let mut frame = Frame {
+            name: 0,
+            filename: 0,
+            line: 0,
+        };
+        let (kn, kf, kl) = (self.keys.name, self.keys.filename, self.keys.line);
+        let mut extra: Vec<String> = Vec::new();
+        for &(k, val) in items {
+            match (k, val) {
+                (Value::Str(k), Value::Str(s)) if k == kn => frame.name = s,
+                (Value::Str(k), Value::Str(s)) if k == kf => frame.filename = s,
+                (Value::Str(k), Value::Int(i)) if k == kl => frame.line = i,
+                (Value::Str(k), Value::None) if k == kl => frame.line = 0,
+                (Value::Str(k), _) if k == kn || k == kf || k == kl => {
+                    return Err(
+                        self.malformed("a frame's name, filename or line has the wrong type")
+                    )
+                }
+                (Value::Str(k), _) => extra.push(self.frames.strings.get(k).to_string()),
+                _ => extra.push("<non-string key>".into()),
+            }
+        }
+        for e in extra {
+            *self.unknown.keys.entry(format!("frame.{e}")).or_default() += 1;
+        }
+        let fid = self.frames.intern(frame);
+        self.nodes[id] = Node::Frame(fid);
+        Ok(fid)
+    }
+
+    /// Converts a value to an owned [`PyValue`] (for data memsight keeps but does not model).
+    pub fn to_pyvalue(&self, v: Value, depth: usize) -> Result<PyValue> {
+        if depth > MAX_DEPTH {
+            return Err(ReadError::Limit {
+                offset: self.input.offset(),
+                what: format!("data nested deeper than {MAX_DEPTH} levels (or a cycle)"),
+            });
+        }
+        Ok(match v {
+            Value::None | Value::Unset => PyValue::None,
+            Value::Bool(b) => PyValue::Bool(b),
+            Value::Int(i) => PyValue::Int(i),
+            Value::Float(f) => PyValue::Float(f),
+            Value::Str(s) => PyValue::Str(self.frames.strings.get(s).to_string()),
+            Value::BigInt(i) => PyValue::BigInt(self.bigints[i as usize].clone()),
+            Value::Bytes(i) => PyValue::Bytes(self.bytes[i as usize].clone()),
+            Value::Event(_) => PyValue::Str("<trace entry>".into()),
+            Value::Node(id) => match &self.nodes[id as usize] {
+                Node::List(items) => PyValue::List(self.seq(items, depth)?),
+                Node::Tuple(items) => PyValue::Tuple(self.seq(items, depth)?),
+                Node::Set(items) => PyValue::Set(self.seq(items, depth)?),
+                Node::Dict(items) => {
+                    let mut out = Vec::with_capacity(items.len());
+                    for &(k, v) in items {
+                        out.push((
+                            self.to_pyvalue(k, depth + 1)?,
+                            self.to_pyvalue(v, depth + 1)?,
+                        ));
+                    }
+                    PyValue::Dict(out)
+                }
+                Node::Frame(f) => {
+                    let fr = self.frames.get(*f);
+                    PyValue::Dict(vec![
+                        (
+                            PyValue::Str("name".into()),
+                            PyValue::Str(self.frames.strings.get(fr.name).into()),
+                        ),
+                        (
+                            PyValue::Str("filename".into()),
+                            PyValue::Str(self.frames.strings.get(fr.filename).into()),
+                        ),
+                        (PyValue::Str("line".into()), PyValue::Int(fr.line)),
+                    ])
+                }
+                Node::Stack(s) => PyValue::List(
+                    self.stacks
+                        .get(*s)
+                        .iter()
+                        .map(|&f| {
+                            PyValue::Str(format!(
+                                "{}:{}",
+                                self.frames.filename(f),
+                                self.frames.get(f).line
+                            ))
+                        })
+                        .collect(),
+                ),
+                Node::Event(_) => PyValue::Str("<trace entry>".into()),
+            },
+        })
+    }
+
+    fn seq(&self, items: &[Value], depth: usize) -> Result<Vec<PyValue>> {
+        items
+            .iter()
+            .map(|&v| self.to_pyvalue(v, depth + 1))
+            .collect()
+    }
+
+    fn tick(&self) -> Result<()> {
+        if let Some(p) = self.progress {
+            if !p(self.input.offset()) {
+                return Err(ReadError::Cancelled);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the machine to STOP and returns the root value.
+    pub fn run(&mut self) -> Result<Value> {
+        let mut ops: u32 = 0;
+        let first = match self.input.next_byte()? {
+            Some(b) => b,
+            None => {
+                return Err(ReadError::NotPickle {
+                    offset: 0,
+                    what: "the file is empty".into(),
+                })
+            }
+        };
+        let mut next = Some(first);
+        // A pickle starts with PROTO (protocol 2+) or a protocol 0/1 opcode that pushes a
+        // value or a mark; anything else means this is some other kind of file.
+        if !matches!(
+            first,
+            0x80 | b'('
+                | b']'
+                | b'}'
+                | b')'
+                | b'N'
+                | b'I'
+                | b'J'
+                | b'K'
+                | b'M'
+                | b'L'
+                | b'F'
+                | b'G'
+                | b'S'
+                | b'T'
+                | b'U'
+                | b'V'
+                | b'X'
+        ) {
+            return Err(ReadError::NotPickle {
+                offset: 0,
+                what: format!("it starts with byte 0x{first:02x}, which no pickle starts with"),
+            });
+        }
+        let mut at_start = true;
+        loop {
+            let op_offset = self.input.offset() - u64::from(at_start);
+            let op = match next.take() {
+                Some(b) => b,
+                None => match self.input.next_byte()? {
+                    Some(b) => b,
+                    None => {
+                        return Err(ReadError::Truncated {
+                            offset: op_offset,
+                            what: "the next opcode (no STOP before the end of the data)",
+                        })
+                    }
+                },
+            };
+            let was_start = std::mem::replace(&mut at_start, false);
+            ops = ops.wrapping_add(1);
+            if ops & 0x3_ffff == 0 {
+                self.tick()?;
+            }
+            match op {
+                0x80 => {
+                    let p = self.input.u8("the protocol number")?;
+                    if p > 5 {
+                        return Err(self.malformed(format!("unknown pickle protocol {p}")));
+                    }
+                    if was_start {
+                        self.protocol = Some(p);
+                    }
+                }
+                0x95 => {
+                    // FRAME: a length hint only.
+                    self.input.u64("a FRAME length")?;
+                }
+                b'.' => {
+                    let v = self.pop()?;
+                    let v = self.absorb(v)?;
+                    if self.protocol.is_none() {
+                        self.protocol = Some(0);
+                    }
+                    return Ok(v);
+                }
+                b'(' => self.marks.push(self.stack.len()),
+                b'0' => {
+                    if self.marks.last().is_some_and(|&m| m == self.stack.len()) {
+                        self.marks.pop();
+                    } else {
+                        self.pop()?;
+                    }
+                }
+                b'1' => {
+                    self.pop_mark()?;
+                }
+                b'2' => {
+                    let v = self.top()?;
+                    self.stack.push(v);
+                }
+                b'N' => self.stack.push(Value::None),
+                0x88 => self.stack.push(Value::Bool(true)),
+                0x89 => self.stack.push(Value::Bool(false)),
+                b'J' => {
+                    let v = self.input.u32("a BININT")? as i32;
+                    self.stack.push(Value::Int(v as i64));
+                }
+                b'K' => {
+                    let v = self.input.u8("a BININT1")?;
+                    self.stack.push(Value::Int(v as i64));
+                }
+                b'M' => {
+                    let v = self.input.u16("a BININT2")?;
+                    self.stack.push(Value::Int(v as i64));
+                }
+                0x8a => {
+                    let n = self.input.u8("a LONG1 length")? as usize;
+                    let raw = self.input.take(n, "a LONG1")?.to_vec();
+                    let v = self.long_from_bytes(&raw);
+                    self.stack.push(v);
+                }
+                0x8b => {
+                    let n = self.input.u32("a LONG4 length")? as usize;
+                    if n > 1 << 16 {
+                        return Err(ReadError::Limit {
+                            offset: op_offset,
+                            what: format!("a {n}-byte integer"),
+                        });
+                    }
+                    let raw = self.input.take(n, "a LONG4")?.to_vec();
+                    let v = self.long_from_bytes(&raw);
+                    self.stack.push(v);
+                }
+                b'I' => {
+                    let line = self.input.line("an INT")?.to_vec();
+                    let v = match line.as_slice() {
+                        b"01" => Value::Bool(true),
+                        b"00" => Value::Bool(false),
+                        _ => self.decimal_int(&line, "INT")?,
+                    };
+                    self.stack.push(v);
+                }
+                b'L' => {
+                    let line = self.input.line("a LONG")?.to_vec();
+                    let v = self.decimal_int(&line, "LONG")?;
+                    self.stack.push(v);
+                }
+                b'G' => {
+                    let raw = self.input.take(8, "a BINFLOAT")?;
+                    let mut a = [0u8; 8];
+                    a.copy_from_slice(raw);
+                    self.stack.push(Value::Float(f64::from_be_bytes(a)));
+                }
+                b'F' => {
+                    let line = self.input.line("a FLOAT")?;
+                    let f = std::str::from_utf8(line)
+                        .ok()
+                        .and_then(|s| s.trim().parse::<f64>().ok());
+                    match f {
+                        Some(f) => self.stack.push(Value::Float(f)),
+                        None => return Err(self.malformed("FLOAT is not a number")),
+                    }
+                }
+                0x8c => {
+                    let n = self.input.u8("a SHORT_BINUNICODE length")? as usize;
+                    let v = self.read_str(n)?;
+                    self.stack.push(v);
+                }
+                b'X' => {
+                    let n = self.input.u32("a BINUNICODE length")? as usize;
+                    let v = self.read_str(n)?;
+                    self.stack.push(v);
+                }
+                0x8d => {
+                    let n = self.input.u64("a BINUNICODE8 length")?;
+                    let n = usize::try_from(n).map_err(|_| ReadError::Limit {
+                        offset: op_offset,
+                        what: format!("a string of {n} bytes"),
+                    })?;
+                    let v = self.read_str(n)?;
+                    self.stack.push(v);
+                }
+                b'V' => {
+                    let line = self.input.line("a UNICODE")?.to_vec();
+                    let s = raw_unicode_escape(&line);
+                    let id = self.frames.strings.intern(&s);
+                    self.stack.push(Value::Str(id));
+                }
+                b'S' => {
+                    let line = self.input.line("a STRING")?.to_vec();
+                    let raw = python_string_literal(&line)
+                        .ok_or_else(|| self.malformed("STRING is not a quoted string"))?;
+                    let v = self.intern_str(false, raw);
+                    self.stack.push(v);
+                }
+                b'U' => {
+                    let n = self.input.u8("a SHORT_BINSTRING length")? as usize;
+                    let raw = self.input.take(n, "a SHORT_BINSTRING")?.to_vec();
+                    let v = self.intern_str(false, raw);
+                    self.stack.push(v);
+                }
+                b'T' => {
+                    let n = self.input.u32("a BINSTRING length")? as usize;
+                    let raw = self.input.take(n, "a BINSTRING")?.to_vec();
+                    let v = self.intern_str(false, raw);
+                    self.stack.push(v);
+                }
+                b'C' => {
+                    let n = self.input.u8("a SHORT_BINBYTES length")? as usize;
+                    let v = self.read_bytes(n)?;
+                    self.stack.push(v);
+                }
+                b'B' => {
+                    let n = self.input.u32("a BINBYTES length")? as usize;
+                    let v = self.read_bytes(n)?;
+                    self.stack.push(v);
+                }
+                0x8e | 0x96 => {
+                    let n = self.input.u64("a BINBYTES8 length")?;
+                    let n = usize::try_from(n).map_err(|_| ReadError::Limit {
+                        offset: op_offset,
+                        what: format!("a bytes object of {n} bytes"),
+                    })?;
+                    let v = self.read_bytes(n)?;
+                    self.stack.push(v);
+                }
+                b']' => {
+                    let v = self.push_node(Node::List(Vec::new()));
+                    self.stack.push(v);
+                }
+                b'}' => {
+                    let v = self.push_node(Node::Dict(Vec::new()));
+                    self.stack.push(v);
+                }
+                b')' => {
+                    let v = self.push_node(Node::Tuple(Vec::new()));
+                    self.stack.push(v);
+                }
+                0x8f => {
+                    let v = self.push_node(Node::Set(Vec::new()));
+                    self.stack.push(v);
+                }
+                b'l' => {
+                    let items = self.pop_mark()?;
+                    let v = self.push_node(Node::List(Vec::new()));
+                    self.extend_list(v, items)?;
+                    self.stack.push(v);
+                }
+                b'd' => {
+                    let items = self.pop_mark()?;
+                    let v = self.push_node(Node::Dict(Vec::new()));
+                    self.set_items(v, items)?;
+                    self.stack.push(v);
+                }
+                b't' => {
+                    let items = self.pop_mark()?;
+                    let mut items = items;
+                    for it in items.iter_mut() {
+                        *it = self.absorb(*it)?;
+                    }
+                    let v = self.push_node(Node::Tuple(items));
+                    self.stack.push(v);
+                }
+                0x91 => {
+                    let items = self.pop_mark()?;
+                    let v = self.push_node(Node::Set(items));
+                    self.stack.push(v);
+                }
+                0x85..=0x87 => {
+                    let n = (op - 0x84) as usize;
+                    let floor = self.marks.last().copied().unwrap_or(0);
+                    if self.stack.len() < floor + n {
+                        return Err(self.malformed("TUPLEn needs more values than the stack has"));
+                    }
+                    let mut items = self.stack.split_off(self.stack.len() - n);
+                    for it in items.iter_mut() {
+                        *it = self.absorb(*it)?;
+                    }
+                    let v = self.push_node(Node::Tuple(items));
+                    self.stack.push(v);
+                }
+                b'a' => {
+                    let item = self.pop()?;
+                    let list = self.top()?;
+                    self.extend_list(list, vec![item])?;
+                }
+                b'e' | 0x90 => {
+                    let items = self.pop_mark()?;
+                    let list = self.top()?;
+                    self.extend_list(list, items)?;
+                }
+                b's' => {
+                    let v = self.pop()?;
+                    let k = self.pop()?;
+                    let d = self.top()?;
+                    self.set_items(d, vec![k, v])?;
+                }
+                b'u' => {
+                    let items = self.pop_mark()?;
+                    let d = self.top()?;
+                    self.set_items(d, items)?;
+                }
+                0x94 => {
+                    let v = self.top()?;
+                    let idx = self.memo.len();
+                    self.memo.push(v);
+                    debug_assert_eq!(idx + 1, self.memo.len());
+                }
+                b'q' => {
+                    let idx = self.input.u8("a BINPUT index")? as usize;
+                    let v = self.top()?;
+                    self.memo_put(idx, v)?;
+                }
+                b'r' => {
+                    let idx = self.input.u32("a LONG_BINPUT index")? as usize;
+                    let v = self.top()?;
+                    self.memo_put(idx, v)?;
+                }
+                b'p' => {
+                    let line = self.input.line("a PUT index")?.to_vec();
+                    let idx = parse_index(&line)
+                        .ok_or_else(|| self.malformed("PUT index is not a number"))?;
+                    let v = self.top()?;
+                    self.memo_put(idx, v)?;
+                }
+                b'h' => {
+                    let idx = self.input.u8("a BINGET index")? as usize;
+                    let v = self.memo_get(idx)?;
+                    self.stack.push(v);
+                }
+                b'j' => {
+                    let idx = self.input.u32("a LONG_BINGET index")? as usize;
+                    let v = self.memo_get(idx)?;
+                    self.stack.push(v);
+                }
+                b'g' => {
+                    let line = self.input.line("a GET index")?.to_vec();
+                    let idx = parse_index(&line)
+                        .ok_or_else(|| self.malformed("GET index is not a number"))?;
+                    let v = self.memo_get(idx)?;
+                    self.stack.push(v);
+                }
+                other => {
+                    if let Some(name) = forbidden_name(other) {
+                        return Err(ReadError::Forbidden {
+                            offset: op_offset,
+                            name,
+                        });
+                    }
+                    return Err(ReadError::UnsupportedOpcode {
+                        offset: op_offset,
+                        code: other,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Whether bytes follow the STOP opcode.
+    pub fn trailing_data(&mut self) -> Result<bool> {
+        Ok(!self.input.at_end()?)
+    }
+}
+
+fn parse_index(line: &[u8]) -> Option<usize> {
+    std::str::from_utf8(line).ok()?.trim().parse().ok()
+}
+
+/// Decodes Python's raw-unicode-escape (protocol 0 `UNICODE`): `\uXXXX` and `\UXXXXXXXX`
+/// escapes, every other byte is Latin-1.
+fn raw_unicode_escape(raw: &[u8]) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'\\' && i + 1 < raw.len() && (raw[i + 1] == b'u' || raw[i + 1] == b'U') {
+            let n = if raw[i + 1] == b'u' { 4 } else { 8 };
+            if let Some(hex) = raw.get(i + 2..i + 2 + n) {
+                if let Some(c) = std::str::from_utf8(hex)
+                    .ok()
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    .and_then(char::from_u32)
+                {
+                    out.push(c);
+                    i += 2 + n;
+                    continue;
+                }
+            }
+        }
+        out.push(raw[i] as char);
+        i += 1;
+    }
+    out
+}
+
+/// Decodes a quoted Python 2 string literal (protocol 0 `STRING`).
+fn python_string_literal(line: &[u8]) -> Option<Vec<u8>> {
+    let q = *line.first()?;
+    if (q != b'\'' && q != b'"') || line.len() < 2 || *line.last()? != q {
+        return None;
+    }
+    let body = &line[1..line.len() - 1];
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        let b = body[i];
+        if b != b'\\' || i + 1 >= body.len() {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        let e = body[i + 1];
+        i += 2;
+        match e {
+            b'n' => out.push(b'\n'),
+            b't' => out.push(b'\t'),
+            b'r' => out.push(b'\r'),
+            b'\\' => out.push(b'\\'),
+            b'\'' => out.push(b'\''),
+            b'"' => out.push(b'"'),
+            b'x' => {
+                let hex = std::str::from_utf8(body.get(i..i + 2)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b'0'..=b'7' => {
+                let mut v = (e - b'0') as u32;
+                let mut k = 0;
+                while k < 2 && i < body.len() && (b'0'..=b'7').contains(&body[i]) {
+                    v = v * 8 + (body[i] - b'0') as u32;
+                    i += 1;
+                    k += 1;
+                }
+                out.push(v as u8);
+            }
+            other => {
+                out.push(b'\\');
+                out.push(other);
+            }
+        }
+    }
+    Some(out)
+}
