@@ -2,10 +2,14 @@
 //!
 //! Layers, each usable without the next:
 //! - [`read`]: pickle bytes (plain or compressed) to the typed [`model::Snapshot`];
-//! - `analysis`: allocator replay, timelines, fragmentation, leaks, OOM forensics;
-//! - `output`: reports and the command-line interface;
+//! - [`analysis`]: allocator replay, timelines, fragmentation, leaks, OOM forensics;
+//! - [`output`] and [`cli`]: reports, JSON contracts and the command line;
 //! - `ui` (feature `gui`): the egui desktop app, the only layer that knows egui.
 
+pub mod analysis;
+pub mod cli;
 pub mod model;
 pub mod output;
 pub mod read;
+#[cfg(feature = "gui")]
+pub mod ui;

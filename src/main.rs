@@ -2,19 +2,17 @@
 //! the command line.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use memsight::output::info;
-use memsight::read::{self, LoadOptions};
+use memsight::cli;
 
 #[derive(Parser)]
 #[command(
     name = "memsight",
     version,
-    about = "Explains PyTorch CUDA memory snapshots",
+    about = "Explains PyTorch CUDA memory snapshots: leaks, fragmentation, OOMs",
     args_conflicts_with_subcommands = true
 )]
 struct Cli {
@@ -27,36 +25,34 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// What a snapshot file holds: format, devices, events, segments, frames.
-    Info {
-        file: PathBuf,
-        /// Print the stable JSON form.
-        #[arg(long)]
-        json: bool,
-    },
+    Info(cli::info::InfoArgs),
 }
 
-fn main() -> Result<()> {
+fn main() {
     let cli = Cli::parse();
-    match cli.command {
-        Some(Command::Info { file, json }) => cmd_info(&file, json),
+    let result = match &cli.command {
+        Some(Command::Info(a)) => cli::info::run(a),
         None => run_app(cli.files),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("memsight: {e:#}");
+            // Exit code 2: the input could not be read (1 is kept for failed `check` rules).
+            std::process::exit(2);
+        }
     }
 }
 
-fn cmd_info(file: &std::path::Path, json: bool) -> Result<()> {
-    let t = Instant::now();
-    let snap = read::load_path(file, &LoadOptions::default())
-        .with_context(|| format!("cannot open {}", file.display()))?;
-    let ms = t.elapsed().as_secs_f64() * 1e3;
-    let info = info::summarize(&snap, &file.display().to_string(), ms);
-    if json {
-        println!("{}", serde_json::to_string_pretty(&info)?);
-    } else {
-        print!("{}", info.to_text());
-    }
-    Ok(())
+#[cfg(feature = "gui")]
+fn run_app(files: Vec<PathBuf>) -> Result<i32> {
+    memsight::ui::run(files)?;
+    Ok(0)
 }
 
-fn run_app(_files: Vec<PathBuf>) -> Result<()> {
-    anyhow::bail!("the app is not built yet")
+#[cfg(not(feature = "gui"))]
+fn run_app(_files: Vec<PathBuf>) -> Result<i32> {
+    anyhow::bail!(
+        "this memsight was built without the `gui` feature; use a subcommand (see --help)"
+    )
 }

@@ -136,6 +136,8 @@ pub(crate) struct Machine<'r, 'p> {
     pub unknown: UnknownCounts,
     pub protocol: Option<u8>,
     scratch: Vec<FrameId>,
+    /// A reusable buffer for the items of APPENDS/SETITEMS.
+    spare: Vec<Value>,
     progress: Option<ProgressFn<'p>>,
 }
 
@@ -181,6 +183,7 @@ impl<'r, 'p> Machine<'r, 'p> {
             unknown: UnknownCounts::default(),
             protocol: None,
             scratch: Vec::with_capacity(64),
+            spare: Vec::with_capacity(64),
             progress,
         }
     }
@@ -223,6 +226,17 @@ impl<'r, 'p> Machine<'r, 'p> {
             .last()
             .copied()
             .ok_or_else(|| self.malformed("stack underflow"))
+    }
+
+    /// The value just below a popped mark at stack position `m` (the container that APPENDS or
+    /// SETITEMS fills).
+    #[inline]
+    fn below_mark(&self, m: usize) -> Result<Value> {
+        let floor = self.marks.last().copied().unwrap_or(0);
+        if m == 0 || m - 1 < floor {
+            return Err(self.malformed("APPENDS or SETITEMS with no container below its MARK"));
+        }
+        Ok(self.stack[m - 1])
     }
 
     /// Pops everything down to the most recent MARK.
@@ -362,17 +376,16 @@ impl<'r, 'p> Machine<'r, 'p> {
     }
 
     /// Appends items to the list (or set) `target`, reducing event dicts to typed events.
-    fn extend_list(&mut self, target: Value, items: Vec<Value>) -> Result<()> {
+    fn extend_list(&mut self, target: Value, items: &mut [Value]) -> Result<()> {
         let Value::Node(id) = target else {
             return Err(self.malformed("APPEND(S) on something that is not a list"));
         };
-        let mut items = items;
         for item in items.iter_mut() {
             *item = self.absorb(*item)?;
         }
         match self.nodes.get_mut(id as usize) {
             Some(Node::List(v)) | Some(Node::Set(v)) => {
-                v.extend(items);
+                v.extend_from_slice(items);
                 Ok(())
             }
             _ => {
@@ -381,7 +394,128 @@ impl<'r, 'p> Machine<'r, 'p> {
         }
     }
 
-    fn set_items(&mut self, target: Value, items: Vec<Value>) -> Result<()> {
+    /// APPENDS of frames into an empty list (or a list already reduced to a stack, for lists
+    /// pickled in several batches) interns the stack straight from the machine's stack, without
+    /// materialising the list. Returns whether it did.
+    fn try_stack_from_appends(&mut self, target: Value, mark: usize) -> Result<bool> {
+        let Value::Node(id) = target else {
+            return Ok(false);
+        };
+        let prefix: Option<StackId> = match self.nodes.get(id as usize) {
+            Some(Node::List(v)) if v.is_empty() => None,
+            Some(Node::Stack(s)) => Some(*s),
+            _ => return Ok(false),
+        };
+        let n = self.stack.len() - mark;
+        if n == 0 {
+            return Ok(prefix.is_some());
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        if let Some(s) = prefix {
+            scratch.extend_from_slice(self.stacks.get(s));
+        }
+        let mut all_frames = true;
+        for i in mark..self.stack.len() {
+            match self.as_frame(self.stack[i]) {
+                Some(f) => scratch.push(f),
+                None => {
+                    all_frames = false;
+                    break;
+                }
+            }
+        }
+        if all_frames {
+            let sid = self.stacks.intern(&scratch);
+            self.nodes[id as usize] = Node::Stack(sid);
+            self.stack.truncate(mark);
+        } else if let Some(s) = prefix {
+            // A stack that turns out to continue with non-frames: make it a list again.
+            let frames: Vec<FrameId> = self.stacks.get(s).to_vec();
+            let mut list = Vec::with_capacity(frames.len());
+            for f in frames {
+                let fid = self.push_node(Node::Frame(f));
+                list.push(fid);
+            }
+            self.nodes[id as usize] = Node::List(list);
+        }
+        self.scratch = scratch;
+        Ok(all_frames)
+    }
+
+    /// The frame id of `v` if it is a frame dict (`name`, `filename`, `line` and nothing else).
+    #[inline]
+    fn as_frame(&mut self, v: Value) -> Option<FrameId> {
+        let Value::Node(id) = v else { return None };
+        match &self.nodes[id as usize] {
+            Node::Frame(f) => Some(*f),
+            Node::Dict(d) if d.len() == 3 => {
+                let (kn, kf, kl) = (self.keys.name, self.keys.filename, self.keys.line);
+                let mut frame = Frame {
+                    name: 0,
+                    filename: 0,
+                    line: 0,
+                };
+                let mut seen = 0u8;
+                for &(k, val) in d {
+                    match (k, val) {
+                        (Value::Str(k), Value::Str(s)) if k == kn => {
+                            frame.name = s;
+                            seen |= 1;
+                        }
+                        (Value::Str(k), Value::Str(s)) if k == kf => {
+                            frame.filename = s;
+                            seen |= 2;
+                        }
+                        (Value::Str(k), Value::Int(i)) if k == kl => {
+                            frame.line = i;
+                            seen |= 4;
+                        }
+                        _ => return None,
+                    }
+                }
+                if seen != 7 {
+                    return None;
+                }
+                let fid = self.frames.intern(frame);
+                self.nodes[id as usize] = Node::Frame(fid);
+                Some(fid)
+            }
+            _ => None,
+        }
+    }
+
+    /// SETITEMS that fills an empty dict with a trace entry (it has an `action` key) builds
+    /// the typed event straight from the stack, without materialising the dict. Returns
+    /// whether it did.
+    fn try_event_from_setitems(&mut self, target: Value, mark: usize) -> Result<bool> {
+        let Value::Node(id) = target else {
+            return Ok(false);
+        };
+        match self.nodes.get(id as usize) {
+            Some(Node::Dict(d)) if d.is_empty() => {}
+            _ => return Ok(false),
+        }
+        let items = &self.stack[mark..];
+        if items.len() % 2 != 0 || items.len() > 64 {
+            return Ok(false);
+        }
+        let action = Value::Str(self.keys.action);
+        if !items.iter().step_by(2).any(|k| *k == action) {
+            return Ok(false);
+        }
+        let mut buf = [Value::None; 64];
+        let n = items.len();
+        buf[..n].copy_from_slice(items);
+        self.stack.truncate(mark);
+        let idx = self.events.len() as u32;
+        let event = self.make_event(idx, &buf[..n])?;
+        self.events.push(event);
+        self.nodes[id as usize] = Node::Event(idx);
+        Ok(true)
+    }
+
+    fn set_items(&mut self, target: Value, items: &[Value]) -> Result<()> {
         if items.len() % 2 != 0 {
             return Err(self.malformed("SETITEMS with an odd number of values"));
         }
@@ -424,14 +558,16 @@ impl<'r, 'p> Machine<'r, 'p> {
         else {
             return Ok(v);
         };
+        let flat: Vec<Value> = items.iter().flat_map(|&(k, v)| [k, v]).collect();
         let idx = self.events.len() as u32;
-        let event = self.make_event(idx, &items)?;
+        let event = self.make_event(idx, &flat)?;
         self.events.push(event);
         self.nodes[id as usize] = Node::Event(idx);
         Ok(Value::Event(idx))
     }
 
-    fn make_event(&mut self, idx: u32, items: &[(Value, Value)]) -> Result<Event> {
+    /// Builds a typed event from flat key/value pairs.
+    fn make_event(&mut self, idx: u32, items: &[Value]) -> Result<Event> {
         let k = &self.keys;
         let mut ev = Event {
             action: Action::Other(0),
@@ -455,7 +591,8 @@ impl<'r, 'p> Machine<'r, 'p> {
             k.compile_context,
             k.user_metadata,
         );
-        for &(key, val) in items {
+        for pair in items.chunks_exact(2) {
+            let (key, val) = (pair[0], pair[1]);
             let Value::Str(key) = key else {
                 let key_text = self.to_pyvalue(key, 0)?.to_string();
                 let value = self.to_pyvalue(val, 0)?;
@@ -808,8 +945,17 @@ impl<'r, 'p> Machine<'r, 'p> {
                 }
                 0x8a => {
                     let n = self.input.u8("a LONG1 length")? as usize;
-                    let raw = self.input.take(n, "a LONG1")?.to_vec();
-                    let v = self.long_from_bytes(&raw);
+                    let raw = self.input.take(n, "a LONG1")?;
+                    let v = if n <= 8 && n > 0 {
+                        // Fast path: sign-extend up to 8 bytes.
+                        let fill = if raw[n - 1] & 0x80 != 0 { 0xff } else { 0 };
+                        let mut a = [fill; 8];
+                        a[..n].copy_from_slice(raw);
+                        Value::Int(i64::from_le_bytes(a))
+                    } else {
+                        let raw = raw.to_vec();
+                        self.long_from_bytes(&raw)
+                    };
                     self.stack.push(v);
                 }
                 0x8b => {
@@ -934,15 +1080,15 @@ impl<'r, 'p> Machine<'r, 'p> {
                     self.stack.push(v);
                 }
                 b'l' => {
-                    let items = self.pop_mark()?;
+                    let mut items = self.pop_mark()?;
                     let v = self.push_node(Node::List(Vec::new()));
-                    self.extend_list(v, items)?;
+                    self.extend_list(v, &mut items)?;
                     self.stack.push(v);
                 }
                 b'd' => {
                     let items = self.pop_mark()?;
                     let v = self.push_node(Node::Dict(Vec::new()));
-                    self.set_items(v, items)?;
+                    self.set_items(v, &items)?;
                     self.stack.push(v);
                 }
                 b't' => {
@@ -975,23 +1121,42 @@ impl<'r, 'p> Machine<'r, 'p> {
                 b'a' => {
                     let item = self.pop()?;
                     let list = self.top()?;
-                    self.extend_list(list, vec![item])?;
+                    self.extend_list(list, &mut vec![item])?;
                 }
                 b'e' | 0x90 => {
-                    let items = self.pop_mark()?;
-                    let list = self.top()?;
-                    self.extend_list(list, items)?;
+                    let m = self
+                        .marks
+                        .pop()
+                        .ok_or_else(|| self.malformed("APPENDS without a MARK"))?;
+                    let list = self.below_mark(m)?;
+                    if self.try_stack_from_appends(list, m)? {
+                        continue;
+                    }
+                    let mut items = std::mem::take(&mut self.spare);
+                    items.clear();
+                    items.extend(self.stack.drain(m..));
+                    self.extend_list(list, &mut items)?;
+                    self.spare = items;
                 }
                 b's' => {
                     let v = self.pop()?;
                     let k = self.pop()?;
                     let d = self.top()?;
-                    self.set_items(d, vec![k, v])?;
+                    self.set_items(d, &[k, v])?;
                 }
                 b'u' => {
-                    let items = self.pop_mark()?;
-                    let d = self.top()?;
-                    self.set_items(d, items)?;
+                    let m = self
+                        .marks
+                        .pop()
+                        .ok_or_else(|| self.malformed("SETITEMS without a MARK"))?;
+                    let d = self.below_mark(m)?;
+                    if !self.try_event_from_setitems(d, m)? {
+                        let mut items = std::mem::take(&mut self.spare);
+                        items.clear();
+                        items.extend(self.stack.drain(m..));
+                        self.set_items(d, &items)?;
+                        self.spare = items;
+                    }
                 }
                 0x94 => {
                     let v = self.top()?;

@@ -1,0 +1,1 @@
+//! Analysis: what the allocator did, reconstructed from the trace.
