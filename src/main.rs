@@ -26,12 +26,18 @@ struct Cli {
 enum Command {
     /// What a snapshot file holds: format, devices, events, segments, frames.
     Info(cli::info::InfoArgs),
+    /// Replay the allocator and diagnose: peak, leaks, fragmentation, OOM verdicts.
+    Analyze(cli::analyze::AnalyzeArgs),
+    /// Verdict and fix from the text of a torch.cuda.OutOfMemoryError message.
+    ExplainOom(cli::explain_oom::ExplainOomArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Command::Info(a)) => cli::info::run(a),
+        Some(Command::Analyze(a)) => cli::analyze::run(a),
+        Some(Command::ExplainOom(a)) => cli::explain_oom::run(a),
         None => run_app(cli.files),
     };
     match result {

@@ -1,6 +1,8 @@
 //! The command line: one module per subcommand, each with its clap arguments and a `run`
 //! returning the process exit code.
 
+pub mod analyze;
+pub mod explain_oom;
 pub mod info;
 
 use std::path::Path;

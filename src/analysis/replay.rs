@@ -1,0 +1,927 @@
+//! Exact replay of the CUDA caching allocator from a device trace.
+//!
+//! The allocator always merges a freed block with its free neighbours, so at any moment a
+//! segment is fully described by its extent and its *active* blocks: the free blocks are the
+//! maximal gaps between them. The replay therefore tracks segments and active blocks only, and
+//! derives a block's size at `alloc` time from the gap it is carved from (rounded request, or
+//! the whole gap when the remainder is too small to split — the rules in
+//! `c10/cuda/CUDACachingAllocator.cpp`, `round_size` and `should_split`).
+//!
+//! When the trace does not start from an empty allocator (the ring buffer wrapped, or history
+//! was enabled after tensors existed), the state at the first event is reconstructed from the
+//! dump's `segments` (exact at the end) and from frees and segment releases of blocks the trace
+//! never saw allocated.
+
+use std::collections::BTreeMap;
+
+use crate::model::{Action, AllocatorSettings, BlockState, DeviceTrace, Event, Segment, StackId};
+
+/// Smallest block and rounding unit (`kMinBlockSize`).
+pub const MIN_BLOCK: u64 = 512;
+/// Largest request served from the small pool (`kSmallSize`).
+pub const SMALL_SIZE: u64 = 1 << 20;
+/// "No event": an allocation made before the trace starts, or still live at its end.
+pub const NONE: u32 = u32::MAX;
+
+/// The allocator counters PyTorch reports in `torch.cuda.memory_stats()`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counters {
+    pub allocated: u64,
+    pub active: u64,
+    pub requested: u64,
+    pub reserved: u64,
+    pub inactive_split: u64,
+}
+
+/// Counters and fragmentation figures after every event, as parallel columns.
+#[derive(Debug, Clone, Default)]
+pub struct Series {
+    pub allocated: Vec<u64>,
+    pub active: Vec<u64>,
+    pub requested: Vec<u64>,
+    pub reserved: Vec<u64>,
+    pub inactive_split: Vec<u64>,
+    /// The largest free block in any segment.
+    pub largest_free: Vec<u64>,
+    /// Number of segments (contiguous mapped ranges for expandable segments).
+    pub segments: Vec<u32>,
+}
+
+impl Series {
+    /// The counters after event `i`.
+    pub fn at(&self, i: usize) -> Counters {
+        Counters {
+            allocated: self.allocated[i],
+            active: self.active[i],
+            requested: self.requested[i],
+            reserved: self.reserved[i],
+            inactive_split: self.inactive_split[i],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.allocated.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.allocated.is_empty()
+    }
+}
+
+/// One block's life: the band a timeline draws.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Allocation {
+    pub addr: u64,
+    /// Block size (what `allocated` counts).
+    pub size: u64,
+    /// Requested size (what `requested` counts).
+    pub requested: u64,
+    pub stream: u64,
+    pub stack: StackId,
+    /// Event index of the `alloc`, or [`NONE`] when it happened before the trace.
+    pub alloc_event: u32,
+    /// Event index of `free_requested`, or [`NONE`] when still allocated at the end.
+    pub free_requested: u32,
+    /// Event index of `free_completed`, or [`NONE`] when still active at the end.
+    pub free_completed: u32,
+    /// Whether the block size is an estimate (a block allocated before the trace and freed in
+    /// it: only its requested size is recorded).
+    pub size_estimated: bool,
+}
+
+impl Allocation {
+    /// Whether the block is allocated (not yet freed by the caller) after event `t`.
+    pub fn allocated_at(&self, t: u32) -> bool {
+        (self.alloc_event == NONE || self.alloc_event <= t)
+            && (self.free_requested == NONE || self.free_requested > t)
+    }
+
+    /// Whether the block is active (allocated or pending free) after event `t`.
+    pub fn active_at(&self, t: u32) -> bool {
+        (self.alloc_event == NONE || self.alloc_event <= t)
+            && (self.free_completed == NONE || self.free_completed > t)
+    }
+}
+
+/// One segment's life (for expandable segments: one mapped range).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SegmentSpan {
+    pub addr: u64,
+    pub size: u64,
+    pub stream: u64,
+    pub expandable: bool,
+    pub stack: StackId,
+    /// `segment_alloc`/`segment_map` event, or [`NONE`] before the trace.
+    pub alloc_event: u32,
+    /// `segment_free`/`segment_unmap` event, or [`NONE`] when still reserved at the end.
+    pub free_event: u32,
+}
+
+/// Something in the trace that contradicts the replayed state (kept, counted, reported).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Anomaly {
+    pub event: u32,
+    pub what: String,
+}
+
+/// The result of replaying one device.
+#[derive(Debug, Clone, Default)]
+pub struct Replay {
+    pub series: Series,
+    pub allocations: Vec<Allocation>,
+    pub segments: Vec<SegmentSpan>,
+    /// For each event, the allocation it concerns (alloc/free events), or [`NONE`].
+    pub event_allocation: Vec<u32>,
+    /// The state before the first event was empty (nothing allocated before the trace).
+    pub starts_empty: bool,
+    /// Blocks and segments that existed before the first event.
+    pub initial: Counters,
+    /// Index of the first event from which every counter is exact (0 when all are). Before
+    /// it, blocks allocated before the trace with estimated sizes were still live.
+    pub exact_from: u32,
+    pub anomalies: Vec<Anomaly>,
+}
+
+/// Allocator settings that change block sizes.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    pub max_split_size: Option<u64>,
+    /// (interval index 0..16 for 1, 2, 4, ... 32768 MiB, divisions).
+    pub roundup_power2_divisions: [u64; 16],
+    pub expandable_segments: bool,
+}
+
+impl Rules {
+    pub fn from_settings(s: Option<&AllocatorSettings>) -> Rules {
+        let mut r = Rules::default();
+        if let Some(s) = s {
+            r.max_split_size = s.max_split_size;
+            r.expandable_segments = s.expandable_segments.unwrap_or(false);
+            for &(start_mib, div) in &s.roundup_power2_divisions {
+                if start_mib > 0 {
+                    let idx = 63 - start_mib.leading_zeros() as usize;
+                    if idx < 16 {
+                        r.roundup_power2_divisions[idx] = div;
+                    }
+                }
+            }
+        }
+        r
+    }
+
+    /// `round_size` of CUDACachingAllocator.cpp.
+    pub fn round_size(&self, size: u64) -> u64 {
+        if size <= MIN_BLOCK {
+            return MIN_BLOCK;
+        }
+        let mib = size >> 20;
+        let idx = if mib == 0 {
+            0
+        } else {
+            (63 - mib.leading_zeros()) as usize
+        };
+        let divisions = self.roundup_power2_divisions[idx.min(15)];
+        if divisions > 1 && size > MIN_BLOCK * divisions {
+            roundup_power2_next_division(size, divisions)
+        } else {
+            size.div_ceil(MIN_BLOCK) * MIN_BLOCK
+        }
+    }
+
+    /// `should_split`: whether carving `size` out of a free block of `block` bytes leaves a
+    /// remainder worth keeping as its own free block.
+    pub fn should_split(&self, block: u64, size: u64, expandable: bool) -> bool {
+        let remaining = block.saturating_sub(size);
+        if size <= SMALL_SIZE || expandable {
+            remaining >= MIN_BLOCK
+        } else {
+            self.max_split_size.is_none_or(|m| size < m) && remaining > SMALL_SIZE
+        }
+    }
+}
+
+fn roundup_power2_next_division(size: u64, divisions: u64) -> u64 {
+    if size.is_power_of_two() {
+        return size;
+    }
+    let floor = 1u64 << (63 - size.leading_zeros());
+    let step = floor >> (63 - divisions.leading_zeros());
+    if step == 0 {
+        return floor << 1;
+    }
+    let rounded = size & !(step - 1);
+    if rounded == size {
+        size
+    } else {
+        rounded + step
+    }
+}
+
+#[derive(Debug, Clone)]
+struct SegState {
+    size: u64,
+    expandable: bool,
+    span: u32,
+    active_bytes: u64,
+    active_count: u32,
+}
+
+impl SegState {
+    /// This segment's share of `inactive_split`: free bytes of a non-expandable segment
+    /// holding more than one block.
+    fn inactive_split(&self) -> u64 {
+        let free = self.size.saturating_sub(self.active_bytes);
+        if self.expandable || self.active_count == 0 || free == 0 {
+            0
+        } else {
+            free
+        }
+    }
+}
+
+/// The live state while replaying.
+struct State<'a> {
+    rules: &'a Rules,
+    segs: BTreeMap<u64, SegState>,
+    /// Active blocks: addr → allocation index.
+    blocks: BTreeMap<u64, u32>,
+    /// Multiset of free block (gap) sizes.
+    gaps: BTreeMap<u64, u32>,
+    c: Counters,
+    out: Replay,
+}
+
+impl<'a> State<'a> {
+    fn new(rules: &'a Rules) -> State<'a> {
+        State {
+            rules,
+            segs: BTreeMap::new(),
+            blocks: BTreeMap::new(),
+            gaps: BTreeMap::new(),
+            c: Counters::default(),
+            out: Replay::default(),
+        }
+    }
+
+    fn gap_add(&mut self, size: u64) {
+        if size > 0 {
+            *self.gaps.entry(size).or_insert(0) += 1;
+        }
+    }
+
+    fn gap_remove(&mut self, size: u64) {
+        if size == 0 {
+            return;
+        }
+        if let Some(n) = self.gaps.get_mut(&size) {
+            *n -= 1;
+            if *n == 0 {
+                self.gaps.remove(&size);
+            }
+        }
+    }
+
+    fn largest_gap(&self) -> u64 {
+        self.gaps.keys().next_back().copied().unwrap_or(0)
+    }
+
+    /// The segment containing `addr`.
+    fn seg_of(&self, addr: u64) -> Option<(u64, &SegState)> {
+        self.segs
+            .range(..=addr)
+            .next_back()
+            .filter(|(&a, s)| addr < a + s.size)
+            .map(|(&a, s)| (a, s))
+    }
+
+    fn block_end(&self, idx: u32) -> u64 {
+        let a = &self.out.allocations[idx as usize];
+        a.addr + a.size
+    }
+
+    /// Gap sizes of segment `seg` (at `seg_addr`) within the window around `[lo, hi)`,
+    /// extended to the nearest active blocks outside it.
+    fn gaps_in_window(&self, seg_addr: u64, seg_size: u64, lo: u64, hi: u64) -> Vec<u64> {
+        let seg_end = seg_addr + seg_size;
+        // Window start: end of the last active block starting before lo (in this segment).
+        let start = self
+            .blocks
+            .range(seg_addr..lo)
+            .next_back()
+            .map(|(_, &i)| self.block_end(i).max(seg_addr))
+            .unwrap_or(seg_addr)
+            .min(lo);
+        let mut gaps = Vec::new();
+        let mut cursor = start;
+        for (&a, &i) in self.blocks.range(lo.min(seg_end)..seg_end) {
+            if a > cursor {
+                gaps.push(a - cursor);
+            }
+            cursor = cursor.max(self.block_end(i));
+            if a >= hi {
+                return gaps;
+            }
+        }
+        if seg_end > cursor {
+            gaps.push(seg_end - cursor);
+        }
+        gaps
+    }
+
+    fn apply_window<F: FnOnce(&mut Self)>(&mut self, seg_addr: u64, lo: u64, hi: u64, f: F) {
+        let size = self.segs.get(&seg_addr).map(|s| s.size).unwrap_or(0);
+        for g in self.gaps_in_window(seg_addr, size, lo, hi) {
+            self.gap_remove(g);
+        }
+        f(self);
+        let size = self.segs.get(&seg_addr).map(|s| s.size).unwrap_or(0);
+        for g in self.gaps_in_window(seg_addr, size, lo, hi) {
+            self.gap_add(g);
+        }
+    }
+
+    fn update_seg<F: FnOnce(&mut SegState)>(&mut self, seg_addr: u64, f: F) {
+        if let Some(s) = self.segs.get_mut(&seg_addr) {
+            self.c.inactive_split -= s.inactive_split();
+            f(s);
+            self.c.inactive_split += s.inactive_split();
+        }
+    }
+
+    fn add_segment(&mut self, addr: u64, size: u64, expandable: bool, span: u32) {
+        let seg = SegState {
+            size,
+            expandable,
+            span,
+            active_bytes: 0,
+            active_count: 0,
+        };
+        self.c.inactive_split += seg.inactive_split();
+        self.segs.insert(addr, seg);
+        self.gap_add(size);
+    }
+
+    /// Removes a whole segment, with whatever gaps it has.
+    fn remove_segment(&mut self, addr: u64) -> Option<SegState> {
+        let size = self.segs.get(&addr)?.size;
+        for g in self.gaps_in_window(addr, size, addr, addr + size) {
+            self.gap_remove(g);
+        }
+        let seg = self.segs.remove(&addr)?;
+        self.c.inactive_split -= seg.inactive_split();
+        Some(seg)
+    }
+
+    /// Activates allocation `idx` (already pushed) in the layout.
+    fn place_block(&mut self, idx: u32) {
+        let a = self.out.allocations[idx as usize];
+        let Some((seg_addr, _)) = self.seg_of(a.addr) else {
+            self.blocks.insert(a.addr, idx);
+            return;
+        };
+        self.apply_window(seg_addr, a.addr, a.addr + a.size, |st| {
+            st.blocks.insert(a.addr, idx);
+        });
+        self.update_seg(seg_addr, |s| {
+            s.active_bytes += a.size;
+            s.active_count += 1;
+        });
+    }
+
+    /// Deactivates the block at `addr` (free_completed), merging its space into the gaps.
+    fn release_block(&mut self, addr: u64) -> Option<u32> {
+        let idx = *self.blocks.get(&addr)?;
+        let a = self.out.allocations[idx as usize];
+        match self.seg_of(addr).map(|(s, _)| s) {
+            Some(seg_addr) => {
+                self.apply_window(seg_addr, addr, addr + a.size, |st| {
+                    st.blocks.remove(&addr);
+                });
+                self.update_seg(seg_addr, |s| {
+                    s.active_bytes = s.active_bytes.saturating_sub(a.size);
+                    s.active_count = s.active_count.saturating_sub(1);
+                });
+            }
+            None => {
+                self.blocks.remove(&addr);
+            }
+        }
+        Some(idx)
+    }
+
+    /// Size of the free gap starting at `addr` (0 if `addr` is not at a gap's start).
+    fn gap_at(&self, addr: u64) -> Option<u64> {
+        let (seg_addr, seg) = self.seg_of(addr)?;
+        let seg_end = seg_addr + seg.size;
+        if let Some((_, &i)) = self.blocks.range(seg_addr..=addr).next_back() {
+            if self.block_end(i) > addr {
+                return None; // inside an active block
+            }
+        }
+        let next = self
+            .blocks
+            .range(addr + 1..seg_end)
+            .next()
+            .map(|(&a, _)| a)
+            .unwrap_or(seg_end);
+        Some(next - addr)
+    }
+
+    fn anomaly(&mut self, event: u32, what: String) {
+        if self.out.anomalies.len() < 1000 {
+            self.out.anomalies.push(Anomaly { event, what });
+        }
+    }
+
+    fn record(&mut self) {
+        let largest = self.largest_gap();
+        let nsegs = self.segs.len() as u32;
+        let s = &mut self.out.series;
+        s.allocated.push(self.c.allocated);
+        s.active.push(self.c.active);
+        s.requested.push(self.c.requested);
+        s.reserved.push(self.c.reserved);
+        s.inactive_split.push(self.c.inactive_split);
+        s.largest_free.push(largest);
+        s.segments.push(nsegs);
+    }
+
+    fn segment_alloc(&mut self, i: u32, e: &Event, expandable: bool) {
+        let span = self.out.segments.len() as u32;
+        self.out.segments.push(SegmentSpan {
+            addr: e.addr,
+            size: e.size,
+            stream: e.stream,
+            expandable,
+            stack: e.stack,
+            alloc_event: i,
+            free_event: NONE,
+        });
+        self.c.reserved += e.size;
+        if expandable {
+            self.map_range(e.addr, e.size, span);
+        } else {
+            self.add_segment(e.addr, e.size, false, span);
+        }
+    }
+
+    /// Maps `[addr, addr+size)` into an expandable segment, joining adjacent mapped ranges.
+    fn map_range(&mut self, addr: u64, size: u64, span: u32) {
+        let mut start = addr;
+        let mut end = addr + size;
+        // Join a range that ends at `addr` and one that starts at `end`.
+        let before = self
+            .segs
+            .range(..addr)
+            .next_back()
+            .filter(|(&a, s)| s.expandable && a + s.size == addr)
+            .map(|(&a, _)| a);
+        let after = self.segs.get(&end).filter(|s| s.expandable).map(|_| end);
+        let mut active_bytes = 0;
+        let mut active_count = 0;
+        if let Some(b) = before {
+            if let Some(s) = self.remove_segment(b) {
+                start = b;
+                active_bytes += s.active_bytes;
+                active_count += s.active_count;
+            }
+        }
+        if let Some(a) = after {
+            if let Some(s) = self.remove_segment(a) {
+                end = a + s.size;
+                active_bytes += s.active_bytes;
+                active_count += s.active_count;
+            }
+        }
+        self.segs.insert(
+            start,
+            SegState {
+                size: end - start,
+                expandable: true,
+                span,
+                active_bytes,
+                active_count,
+            },
+        );
+        for g in self.gaps_in_window(start, end - start, start, end) {
+            self.gap_add(g);
+        }
+    }
+
+    /// Unmaps `[addr, addr+size)` from the expandable segment containing it.
+    fn unmap_range(&mut self, i: u32, addr: u64, size: u64) -> bool {
+        let Some((seg_addr, _)) = self.seg_of(addr) else {
+            return false;
+        };
+        let Some(seg) = self.remove_segment(seg_addr) else {
+            return false;
+        };
+        let seg_end = seg_addr + seg.size;
+        let end = (addr + size).min(seg_end);
+        if self.blocks.range(addr..end).next().is_some() {
+            self.anomaly(
+                i,
+                format!("segment_unmap of 0x{addr:x} while blocks are active there"),
+            );
+        }
+        for (lo, hi) in [(seg_addr, addr), (end, seg_end)] {
+            if hi > lo {
+                let (mut bytes, mut count) = (0, 0);
+                for (_, &b) in self.blocks.range(lo..hi) {
+                    bytes += self.out.allocations[b as usize].size;
+                    count += 1;
+                }
+                self.segs.insert(
+                    lo,
+                    SegState {
+                        size: hi - lo,
+                        expandable: true,
+                        span: seg.span,
+                        active_bytes: bytes,
+                        active_count: count,
+                    },
+                );
+                for g in self.gaps_in_window(lo, hi - lo, lo, hi) {
+                    self.gap_add(g);
+                }
+            }
+        }
+        true
+    }
+}
+
+/// Pre-scan: which addresses the trace frees (or releases) without having allocated them,
+/// i.e. what must have existed before the first event.
+struct Prescan {
+    /// addr → (requested size, stack, stream) of blocks freed before any in-trace alloc.
+    pre_blocks: Vec<(u64, u64, StackId, u64, bool)>,
+    /// Segments released before any in-trace allocation of them: (addr, size, expandable, stream).
+    pre_segments: Vec<(u64, u64, bool, u64)>,
+    /// Addresses with an in-trace alloc (so a dump block there is not pre-existing).
+    allocated_addrs: std::collections::HashSet<u64>,
+    segment_addrs: std::collections::HashSet<u64>,
+}
+
+fn prescan(events: &[Event]) -> Prescan {
+    use std::collections::{HashMap, HashSet};
+    let mut live: HashSet<u64> = HashSet::new();
+    let mut pending: HashSet<u64> = HashSet::new();
+    let mut seen_alloc: HashSet<u64> = HashSet::new();
+    let mut pre_blocks = Vec::new();
+    let mut pre_index: HashMap<u64, usize> = HashMap::new();
+    let mut segs_alloc: HashSet<u64> = HashSet::new();
+    let mut mapped: Vec<(u64, u64)> = Vec::new();
+    let mut pre_segments = Vec::new();
+    for e in events {
+        match e.action {
+            Action::Alloc => {
+                live.insert(e.addr);
+                seen_alloc.insert(e.addr);
+            }
+            Action::FreeRequested => {
+                if !live.remove(&e.addr) && !pending.contains(&e.addr) {
+                    // Allocated before the trace.
+                    pre_index.insert(e.addr, pre_blocks.len());
+                    pre_blocks.push((e.addr, e.size, e.stack, e.stream, false));
+                }
+                pending.insert(e.addr);
+            }
+            Action::FreeCompleted => {
+                if !pending.remove(&e.addr) {
+                    // Freed (requested) before the trace, completed inside it.
+                    if live.remove(&e.addr) {
+                        continue;
+                    }
+                    pre_index.insert(e.addr, pre_blocks.len());
+                    pre_blocks.push((e.addr, e.size, e.stack, e.stream, true));
+                }
+            }
+            Action::SegmentAlloc => {
+                segs_alloc.insert(e.addr);
+            }
+            Action::SegmentFree => {
+                if !segs_alloc.remove(&e.addr) {
+                    pre_segments.push((e.addr, e.size, false, e.stream));
+                }
+            }
+            Action::SegmentMap => mapped.push((e.addr, e.addr + e.size)),
+            Action::SegmentUnmap => {
+                let (a, b) = (e.addr, e.addr + e.size);
+                // Covered by ranges mapped in the trace?
+                let covered: u64 = mapped
+                    .iter()
+                    .map(|&(x, y)| y.min(b).saturating_sub(x.max(a)))
+                    .sum();
+                if covered < b - a {
+                    pre_segments.push((a, b - a, true, e.stream));
+                }
+                // Remove the unmapped part from the mapped list.
+                let mut next = Vec::with_capacity(mapped.len() + 1);
+                for &(x, y) in &mapped {
+                    if y <= a || x >= b {
+                        next.push((x, y));
+                    } else {
+                        if x < a {
+                            next.push((x, a));
+                        }
+                        if y > b {
+                            next.push((b, y));
+                        }
+                    }
+                }
+                mapped = next;
+            }
+            _ => {}
+        }
+    }
+    let _ = pre_index;
+    Prescan {
+        pre_blocks,
+        pre_segments,
+        allocated_addrs: seen_alloc,
+        segment_addrs: segs_alloc,
+    }
+}
+
+/// Replays one device's trace. `dump_segments` are this device's segments at dump time.
+pub fn replay(trace: &DeviceTrace, dump_segments: &[&Segment], rules: &Rules) -> Replay {
+    let events = &trace.events;
+    let mut st = State::new(rules);
+    st.out.event_allocation = vec![NONE; events.len()];
+    st.out.series.allocated.reserve(events.len());
+
+    reconstruct_initial(&mut st, events, dump_segments);
+    st.out.initial = st.c;
+    st.out.starts_empty = st.segs.is_empty() && st.blocks.is_empty();
+
+    for (i, e) in events.iter().enumerate() {
+        let i = i as u32;
+        match e.action {
+            Action::SegmentAlloc => st.segment_alloc(i, e, false),
+            Action::SegmentMap => st.segment_alloc(i, e, true),
+            Action::SegmentFree => match st.remove_segment(e.addr) {
+                Some(seg) => {
+                    st.c.reserved = st.c.reserved.saturating_sub(seg.size);
+                    if let Some(span) = st.out.segments.get_mut(seg.span as usize) {
+                        span.free_event = i;
+                    }
+                }
+                None => st.anomaly(i, format!("segment_free of unknown segment 0x{:x}", e.addr)),
+            },
+            Action::SegmentUnmap => {
+                if st.unmap_range(i, e.addr, e.size) {
+                    st.c.reserved = st.c.reserved.saturating_sub(e.size);
+                    // Close the span that mapped this range, when it is exactly one.
+                    if let Some(span) = st
+                        .out
+                        .segments
+                        .iter_mut()
+                        .rev()
+                        .find(|s| s.addr == e.addr && s.size == e.size && s.free_event == NONE)
+                    {
+                        span.free_event = i;
+                    }
+                } else {
+                    st.anomaly(i, format!("segment_unmap of unmapped range 0x{:x}", e.addr));
+                }
+            }
+            Action::Alloc => {
+                let rounded = rules.round_size(e.size);
+                let (size, expandable) = match st.seg_of(e.addr) {
+                    Some((_, seg)) => {
+                        let expandable = seg.expandable;
+                        match st.gap_at(e.addr) {
+                            Some(gap) if gap >= rounded => {
+                                if rules.should_split(gap, rounded, expandable) {
+                                    (rounded, expandable)
+                                } else {
+                                    (gap, expandable)
+                                }
+                            }
+                            _ => {
+                                st.anomaly(
+                                    i,
+                                    format!("alloc at 0x{:x} does not fit a free block", e.addr),
+                                );
+                                (rounded, expandable)
+                            }
+                        }
+                    }
+                    None => {
+                        st.anomaly(i, format!("alloc at 0x{:x} outside every segment", e.addr));
+                        (rounded, false)
+                    }
+                };
+                let _ = expandable;
+                let idx = st.out.allocations.len() as u32;
+                st.out.allocations.push(Allocation {
+                    addr: e.addr,
+                    size,
+                    requested: e.size,
+                    stream: e.stream,
+                    stack: e.stack,
+                    alloc_event: i,
+                    free_requested: NONE,
+                    free_completed: NONE,
+                    size_estimated: false,
+                });
+                st.place_block(idx);
+                st.c.allocated += size;
+                st.c.active += size;
+                st.c.requested += e.size;
+                st.out.event_allocation[i as usize] = idx;
+            }
+            Action::FreeRequested => match st.blocks.get(&e.addr).copied() {
+                Some(idx) => {
+                    let a = &mut st.out.allocations[idx as usize];
+                    if a.free_requested == NONE {
+                        a.free_requested = i;
+                        let size = a.size;
+                        st.c.allocated = st.c.allocated.saturating_sub(size);
+                    }
+                    st.out.event_allocation[i as usize] = idx;
+                }
+                None => st.anomaly(i, format!("free_requested of unknown block 0x{:x}", e.addr)),
+            },
+            Action::FreeCompleted => match st.release_block(e.addr) {
+                Some(idx) => {
+                    let a = &mut st.out.allocations[idx as usize];
+                    a.free_completed = i;
+                    if a.free_requested == NONE {
+                        // A free_completed without free_requested: count both.
+                        a.free_requested = i;
+                        st.c.allocated = st.c.allocated.saturating_sub(a.size);
+                    }
+                    let (size, req) = (a.size, a.requested);
+                    st.c.active = st.c.active.saturating_sub(size);
+                    st.c.requested = st.c.requested.saturating_sub(req);
+                    st.out.event_allocation[i as usize] = idx;
+                }
+                None => st.anomaly(i, format!("free_completed of unknown block 0x{:x}", e.addr)),
+            },
+            Action::Snapshot | Action::Oom | Action::Other(_) => {}
+        }
+        st.record();
+    }
+
+    // Counters are exact from the event after the last estimated block is gone.
+    let mut exact_from = 0u32;
+    for a in &st.out.allocations {
+        if a.size_estimated {
+            let end = a.free_completed.max(a.free_requested);
+            if end != NONE {
+                exact_from = exact_from.max(end + 1);
+            }
+        }
+    }
+    st.out.exact_from = exact_from;
+    st.out
+}
+
+/// Builds the state before the first event from the dump's segments and the prescan.
+fn reconstruct_initial(st: &mut State, events: &[Event], dump: &[&Segment]) {
+    let pre = prescan(events);
+    if pre.pre_blocks.is_empty() && pre.pre_segments.is_empty() && dump.is_empty() {
+        return;
+    }
+    // Segments: those at dump time not allocated/mapped in the trace, plus those the trace
+    // releases without having allocated them.
+    let mut mapped_in_trace: Vec<(u64, u64)> = Vec::new();
+    for e in events {
+        if e.action == Action::SegmentMap {
+            mapped_in_trace.push((e.addr, e.addr + e.size));
+        }
+    }
+    for s in dump {
+        if s.is_expandable {
+            // Parts of the range not mapped inside the trace existed before it.
+            let mut parts = vec![(s.address, s.address + s.total_size)];
+            for &(x, y) in &mapped_in_trace {
+                let mut next = Vec::new();
+                for (a, b) in parts {
+                    if y <= a || x >= b {
+                        next.push((a, b));
+                    } else {
+                        if a < x {
+                            next.push((a, x));
+                        }
+                        if b > y {
+                            next.push((y, b));
+                        }
+                    }
+                }
+                parts = next;
+            }
+            for (a, b) in parts {
+                pre_segment(st, a, b - a, true, s.stream, s.stack);
+            }
+        } else if !pre.segment_addrs.contains(&s.address) {
+            pre_segment(st, s.address, s.total_size, false, s.stream, s.stack);
+        }
+    }
+    for &(addr, size, expandable, stream) in &pre.pre_segments {
+        if st.seg_of(addr).is_none() {
+            pre_segment(st, addr, size, expandable, stream, 0);
+        }
+    }
+    // Blocks: those at dump time that the trace never allocated, plus those it frees without
+    // having allocated them.
+    for s in dump {
+        for b in &s.blocks {
+            let active = matches!(
+                b.state,
+                BlockState::ActiveAllocated | BlockState::ActivePendingFree
+            );
+            if !active || pre.allocated_addrs.contains(&b.address) {
+                continue;
+            }
+            let pending = b.state == BlockState::ActivePendingFree;
+            pre_block(
+                st,
+                b.address,
+                b.size,
+                b.requested_size,
+                s.stream,
+                b.stack,
+                false,
+                pending,
+            );
+        }
+    }
+    for &(addr, requested, stack, stream, already_requested) in &pre.pre_blocks {
+        if st.blocks.contains_key(&addr) {
+            continue;
+        }
+        let size = st.rules.round_size(requested);
+        pre_block(
+            st,
+            addr,
+            size,
+            requested,
+            stream,
+            stack,
+            true,
+            already_requested,
+        );
+    }
+}
+
+fn pre_segment(
+    st: &mut State,
+    addr: u64,
+    size: u64,
+    expandable: bool,
+    stream: u64,
+    stack: StackId,
+) {
+    let span = st.out.segments.len() as u32;
+    st.out.segments.push(SegmentSpan {
+        addr,
+        size,
+        stream,
+        expandable,
+        stack,
+        alloc_event: NONE,
+        free_event: NONE,
+    });
+    st.c.reserved += size;
+    if expandable {
+        st.map_range(addr, size, span);
+    } else {
+        st.add_segment(addr, size, false, span);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn pre_block(
+    st: &mut State,
+    addr: u64,
+    size: u64,
+    requested: u64,
+    stream: u64,
+    stack: StackId,
+    estimated: bool,
+    pending_free: bool,
+) {
+    let idx = st.out.allocations.len() as u32;
+    st.out.allocations.push(Allocation {
+        addr,
+        size,
+        requested,
+        stream,
+        stack,
+        alloc_event: NONE,
+        free_requested: NONE,
+        free_completed: NONE,
+        size_estimated: estimated,
+    });
+    st.place_block(idx);
+    st.c.active += size;
+    st.c.requested += requested;
+    if !pending_free {
+        st.c.allocated += size;
+    } else {
+        // Freed by the caller before the trace; mark so a later free_requested is not counted.
+        st.out.allocations[idx as usize].free_requested = 0;
+    }
+}

@@ -1,0 +1,130 @@
+//! The `memsight analyze --json` contract, which tests and other tools read:
+//!
+//! ```text
+//! {"devices":[{"device","events","trace_complete",
+//!   "markers":[{"event","allocated","active","requested","reserved","inactive_split"}],
+//!   "peak":{"allocated","reserved","event"},
+//!   "final":{"allocated","active","requested","reserved"},
+//!   "fragmentation":{"worst","at_peak_reserved","at_end","max_external"},
+//!   "ooms":[{"event","requested","allocated","reserved","free_in_reserved",
+//!            "largest_free_block","device_free","verdict","advice"}],
+//!   "leaks":[{"file","line","function","live_bytes","live_blocks",
+//!             "growth_bytes_per_iteration","iterations","confidence"}]}]}
+//! ```
+//! Marker k holds the counters just before the k-th `snapshot` action of that device's trace;
+//! `event` is that action's index. `peak.event` is the event after which `allocated` peaked.
+//! Extra fields (`exact_from`, `iteration_source`, `iterations`, `anomalies`) may be added;
+//! the ones above are never renamed or removed.
+
+use serde::Serialize;
+
+use crate::analysis::fragmentation::Fragmentation;
+use crate::analysis::{Analysis, DeviceAnalysis, Marker};
+
+#[derive(Serialize)]
+pub struct AnalysisJson {
+    pub devices: Vec<DeviceJson>,
+}
+
+#[derive(Serialize)]
+pub struct PeakJson {
+    pub allocated: u64,
+    pub reserved: u64,
+    pub event: usize,
+    pub reserved_event: usize,
+}
+
+#[derive(Serialize)]
+pub struct FinalJson {
+    pub allocated: u64,
+    pub active: u64,
+    pub requested: u64,
+    pub reserved: u64,
+    pub inactive_split: u64,
+}
+
+#[derive(Serialize)]
+pub struct OomJson {
+    pub event: usize,
+    pub requested: u64,
+    pub allocated: u64,
+    pub reserved: u64,
+    pub free_in_reserved: u64,
+    pub largest_free_block: u64,
+    pub device_free: u64,
+    pub verdict: &'static str,
+    pub advice: String,
+    pub by_site: Vec<crate::analysis::oom::LiveShare>,
+    pub by_category: Vec<crate::analysis::oom::LiveShare>,
+}
+
+#[derive(Serialize)]
+pub struct DeviceJson {
+    pub device: usize,
+    pub events: usize,
+    pub trace_complete: bool,
+    /// First event index from which every counter is exact (0 for complete traces).
+    pub exact_from: u32,
+    pub markers: Vec<Marker>,
+    pub peak: PeakJson,
+    #[serde(rename = "final")]
+    pub final_: FinalJson,
+    pub fragmentation: Fragmentation,
+    pub ooms: Vec<OomJson>,
+    pub leaks: Vec<crate::analysis::LeakSuspect>,
+    pub iteration_source: crate::analysis::iterations::IterationSource,
+    pub iterations: usize,
+    pub anomalies: usize,
+}
+
+pub fn device_json(d: &DeviceAnalysis) -> DeviceJson {
+    let f = d.final_counters;
+    DeviceJson {
+        device: d.device,
+        events: d.events,
+        trace_complete: d.trace_complete,
+        exact_from: d.replay.exact_from,
+        markers: d.markers.clone(),
+        peak: PeakJson {
+            allocated: d.peak.allocated,
+            reserved: d.peak.reserved,
+            event: d.peak.allocated_event,
+            reserved_event: d.peak.reserved_event,
+        },
+        final_: FinalJson {
+            allocated: f.allocated,
+            active: f.active,
+            requested: f.requested,
+            reserved: f.reserved,
+            inactive_split: f.inactive_split,
+        },
+        fragmentation: d.fragmentation.clone(),
+        ooms: d
+            .ooms
+            .iter()
+            .map(|o| OomJson {
+                event: o.event,
+                requested: o.requested,
+                allocated: o.allocated,
+                reserved: o.reserved,
+                free_in_reserved: o.free_in_reserved,
+                largest_free_block: o.largest_free_block,
+                device_free: o.device_free,
+                verdict: o.verdict.name(),
+                advice: o.advice.clone(),
+                by_site: o.by_site.clone(),
+                by_category: o.by_category.clone(),
+            })
+            .collect(),
+        leaks: d.leaks.clone(),
+        iteration_source: d.iterations.source,
+        iterations: d.iterations.boundaries.len(),
+        anomalies: d.replay.anomalies.len(),
+    }
+}
+
+pub fn to_json(a: &Analysis) -> AnalysisJson {
+    AnalysisJson {
+        devices: a.devices.iter().map(device_json).collect(),
+    }
+}
