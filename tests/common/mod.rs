@@ -1,0 +1,47 @@
+//! Helpers shared by the integration tests: where the real snapshots and their truth live.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// `../shared/snapshots` beside the repository (present in CI and on developer machines).
+pub fn shared_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/snapshots")
+}
+
+pub fn sample_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_snapshots")
+}
+
+/// The snapshot file for `name`: the bundled sample, else the shared one (plain or `.xz`).
+pub fn snapshot_path(name: &str) -> Option<PathBuf> {
+    let candidates = [
+        sample_dir().join(format!("{name}.pickle")),
+        shared_dir().join(format!("{name}.pickle")),
+        shared_dir().join(format!("{name}.pickle.xz")),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/{name}.pickle")),
+    ];
+    candidates.into_iter().find(|p| p.exists())
+}
+
+/// The truth JSON for `name`.
+pub fn truth(name: &str) -> Option<serde_json::Value> {
+    let candidates = [
+        sample_dir().join(format!("{name}.truth.json")),
+        shared_dir().join(format!("{name}.truth.json")),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/{name}.truth.json")),
+    ];
+    let p = candidates.into_iter().find(|p| p.exists())?;
+    serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()
+}
+
+/// Every workload that has a truth file.
+pub const ALL: [&str; 8] = [
+    "train_val_leak_wrapped",
+    "train_val_leak",
+    "frag_oom",
+    "frag_oom_expandable",
+    "capacity_oom",
+    "gpt_train_amp",
+    "big_trace",
+    "huge_trace",
+];
