@@ -10,12 +10,37 @@ use memsight::model::{Action, Snapshot};
 use memsight::read::{self, LoadOptions};
 use memsight::whatif::{self, Req, Scenario, SegKind, Settings};
 
+/// The shared samples when the checkout has no `../shared` beside it (a worktree):
+/// `$MEMSIGHT_SNAPSHOTS`, else `/work/shared/snapshots`.
+fn shared_fallback() -> std::path::PathBuf {
+    std::env::var_os("MEMSIGHT_SNAPSHOTS")
+        .map(Into::into)
+        .unwrap_or_else(|| "/work/shared/snapshots".into())
+}
+
+fn snapshot_path(name: &str) -> Option<std::path::PathBuf> {
+    common::snapshot_path(name).or_else(|| {
+        let d = shared_fallback();
+        [format!("{name}.pickle"), format!("{name}.pickle.xz")]
+            .into_iter()
+            .map(|f| d.join(f))
+            .find(|p| p.exists())
+    })
+}
+
+fn truth(name: &str) -> Option<serde_json::Value> {
+    common::truth(name).or_else(|| {
+        let p = shared_fallback().join(format!("{name}.truth.json"));
+        serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()
+    })
+}
+
 fn load(name: &str) -> Option<(Snapshot, serde_json::Value)> {
-    let Some(path) = common::snapshot_path(name) else {
+    let Some(path) = snapshot_path(name) else {
         eprintln!("note: {name} not found, skipped");
         return None;
     };
-    let Some(truth) = common::truth(name) else {
+    let Some(truth) = truth(name) else {
         eprintln!("note: truth for {name} not found, skipped");
         return None;
     };
@@ -54,10 +79,7 @@ fn fidelity(name: &str) {
 
     // The same segment calls, in the same order, at the same addresses.
     let made: Vec<_> = sim.segment_events.iter().map(|(_, s)| *s).collect();
-    let first_diff = made
-        .iter()
-        .zip(&stream.segments)
-        .position(|(a, b)| a != b);
+    let first_diff = made.iter().zip(&stream.segments).position(|(a, b)| a != b);
     assert!(
         first_diff.is_none() && made.len() == stream.segments.len(),
         "{name}: segment calls differ (model {} vs recorded {}) first at #{:?}: model {:?} recorded {:?}",
@@ -107,8 +129,16 @@ fn fidelity(name: &str) {
     }
     // And at the end.
     let f = &truth["final"];
-    assert_eq!(Some(sim.final_counters.reserved), f["reserved"].as_u64(), "{name}: final reserved");
-    assert_eq!(Some(sim.final_counters.allocated), f["allocated"].as_u64(), "{name}: final allocated");
+    assert_eq!(
+        Some(sim.final_counters.reserved),
+        f["reserved"].as_u64(),
+        "{name}: final reserved"
+    );
+    assert_eq!(
+        Some(sim.final_counters.allocated),
+        f["allocated"].as_u64(),
+        "{name}: final allocated"
+    );
     eprintln!(
         "{name}: {} requests, {} segment calls, {} markers, {} OOMs: all as recorded",
         stream.requests.len(),
@@ -203,7 +233,15 @@ fn frag_oom_with_expandable_segments_serves_the_failed_request() {
     let failed: Vec<u32> = stream
         .requests
         .iter()
-        .filter(|r| matches!(r.req, Req::Alloc { recorded_oom: true, .. }))
+        .filter(|r| {
+            matches!(
+                r.req,
+                Req::Alloc {
+                    recorded_oom: true,
+                    ..
+                }
+            )
+        })
         .map(|r| r.event)
         .collect();
     assert_eq!(failed.len(), 1);
@@ -249,7 +287,9 @@ fn settings_parse_like_pytorch() {
     assert_eq!(s.garbage_collection_threshold, 0.6);
     // max_split_size is at least 20 MiB, as in CUDAAllocatorConfig.
     assert_eq!(
-        Settings::parse_conf("max_split_size_mb:4").unwrap().max_split_size,
+        Settings::parse_conf("max_split_size_mb:4")
+            .unwrap()
+            .max_split_size,
         Some(20 << 20)
     );
     let d = Settings::parse_conf("roundup_power2_divisions:[256:1,512:2,>:8]").expect("list");
@@ -288,7 +328,7 @@ fn recorded_settings_come_from_the_snapshot() {
 
 #[test]
 fn cli_json_has_the_contract_shape() {
-    let Some(path) = common::snapshot_path("frag_oom") else {
+    let Some(path) = snapshot_path("frag_oom") else {
         eprintln!("note: frag_oom not found, skipped");
         return;
     };
@@ -296,11 +336,18 @@ fn cli_json_has_the_contract_shape() {
         .arg("whatif")
         .arg(&path)
         .args(["--variant", "expandable_segments:True"])
-        .args(["--variant", "max_split_size_mb:256,roundup_power2_divisions:4"])
+        .args([
+            "--variant",
+            "max_split_size_mb:256,roundup_power2_divisions:4",
+        ])
         .args(["--cap", "3GiB", "--json"])
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let keys = |o: &serde_json::Value| {
         let mut k: Vec<String> = o.as_object().expect("object").keys().cloned().collect();
@@ -323,7 +370,10 @@ fn cli_json_has_the_contract_shape() {
         assert_eq!(keys(var), want);
         assert_eq!(var["cap"].as_u64(), Some(3 << 30));
     }
-    assert_eq!(v["recorded"]["ooms"][0]["requested"].as_u64(), Some(600 << 20));
+    assert_eq!(
+        v["recorded"]["ooms"][0]["requested"].as_u64(),
+        Some(600 << 20)
+    );
     assert_eq!(variants[0]["settings"], "expandable_segments:True");
     assert_eq!(variants[0]["ooms"].as_array().map(|a| a.len()), Some(0));
     assert_eq!(

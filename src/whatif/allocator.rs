@@ -514,7 +514,9 @@ impl Allocator {
         }
         self.blocks[dst as usize].size += s.size;
         if s.mapped {
-            self.pool(s.small).blocks.remove(&(s.stream, s.size, s.addr, src));
+            self.pool(s.small)
+                .blocks
+                .remove(&(s.stream, s.size, s.addr, src));
         } else {
             self.pool(s.small).unmapped.remove(&(s.stream, s.addr, src));
         }
@@ -684,7 +686,11 @@ impl Allocator {
     ) -> Vec<(u32, u32)> {
         let small = size <= 2 << 20 && !expandable;
         let seg = if expandable {
-            let page = if small { 2 << 20 } else { super::settings::LARGE_BUFFER };
+            let page = if small {
+                2 << 20
+            } else {
+                super::settings::LARGE_BUFFER
+            };
             self.expandable
                 .push(super::expandable::ExpandableSegment { base: addr, page });
             (self.expandable.len() - 1) as u32
@@ -745,7 +751,9 @@ impl Allocator {
             if prev != NIL {
                 self.blocks[prev as usize].next = tail;
             }
-            self.pool(small).unmapped.insert((stream, addr + size, tail));
+            self.pool(small)
+                .unmapped
+                .insert((stream, addr + size, tail));
         }
         for (b, active) in ids {
             match active {

@@ -115,7 +115,12 @@ pub struct SimResult {
 /// with the recorded settings and the recorded cap estimated by [`infer_cap`]; use
 /// [`extract`] + [`simulate_stream`] to give the recorded cap or to run several scenarios
 /// over one extraction.
-pub fn simulate(snap: &Snapshot, device: usize, settings: &Settings, cap: Option<u64>) -> SimResult {
+pub fn simulate(
+    snap: &Snapshot,
+    device: usize,
+    settings: &Settings,
+    cap: Option<u64>,
+) -> SimResult {
     let recorded = Settings::from_snapshot(snap);
     let stream = extract(snap, device, &recorded, infer_cap(snap, device));
     simulate_stream(&stream, &Scenario::new(settings.clone(), cap))
@@ -285,20 +290,18 @@ fn seed_initial(a: &mut Allocator, rs: &RequestStream, id_block: &mut [u32]) {
 pub fn infer_cap(snap: &Snapshot, device: usize) -> Option<u64> {
     let trace = snap.trace(device)?;
     let recorded = Settings::from_snapshot(snap);
-    let mut reserved: u64 = snap
-        .segments_of(device)
-        .map(|s| s.total_size)
-        .sum::<u64>();
-    // Reserved at the end is exact; walk back to the start.
-    for e in &trace.events {
-        match e.action {
-            Action::SegmentAlloc | Action::SegmentMap => {
-                reserved = reserved.saturating_sub(e.size)
-            }
-            Action::SegmentFree | Action::SegmentUnmap => reserved += e.size,
-            _ => {}
-        }
-    }
+    // Reserved at the end is exact (the dump); the trace's net change leads back to the start.
+    let at_end: i128 = snap.segments_of(device).map(|s| s.total_size as i128).sum();
+    let net: i128 = trace
+        .events
+        .iter()
+        .map(|e| match e.action {
+            Action::SegmentAlloc | Action::SegmentMap => e.size as i128,
+            Action::SegmentFree | Action::SegmentUnmap => -(e.size as i128),
+            _ => 0,
+        })
+        .sum();
+    let mut reserved = (at_end - net).max(0) as u64;
     let mut peak = reserved;
     let mut limit = u64::MAX;
     for e in &trace.events {
@@ -357,7 +360,11 @@ pub fn recorded(snap: &Snapshot, device: usize) -> Recorded {
     };
     let trace = snap.trace(device).unwrap_or(&empty);
     let dump: Vec<_> = snap.segments_of(device).collect();
-    let r = replay::replay(trace, &dump, &Rules::from_settings(snap.allocator_settings.as_ref()));
+    let r = replay::replay(
+        trace,
+        &dump,
+        &Rules::from_settings(snap.allocator_settings.as_ref()),
+    );
     let mut out = Recorded {
         device,
         settings,
@@ -367,7 +374,15 @@ pub fn recorded(snap: &Snapshot, device: usize) -> Recorded {
         ..Default::default()
     };
     let s = &r.series;
+    // Sampled after the program's requests, as simulations are: the moment between a
+    // segment call and the block it serves is not a state the program sees.
     for i in 0..s.len() {
+        if matches!(
+            trace.events[i].action,
+            Action::SegmentAlloc | Action::SegmentMap | Action::SegmentFree | Action::SegmentUnmap
+        ) {
+            continue;
+        }
         out.peak_allocated = out.peak_allocated.max(s.allocated[i]);
         let unalloc = s.reserved[i].saturating_sub(s.allocated[i]);
         out.max_unallocated = out.max_unallocated.max(unalloc);

@@ -185,14 +185,18 @@ pub fn extract(
                     .push((s.addr, s.size, s.stream, s.expandable));
                 reserved += s.size;
             }
-            for a in r.allocations.iter().filter(|a| a.alloc_event == replay::NONE) {
+            for a in r
+                .allocations
+                .iter()
+                .filter(|a| a.alloc_event == replay::NONE)
+            {
                 let id = out.ids;
                 out.ids += 1;
                 // A block freed by the program before the trace is pending (active only).
                 let allocated = a.free_requested != 0
-                    || events.first().is_some_and(|e| {
-                        e.action == Action::FreeRequested && e.addr == a.addr
-                    });
+                    || events
+                        .first()
+                        .is_some_and(|e| e.action == Action::FreeRequested && e.addr == a.addr);
                 out.initial
                     .blocks
                     .push((id, a.addr, a.size, a.requested, a.stream, allocated));
@@ -260,10 +264,7 @@ pub fn extract(
                 let mut j = i;
                 let before = reserved;
                 while j < events.len()
-                    && matches!(
-                        events[j].action,
-                        Action::SegmentFree | Action::SegmentUnmap
-                    )
+                    && matches!(events[j].action, Action::SegmentFree | Action::SegmentUnmap)
                 {
                     let f = &events[j];
                     let kind = if f.action == Action::SegmentFree {

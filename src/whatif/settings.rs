@@ -277,6 +277,7 @@ fn parse_divisions(value: &str) -> Result<[u64; ROUNDUP_INTERVALS], &'static str
     if let Some(inner) = v.strip_prefix('[') {
         let inner = inner.strip_suffix(']').ok_or("missing ]")?;
         let mut last_index = 0usize;
+        let mut first = true;
         for item in inner.split(',') {
             let item = item.trim();
             if item.is_empty() {
@@ -285,7 +286,7 @@ fn parse_divisions(value: &str) -> Result<[u64; ROUNDUP_INTERVALS], &'static str
             let (k, d) = item.split_once(':').ok_or("expected START_MB:DIVISIONS")?;
             let d = check(d.trim().parse().map_err(|_| "divisions must be integers")?)?;
             if k.trim() == ">" {
-                for x in out.iter_mut().skip(last_index) {
+                for x in out.iter_mut().skip(last_index + 1) {
                     *x = d;
                 }
             } else {
@@ -294,10 +295,11 @@ fn parse_divisions(value: &str) -> Result<[u64; ROUNDUP_INTERVALS], &'static str
                     return Err("interval starts must be powers of 2");
                 }
                 let index = ((63 - k.leading_zeros()) as usize).min(ROUNDUP_INTERVALS - 1);
-                if last_index == 0 {
+                if first {
                     for x in out.iter_mut().take(index) {
                         *x = d;
                     }
+                    first = false;
                 }
                 out[index] = d;
                 last_index = index;
@@ -305,7 +307,10 @@ fn parse_divisions(value: &str) -> Result<[u64; ROUNDUP_INTERVALS], &'static str
         }
         Ok(out)
     } else {
-        let d = check(v.parse().map_err(|_| "expected a power of 2 or a [..] list")?)?;
+        let d = check(
+            v.parse()
+                .map_err(|_| "expected a power of 2 or a [..] list")?,
+        )?;
         Ok([d; ROUNDUP_INTERVALS])
     }
 }
