@@ -2,6 +2,7 @@
 //! replays the recorded requests under other allocator settings and compares.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use anyhow::{anyhow, bail, Result};
 
@@ -79,7 +80,7 @@ fn split_cap(conf: &str) -> Result<(String, Option<u64>)> {
 }
 
 pub fn run(args: &WhatifArgs) -> Result<i32> {
-    let (snap, _) = super::load(&args.file)?;
+    let (snap, load_ms) = super::load(&args.file)?;
     let device = match args.device {
         Some(d) => d,
         None => snap
@@ -93,11 +94,18 @@ pub fn run(args: &WhatifArgs) -> Result<i32> {
         bail!("device {device} has no allocator trace to replay");
     }
     let recorded_settings = Settings::from_snapshot(&snap);
-    let mut rec = whatif::recorded(&snap, device);
-    if let Some(c) = &args.recorded_cap {
-        rec.cap = Some(size(c)?);
-    }
-    let stream = whatif::extract(&snap, device, &recorded_settings, rec.cap);
+    let recorded_cap = match &args.recorded_cap {
+        Some(c) => Some(size(c)?),
+        None => whatif::infer_cap(&snap, device),
+    };
+    let device_total = match &args.device_memory {
+        Some(m) => size(m)?,
+        None => whatif::DEFAULT_DEVICE_TOTAL,
+    };
+    let t = Instant::now();
+    let stream = whatif::extract(&snap, device, &recorded_settings, recorded_cap);
+    let extract_ms = t.elapsed().as_secs_f64() * 1e3;
+    let rec = whatif::recorded_from(&snap, &stream, recorded_cap, device_total);
 
     let mut base = if args.from_defaults {
         Settings::default()
@@ -114,11 +122,6 @@ pub fn run(args: &WhatifArgs) -> Result<i32> {
     } else {
         rec.cap
     };
-    let device_total = match &args.device_memory {
-        Some(m) => size(m)?,
-        None => whatif::DEFAULT_DEVICE_TOTAL,
-    };
-
     let mut scenarios = Vec::new();
     if args.variant.is_empty() {
         scenarios.push((base.clone(), default_cap));
@@ -129,6 +132,8 @@ pub fn run(args: &WhatifArgs) -> Result<i32> {
         s.apply_conf(&conf)?;
         scenarios.push((s, cap.or(default_cap)));
     }
+    let t = Instant::now();
+    let n_scenarios = scenarios.len();
     let results: Vec<_> = scenarios
         .into_iter()
         .map(|(settings, cap)| {
@@ -137,6 +142,7 @@ pub fn run(args: &WhatifArgs) -> Result<i32> {
             whatif::simulate_stream(&stream, &sc)
         })
         .collect();
+    let sim_ms = t.elapsed().as_secs_f64() * 1e3;
 
     if args.json {
         println!(
@@ -145,7 +151,8 @@ pub fn run(args: &WhatifArgs) -> Result<i32> {
         );
     } else {
         println!(
-            "Device {device}: {} requests replayed from {} trace events.\n",
+            "Device {device}: {} requests from {} trace events (extracted in {extract_ms:.0} ms, \
+             {n_scenarios} simulation(s) in {sim_ms:.0} ms; file loaded in {load_ms:.0} ms).\n",
             stream.requests.len(),
             stream.events
         );

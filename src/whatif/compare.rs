@@ -122,6 +122,22 @@ pub fn table(rec: &Recorded, variants: &[SimResult]) -> String {
         }
     }
 
+    if rec.model_reproduces {
+        let _ = writeln!(
+            s,
+            "\nUnder the recorded settings{} the model makes exactly the recording's segment \
+             calls and OOMs.",
+            if rec.cap.is_some() { " and cap" } else { "" }
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "\nNote: under the recorded settings the model does not make exactly the recorded \
+             segment calls (a feature it does not model, or a wrong --recorded-cap); recorded \
+             figures come from the exact replay and the variants are approximate."
+        );
+    }
+
     // Each recorded OOM under each variant, then OOMs the recording did not have.
     for &(event, size) in &rec.ooms {
         let _ = writeln!(s, "\nRecorded OOM at event {event} ({}):", bytes(size));

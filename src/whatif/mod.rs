@@ -339,7 +339,7 @@ pub fn infer_cap(snap: &Snapshot, device: usize) -> Option<u64> {
 pub struct Recorded {
     pub device: usize,
     pub settings: Settings,
-    /// The cap estimated by [`infer_cap`] (the file does not record it).
+    /// The cap given, or estimated by [`infer_cap`] (the file does not record it).
     pub cap: Option<u64>,
     pub peak_reserved: u64,
     pub peak_allocated: u64,
@@ -348,31 +348,76 @@ pub struct Recorded {
     /// (trace index, requested bytes) of every `oom` entry.
     pub ooms: Vec<(u32, u64)>,
     pub segments_allocated: u64,
+    /// The model under the recorded settings and cap made exactly the recorded segment calls
+    /// and OOMs (so the figures above, taken from that run, are the recording's own). When
+    /// false they come from memsight's exact trace replay instead.
+    pub model_reproduces: bool,
 }
 
-/// The recording's figures for `device` (an exact replay of its trace).
+/// The recording's figures for `device`, with the cap estimated by [`infer_cap`].
 pub fn recorded(snap: &Snapshot, device: usize) -> Recorded {
     let settings = Settings::from_snapshot(snap);
     let cap = infer_cap(snap, device);
+    let stream = extract(snap, device, &settings, cap);
+    recorded_from(snap, &stream, cap, DEFAULT_DEVICE_TOTAL)
+}
+
+/// The recording's figures from an extracted stream (`cap`: the recorded cap). Runs the
+/// model under the recorded settings and checks it against the trace; falls back to the
+/// exact replay of `analysis` when they disagree.
+pub fn recorded_from(
+    snap: &Snapshot,
+    stream: &RequestStream,
+    cap: Option<u64>,
+    device_total: u64,
+) -> Recorded {
+    let device = stream.device;
+    let settings = Settings::from_snapshot(snap);
     let empty = crate::model::DeviceTrace {
         device,
         ..Default::default()
     };
     let trace = snap.trace(device).unwrap_or(&empty);
+    let mut out = Recorded {
+        device,
+        settings: settings.clone(),
+        cap,
+        ..Default::default()
+    };
+    for (i, e) in trace.events.iter().enumerate() {
+        match e.action {
+            Action::Oom => out.ooms.push((i as u32, e.size)),
+            Action::SegmentAlloc | Action::SegmentMap => out.segments_allocated += 1,
+            _ => {}
+        }
+    }
+    let mut sc = Scenario::new(settings, cap);
+    sc.device_total = device_total;
+    let sim = simulate_stream(stream, &sc);
+    let same_segments = sim.segment_events.len() == stream.segments.len()
+        && sim
+            .segment_events
+            .iter()
+            .zip(&stream.segments)
+            .all(|((_, a), b)| a == b);
+    let same_ooms = sim.ooms.len() == out.ooms.len()
+        && sim.ooms.iter().zip(&out.ooms).all(|(a, b)| a.event == b.0);
+    if same_segments && same_ooms {
+        out.model_reproduces = true;
+        out.peak_reserved = sim.peak_reserved;
+        out.peak_allocated = sim.peak_allocated;
+        out.max_unallocated = sim.max_unallocated;
+        out.unallocated_at_peak = sim.unallocated_at_peak;
+        return out;
+    }
     let dump: Vec<_> = snap.segments_of(device).collect();
     let r = replay::replay(
         trace,
         &dump,
         &Rules::from_settings(snap.allocator_settings.as_ref()),
     );
-    let mut out = Recorded {
-        device,
-        settings,
-        cap,
-        peak_reserved: r.initial.reserved,
-        peak_allocated: r.initial.allocated,
-        ..Default::default()
-    };
+    out.peak_reserved = r.initial.reserved;
+    out.peak_allocated = r.initial.allocated;
     let s = &r.series;
     // Sampled after the program's requests, as simulations are: the moment between a
     // segment call and the block it serves is not a state the program sees.
@@ -389,13 +434,6 @@ pub fn recorded(snap: &Snapshot, device: usize) -> Recorded {
         if s.reserved[i] > out.peak_reserved {
             out.peak_reserved = s.reserved[i];
             out.unallocated_at_peak = unalloc;
-        }
-    }
-    for (i, e) in trace.events.iter().enumerate() {
-        match e.action {
-            Action::Oom => out.ooms.push((i as u32, e.size)),
-            Action::SegmentAlloc | Action::SegmentMap => out.segments_allocated += 1,
-            _ => {}
         }
     }
     out

@@ -14,8 +14,7 @@
 //! given the reserved memory before the run and the cap, had to release memory (or garbage
 //! collection was due).
 
-use crate::analysis::replay::{self, Rules};
-use crate::model::{Action, DeviceTrace, Snapshot};
+use crate::model::{Action, BlockState, DeviceTrace, Event, FxHashMap, Segment, Snapshot};
 
 use super::settings::Settings;
 
@@ -160,49 +159,19 @@ pub fn extract(
         ..Default::default()
     };
 
-    let mut live: crate::model::FxHashMap<u64, u32> = Default::default();
+    let mut live: FxHashMap<u64, u32> = Default::default();
     let mut reserved: u64 = 0;
 
     // Blocks and segments from before the trace.
     let dump: Vec<_> = snap.segments_of(device).collect();
-    let needs_initial = !dump.is_empty()
-        || events.iter().any(|e| {
-            matches!(
-                e.action,
-                Action::FreeRequested
-                    | Action::FreeCompleted
-                    | Action::SegmentFree
-                    | Action::SegmentUnmap
-            )
-        });
-    if needs_initial {
-        let rules = Rules::from_settings(snap.allocator_settings.as_ref());
-        let r = replay::replay(trace, &dump, &rules);
-        if !r.starts_empty {
-            for s in r.segments.iter().filter(|s| s.alloc_event == replay::NONE) {
-                out.initial
-                    .segments
-                    .push((s.addr, s.size, s.stream, s.expandable));
-                reserved += s.size;
-            }
-            for a in r
-                .allocations
-                .iter()
-                .filter(|a| a.alloc_event == replay::NONE)
-            {
-                let id = out.ids;
-                out.ids += 1;
-                // A block freed by the program before the trace is pending (active only).
-                let allocated = a.free_requested != 0
-                    || events
-                        .first()
-                        .is_some_and(|e| e.action == Action::FreeRequested && e.addr == a.addr);
-                out.initial
-                    .blocks
-                    .push((id, a.addr, a.size, a.requested, a.stream, allocated));
-                live.insert(a.addr, id);
-            }
-        }
+    out.initial = initial_state(events, &dump, recorded);
+    for s in &out.initial.segments {
+        reserved += s.1;
+    }
+    for b in &mut out.initial.blocks {
+        b.0 = out.ids;
+        out.ids += 1;
+        live.insert(b.1, b.0);
     }
 
     let mut hint_start = 0u32;
@@ -306,7 +275,7 @@ pub fn extract(
 /// the next entries are that request's new segment (or its OOM), and with `reserved` before
 /// the run the request could not have had its segment without releasing first.
 fn inside_request(
-    events: &[crate::model::Event],
+    events: &[Event],
     j: usize,
     reserved: u64,
     recorded: &Settings,
@@ -335,4 +304,134 @@ fn inside_request(
         }
         _ => false,
     }
+}
+
+/// What existed before the first entry: the dump's segments and active blocks the trace never
+/// made, and the segments and blocks the trace releases without having made them (their
+/// block size is estimated as the rounded request). Empty for a trace that starts from an
+/// empty allocator. Block ids are left 0 for the caller to number.
+fn initial_state(events: &[Event], dump: &[&Segment], settings: &Settings) -> Initial {
+    use std::collections::HashSet;
+    let mut init = Initial::default();
+    let mut live: HashSet<u64> = HashSet::new();
+    let mut pending: HashSet<u64> = HashSet::new();
+    let mut ever_alloc: HashSet<u64> = HashSet::new();
+    let mut segs: HashSet<u64> = HashSet::new();
+    let mut ever_seg: HashSet<u64> = HashSet::new();
+    let mut mapped: Vec<(u64, u64)> = Vec::new();
+    let mut ever_mapped: Vec<(u64, u64)> = Vec::new();
+    let mut pre_blocks: Vec<(u64, u64, u64, bool)> = Vec::new();
+    for e in events {
+        match e.action {
+            Action::Alloc => {
+                live.insert(e.addr);
+                ever_alloc.insert(e.addr);
+            }
+            Action::FreeRequested => {
+                if !live.contains(&e.addr) && !pending.contains(&e.addr) {
+                    pre_blocks.push((e.addr, e.size, e.stream, true));
+                    live.insert(e.addr);
+                }
+                pending.insert(e.addr);
+            }
+            Action::FreeCompleted => {
+                let was_pending = pending.remove(&e.addr);
+                if !live.remove(&e.addr) && !was_pending {
+                    pre_blocks.push((e.addr, e.size, e.stream, false));
+                }
+            }
+            Action::SegmentAlloc => {
+                segs.insert(e.addr);
+                ever_seg.insert(e.addr);
+            }
+            Action::SegmentFree => {
+                if !segs.remove(&e.addr) {
+                    init.segments.push((e.addr, e.size, e.stream, false));
+                }
+            }
+            Action::SegmentMap => {
+                mapped.push((e.addr, e.addr + e.size));
+                ever_mapped.push((e.addr, e.addr + e.size));
+            }
+            Action::SegmentUnmap => {
+                let (a, b) = (e.addr, e.addr + e.size);
+                let covered: u64 = mapped
+                    .iter()
+                    .map(|&(x, y)| y.min(b).saturating_sub(x.max(a)))
+                    .sum();
+                if covered < b - a {
+                    init.segments.push((a, b - a, e.stream, true));
+                }
+                mapped = subtract(&mapped, a, b);
+            }
+            _ => {}
+        }
+    }
+    let mut dump_blocks = Vec::new();
+    for s in dump {
+        if s.is_expandable {
+            let mut parts = vec![(s.address, s.address + s.total_size)];
+            for &(x, y) in &ever_mapped {
+                parts = parts
+                    .iter()
+                    .flat_map(|&(a, b)| subtract(&[(a, b)], x, y))
+                    .collect();
+            }
+            for (a, b) in parts {
+                init.segments.push((a, b - a, s.stream, true));
+            }
+        } else if !ever_seg.contains(&s.address) {
+            init.segments
+                .push((s.address, s.total_size, s.stream, false));
+        }
+        let mut addr = s.address;
+        for b in &s.blocks {
+            if b.address != 0 {
+                addr = b.address;
+            }
+            let active = matches!(
+                b.state,
+                BlockState::ActiveAllocated | BlockState::ActivePendingFree
+            );
+            if active && !ever_alloc.contains(&addr) {
+                let allocated = b.state == BlockState::ActiveAllocated;
+                dump_blocks.push((0, addr, b.size, b.requested_size, s.stream, allocated));
+            }
+            addr += b.size;
+        }
+    }
+    if init.segments.is_empty() {
+        return init;
+    }
+    let mut seen: HashSet<u64> = HashSet::new();
+    for b in dump_blocks {
+        seen.insert(b.1);
+        init.blocks.push(b);
+    }
+    for (addr, requested, stream, allocated) in pre_blocks {
+        if seen.insert(addr) {
+            let size = settings.round_size(requested);
+            init.blocks
+                .push((0, addr, size, requested, stream, allocated));
+        }
+    }
+    init
+}
+
+/// `ranges` minus `[a, b)`.
+fn subtract(ranges: &[(u64, u64)], a: u64, b: u64) -> Vec<(u64, u64)> {
+    let mut out = Vec::with_capacity(ranges.len() + 1);
+    for &(x, y) in ranges {
+        if y <= a || x >= b {
+            out.push((x, y));
+        } else {
+            if x < a {
+                out.push((x, a));
+            }
+            if y > b {
+                out.push((b, y));
+            }
+        }
+    }
+    out
 }
