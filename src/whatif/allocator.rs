@@ -672,6 +672,10 @@ impl Allocator {
     }
 }
 
+/// A piece of a segment from before the trace: (address, size, `Some((id, requested,
+/// allocated))` for an active block, `None` for a free one).
+pub(super) type Piece = (u64, u64, Option<(u32, u64, bool)>);
+
 impl Allocator {
     /// Lays out a segment that existed before the trace: `pieces` are (address, size,
     /// `Some((id, requested, allocated))` for an active block, `None` for a free one) in
@@ -682,7 +686,7 @@ impl Allocator {
         size: u64,
         stream: u64,
         expandable: bool,
-        pieces: &[(u64, u64, Option<(u32, u64, bool)>)],
+        pieces: &[Piece],
     ) -> Vec<(u32, u32)> {
         let small = size <= 2 << 20 && !expandable;
         let seg = if expandable {

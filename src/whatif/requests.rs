@@ -344,10 +344,8 @@ fn initial_state(events: &[Event], dump: &[&Segment], settings: &Settings) -> In
                 segs.insert(e.addr);
                 ever_seg.insert(e.addr);
             }
-            Action::SegmentFree => {
-                if !segs.remove(&e.addr) {
-                    init.segments.push((e.addr, e.size, e.stream, false));
-                }
+            Action::SegmentFree if !segs.remove(&e.addr) => {
+                init.segments.push((e.addr, e.size, e.stream, false));
             }
             Action::SegmentMap => {
                 mapped.push((e.addr, e.addr + e.size));
