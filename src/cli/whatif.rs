@@ -156,7 +156,8 @@ pub fn run(args: &WhatifArgs) -> Result<i32> {
             stream.requests.len(),
             stream.events
         );
-        print!("{}", compare::table(&rec, &results));
+        let site = |event: u32| compare::site_label(&snap, device, event);
+        print!("{}", compare::table(&rec, &results, &site));
     }
     Ok(0)
 }

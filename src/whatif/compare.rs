@@ -5,6 +5,8 @@ use std::fmt::Write;
 
 use serde_json::{json, Value};
 
+use crate::analysis::sites::site_of_stack;
+use crate::model::Snapshot;
 use crate::output::format::bytes;
 
 use super::{Recorded, SimResult};
@@ -58,8 +60,19 @@ fn oom_cell(ooms: &[(u32, u64)]) -> String {
     }
 }
 
-/// The side-by-side table printed by `memsight whatif`.
-pub fn table(rec: &Recorded, variants: &[SimResult]) -> String {
+/// The line of code behind the request at a trace index (e.g. `train.py:42`), or "".
+pub fn site_label(snap: &Snapshot, device: usize, event: u32) -> String {
+    snap.trace(device)
+        .and_then(|t| t.events.get(event as usize))
+        .map(|e| site_of_stack(snap, e.stack))
+        .filter(|s| s.line > 0)
+        .map(|s| format!(" at {}", s.short_label()))
+        .unwrap_or_default()
+}
+
+/// The side-by-side table printed by `memsight whatif`; `site` names the line of code behind
+/// a request (see [`site_label`]).
+pub fn table(rec: &Recorded, variants: &[SimResult], site: &dyn Fn(u32) -> String) -> String {
     let mut rows: Vec<[String; 7]> = vec![[
         "scenario".into(),
         "cap".into(),
@@ -140,7 +153,12 @@ pub fn table(rec: &Recorded, variants: &[SimResult]) -> String {
 
     // Each recorded OOM under each variant, then OOMs the recording did not have.
     for &(event, size) in &rec.ooms {
-        let _ = writeln!(s, "\nRecorded OOM at event {event} ({}):", bytes(size));
+        let _ = writeln!(
+            s,
+            "\nRecorded OOM at event {event}{} ({}):",
+            site(event),
+            bytes(size)
+        );
         for v in variants {
             let fate = if v.ooms.iter().any(|o| o.event == event) {
                 "still fails"
@@ -164,8 +182,9 @@ pub fn table(rec: &Recorded, variants: &[SimResult]) -> String {
         for o in new.iter().take(10) {
             let _ = writeln!(
                 s,
-                "  event {}: {} (reserved {}, allocated {})",
+                "  event {}{}: {} (reserved {}, allocated {})",
                 o.event,
+                site(o.event),
                 bytes(o.requested),
                 bytes(o.reserved),
                 bytes(o.allocated)
