@@ -1,6 +1,7 @@
 //! `memsight whatif FILE [--set K:V]... [--variant "K:V,K:V"]... [--cap SIZE] [--json]`:
 //! replays the recorded requests under other allocator settings and compares.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -144,20 +145,23 @@ pub fn run(args: &WhatifArgs) -> Result<i32> {
         .collect();
     let sim_ms = t.elapsed().as_secs_f64() * 1e3;
 
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&compare::to_json(&rec, &results))?
-        );
+    let text = if args.json {
+        serde_json::to_string_pretty(&compare::to_json(&rec, &results))? + "\n"
     } else {
-        println!(
-            "Device {device}: {} requests from {} trace events (extracted in {extract_ms:.0} ms, \
-             {n_scenarios} simulation(s) in {sim_ms:.0} ms; file loaded in {load_ms:.0} ms).\n",
-            stream.requests.len(),
-            stream.events
-        );
         let site = |event: u32| compare::site_label(&snap, device, event);
-        print!("{}", compare::table(&rec, &results, &site));
+        format!(
+            "Device {device}: {} requests from {} trace events (extracted in {extract_ms:.0} ms, \
+             {n_scenarios} simulation(s) in {sim_ms:.0} ms; file loaded in {load_ms:.0} ms).\n\n{}",
+            stream.requests.len(),
+            stream.events,
+            compare::table(&rec, &results, &site)
+        )
+    };
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+        _ => {}
     }
     Ok(0)
 }
