@@ -106,7 +106,8 @@ pub fn run(args: &WhatifArgs) -> Result<i32> {
     let t = Instant::now();
     let stream = whatif::extract(&snap, device, &recorded_settings, recorded_cap);
     let extract_ms = t.elapsed().as_secs_f64() * 1e3;
-    let rec = whatif::recorded_from(&snap, &stream, recorded_cap, device_total);
+    let mut rec = whatif::recorded_from(&snap, &stream, recorded_cap, device_total);
+    rec.cap_inferred = args.recorded_cap.is_none() && recorded_cap.is_some();
 
     let mut base = if args.from_defaults {
         Settings::default()

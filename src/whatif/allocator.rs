@@ -207,22 +207,25 @@ impl Allocator {
 
     /// An address for a new range of `size` bytes: the recording's, when it made the same
     /// kind of call and the range is free in the model, else a fresh synthetic one above
-    /// every recorded address.
+    /// every recorded address. A `cudaMalloc` (`exact_size`) must match the recorded size
+    /// and fit; an expandable reservation (`!exact_size`) only has to start outside every
+    /// live range, since only its mapped part is known (it grows in `map_block`).
     pub(super) fn place_range(&mut self, kind: SegKind, size: u64, exact_size: bool) -> u64 {
+        let span = if exact_size { size } else { 1 };
         for k in 0..self.hints.len() {
             let h = self.hints[k];
             if self.hints_used[k] || h.kind != kind || (exact_size && h.size != size) {
                 continue;
             }
-            if !self.overlaps(h.addr, size) {
+            if !self.overlaps(h.addr, span) {
                 self.hints_used[k] = true;
-                self.ranges.insert(h.addr, h.addr + size);
+                self.ranges.insert(h.addr, h.addr + span);
                 return h.addr;
             }
         }
         let addr = self.synthetic_next;
         self.synthetic_next = (addr + size).div_ceil(1 << 30) * (1 << 30) + (1 << 30);
-        self.ranges.insert(addr, addr + size);
+        self.ranges.insert(addr, addr + span);
         addr
     }
 
@@ -708,7 +711,7 @@ impl Allocator {
         } else {
             addr + size
         };
-        self.ranges.insert(addr, va_end);
+        self.ranges.insert(addr, addr + size);
         self.c.reserved += size;
         let mut out = Vec::new();
         let mut prev = NIL;

@@ -86,7 +86,8 @@ pub fn table(rec: &Recorded, variants: &[SimResult], site: &dyn Fn(u32) -> Strin
     rows.push([
         format!("recorded ({})", rec.settings),
         match rec.cap {
-            Some(c) => format!("{} (inferred)", bytes(c)),
+            Some(c) if rec.cap_inferred => format!("{} (inferred)", bytes(c)),
+            Some(c) => bytes(c),
             None => "none".into(),
         },
         bytes(rec.peak_reserved),

@@ -142,6 +142,9 @@ impl Allocator {
         self.try_merge_blocks(b, next);
         self.insert_into_blocks(b);
         self.c.reserved += mapped;
+        if let Some(end) = self.ranges.get_mut(&seg.base) {
+            *end = (*end).max(start + mapped);
+        }
         self.record(SegKind::SegmentMap, start, mapped);
         true
     }

@@ -341,6 +341,8 @@ pub struct Recorded {
     pub settings: Settings,
     /// The cap given, or estimated by [`infer_cap`] (the file does not record it).
     pub cap: Option<u64>,
+    /// `cap` is the estimate of [`infer_cap`], not a value the user gave.
+    pub cap_inferred: bool,
     pub peak_reserved: u64,
     pub peak_allocated: u64,
     pub max_unallocated: u64,
@@ -359,7 +361,9 @@ pub fn recorded(snap: &Snapshot, device: usize) -> Recorded {
     let settings = Settings::from_snapshot(snap);
     let cap = infer_cap(snap, device);
     let stream = extract(snap, device, &settings, cap);
-    recorded_from(snap, &stream, cap, DEFAULT_DEVICE_TOTAL)
+    let mut r = recorded_from(snap, &stream, cap, DEFAULT_DEVICE_TOTAL);
+    r.cap_inferred = cap.is_some();
+    r
 }
 
 /// The recording's figures from an extracted stream (`cap`: the recorded cap). Runs the
