@@ -460,21 +460,17 @@ impl Allocator {
             (blk.size, blk.requested, blk.prev, blk.next, blk.expandable)
         };
         self.pending.remove(&b);
-        let mut net_blocks: i64 = 0;
         let mut net_size: i64 = 0;
         for cand in [prev, next] {
             let subsumed = self.try_merge_blocks(b, cand);
             if subsumed > 0 {
-                net_blocks -= 1;
                 net_size -= subsumed as i64;
             }
         }
         self.insert_into_blocks(b);
         if self.blocks[b as usize].is_split() {
-            net_blocks += 1;
             net_size += self.blocks[b as usize].size as i64;
         }
-        let _ = net_blocks;
         if expandable == NIL {
             self.c.inactive_split = (self.c.inactive_split as i64 + net_size) as u64;
         }

@@ -156,7 +156,7 @@ pub fn simulate_stream(rs: &RequestStream, sc: &Scenario) -> SimResult {
     let mut unallocated_at_peak = max_unallocated;
     let mut served_recorded_ooms = 0;
 
-    for (k, r) in rs.requests.iter().enumerate() {
+    for r in &rs.requests {
         a.now = r.event;
         match r.req {
             Req::Alloc {
@@ -223,7 +223,6 @@ pub fn simulate_stream(rs: &RequestStream, sc: &Scenario) -> SimResult {
             peak_reserved = c.reserved;
             unallocated_at_peak = unalloc;
         }
-        let _ = k;
     }
 
     SimResult {

@@ -113,17 +113,6 @@ pub struct RequestStream {
     pub events: usize,
 }
 
-impl RequestStream {
-    /// The recorded segment entries from trace index `from` on.
-    pub fn segments_from(&self, from: u32) -> impl Iterator<Item = &SegEvent> {
-        self.segments
-            .iter()
-            .zip(&self.segment_events)
-            .filter(move |(_, &e)| e >= from)
-            .map(|(s, _)| s)
-    }
-}
-
 /// `get_allocation_size`: what `cudaMalloc` is asked for a block of `size` (rounded) bytes.
 pub fn allocation_size(size: u64) -> u64 {
     const SMALL_BUFFER: u64 = 2 << 20;
