@@ -30,6 +30,8 @@ enum Command {
     Analyze(cli::analyze::AnalyzeArgs),
     /// Verdict and fix from the text of a torch.cuda.OutOfMemoryError message.
     ExplainOom(cli::explain_oom::ExplainOomArgs),
+    /// Replay the recorded requests under other allocator settings or another cap.
+    Whatif(cli::whatif::WhatifArgs),
 }
 
 fn main() {
@@ -38,6 +40,7 @@ fn main() {
         Some(Command::Info(a)) => cli::info::run(a),
         Some(Command::Analyze(a)) => cli::analyze::run(a),
         Some(Command::ExplainOom(a)) => cli::explain_oom::run(a),
+        Some(Command::Whatif(a)) => cli::whatif::run(a),
         None => run_app(cli.files),
     };
     match result {

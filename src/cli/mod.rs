@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod explain_oom;
 pub mod info;
+pub mod whatif;
 
 use std::path::Path;
 use std::time::Instant;
