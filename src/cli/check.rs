@@ -28,8 +28,8 @@ pub struct CheckArgs {
     /// Fail when peak reserved memory exceeds this size.
     #[arg(long, value_parser = parse_size)]
     pub max_reserved: Option<u64>,
-    /// Fail when external fragmentation (fragmentation.max_external of analyze --json)
-    /// exceeds this fraction (0.3 or 30%).
+    /// Fail when, at peak reserved memory, more than this fraction of the reserved memory was
+    /// free but outside the largest free block (0.3 or 30%).
     #[arg(long, value_parser = check::parse_fraction)]
     pub max_fragmentation: Option<f64>,
     /// Fail when there is a leak suspect.

@@ -35,6 +35,9 @@ pub fn cell(s: &str) -> String {
 /// Inline code, with a fence long enough for backticks inside.
 pub fn code(s: &str) -> String {
     let s = s.replace('\n', " ");
+    if s.is_empty() {
+        return String::new();
+    }
     if s.contains('`') {
         format!("`` {s} ``")
     } else {

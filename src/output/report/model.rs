@@ -339,27 +339,24 @@ pub fn findings(d: &DeviceAnalysis) -> Vec<Finding> {
             ),
         });
     }
-    if let Some(w) = &d.fragmentation.worst {
-        // Fragmentation worth a word: a sizeable amount of free memory outside the largest
-        // free block, when no OOM already says so.
-        let split = w
-            .reserved
-            .saturating_sub(w.allocated)
-            .saturating_sub(w.largest_free_block);
+    if let Some((x, p)) = crate::output::check::peak_fragmentation(d) {
+        // Fragmentation worth a word: at peak reserved, a tenth or more of the reserved memory
+        // was free but in pieces smaller than the largest free block (when no OOM says so).
         let has_frag_oom = d.ooms.iter().any(|o| o.verdict == Verdict::Fragmentation);
-        if !has_frag_oom && w.external >= 0.3 && split * 10 >= d.peak.reserved.max(1) {
+        if !has_frag_oom && x >= 0.1 {
             out.push(Finding {
                 severity: Severity::Warning,
                 title: "Fragmented free memory".into(),
                 detail: format!(
-                    "At event {}, {} was reserved but unallocated, yet the largest free block \
-                     was only {} ({:.0}% external fragmentation). Requests larger than that \
-                     block need a new segment. PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True \
-                     avoids it.",
-                    w.event,
-                    bytes(w.reserved_unallocated),
-                    bytes(w.largest_free_block),
-                    w.external * 100.0
+                    "At peak reserved (event {}), {} of the {} reserved was free, yet the \
+                     largest free block was only {}: {:.0}% of the reserved memory sat in \
+                     smaller holes. PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True lets the \
+                     allocator reuse them.",
+                    p.event,
+                    bytes(p.reserved_unallocated),
+                    bytes(p.reserved),
+                    bytes(p.largest_free_block),
+                    x * 100.0
                 ),
             });
         }
