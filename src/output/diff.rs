@@ -235,7 +235,8 @@ pub struct SideSummary {
     /// Verdict of each OOM in the trace.
     pub oom_verdicts: Vec<&'static str>,
     pub leaks: usize,
-    pub max_external_fragmentation: f64,
+    /// See [`crate::output::check::peak_fragmentation`].
+    pub fragmentation_at_peak_reserved: f64,
 }
 
 /// Two moments side by side.
@@ -315,7 +316,9 @@ fn summary(side: &Side, t: Option<usize>) -> SideSummary {
         ooms: d.ooms.len(),
         oom_verdicts: d.ooms.iter().map(|o| o.verdict.name()).collect(),
         leaks: d.leaks.len(),
-        max_external_fragmentation: d.fragmentation.max_external,
+        fragmentation_at_peak_reserved: crate::output::check::peak_fragmentation(d)
+            .map(|f| f.0)
+            .unwrap_or(0.0),
     }
 }
 
@@ -428,12 +431,12 @@ pub fn headline_rows(d: &Diff) -> Vec<(String, String, String, String)> {
             format!("{:+}", b.leaks as i64 - a.leaks as i64),
         ),
         (
-            "max external fragmentation".into(),
-            format!("{:.0}%", a.max_external_fragmentation * 100.0),
-            format!("{:.0}%", b.max_external_fragmentation * 100.0),
+            "fragmentation at peak reserved".into(),
+            format!("{:.1}%", a.fragmentation_at_peak_reserved * 100.0),
+            format!("{:.1}%", b.fragmentation_at_peak_reserved * 100.0),
             format!(
-                "{:+.0} pts",
-                (b.max_external_fragmentation - a.max_external_fragmentation) * 100.0
+                "{:+.1} pts",
+                (b.fragmentation_at_peak_reserved - a.fragmentation_at_peak_reserved) * 100.0
             ),
         ),
     ]
@@ -507,6 +510,20 @@ pub fn text(d: &Diff) -> String {
         if list.len() > LIST {
             let _ = writeln!(s, "  ... {} more", list.len() - LIST);
         }
+    }
+    let same: Vec<&SiteDiff> = d
+        .with(Change::Same)
+        .filter(|x| x.a.live_bytes > 0)
+        .collect();
+    if !same.is_empty() {
+        let held: u64 = same.iter().map(|x| x.a.live_bytes).sum();
+        let _ = writeln!(
+            s,
+            "\nUnchanged: {} call site{} holding {} at both points",
+            same.len(),
+            super::report::model::plural(same.len()),
+            bytes(held)
+        );
     }
     if d.sites.iter().all(|x| x.change == Change::Same) {
         s.push_str("\nNo call site's live memory changed.\n");
