@@ -415,6 +415,10 @@ fn html_renders_in_chromium() {
         if name == "frag_oom" {
             let second = count_near(&img, hex(memsight::output::report::svg::PALETTE[1]), 4);
             assert!(second > 2_000, "{name}: {second} pixels of the second band");
+        } else {
+            // The leak's band, in the first leak colour, on top of the stack.
+            let leak = count_near(&img, hex(memsight::output::report::svg::LEAK_PALETTE[0]), 4);
+            assert!(leak > 5_000, "{name}: {leak} pixels of the leak band");
         }
     }
     let _ = std::fs::remove_dir_all(&dir);

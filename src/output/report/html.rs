@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::model::{self, DeviceReport, Severity, StackLine};
-use super::svg::{self, band_colour, esc, group_digits};
+use super::svg::{self, esc, group_digits};
 use crate::analysis::Verdict;
 use crate::output::format::{bytes, duration_us, signed_bytes};
 
@@ -193,11 +193,20 @@ fn memory_over_time(s: &mut String, r: &DeviceReport) {
     s.push_str("<figure>");
     s.push_str(&svg::memory_chart(t));
     s.push_str("<ul class=\"legend\">");
-    for (k, b) in t.bands.iter().enumerate() {
+    // Leak suspects first, then the call sites by size, then the rest.
+    let order = [
+        model::BandKind::Leak,
+        model::BandKind::Site,
+        model::BandKind::Other,
+    ];
+    for b in order
+        .iter()
+        .flat_map(|k| t.bands.iter().filter(move |b| b.kind == *k))
+    {
         let _ = write!(
             s,
             "<li><span class=\"swatch\" style=\"background:{}\"></span>{}</li>",
-            band_colour(k, b.other),
+            b.colour,
             esc(&b.label)
         );
     }
@@ -384,7 +393,7 @@ fn leaks(s: &mut String, r: &DeviceReport) {
              problem\">Leak</span><h4 class=\"grow\"><code>{}</code> <span class=\"fn\">in {}</span></h4>{}</div>",
             esc(&label),
             esc(&l.function),
-            svg::sparkline(&l.series, svg::PALETTE[3])
+            svg::sparkline(&l.series, svg::LEAK_PALETTE[0])
         );
         s.push_str("<div class=\"kv\">");
         kv(s, "live at the end", &bytes(l.live_bytes));
@@ -453,7 +462,7 @@ fn fragmentation(s: &mut String, r: &DeviceReport) {
 }
 
 /// The diff as a page: both sides' figures, then the call sites that changed, with bars.
-pub fn diff_report(d: &crate::output::diff::Diff) -> String {
+pub fn diff_report(d: &crate::output::diff::Diff, charts: Option<&super::DiffCharts>) -> String {
     use crate::output::diff::{headline_rows, point_text, Change, LIST};
     let mut s = String::with_capacity(32 * 1024);
     let title = if d.a.name == d.b.name {
@@ -482,31 +491,39 @@ pub fn diff_report(d: &crate::output::diff::Diff) -> String {
         .chain(d.with(Change::Gone))
         .map(|x| x.delta_bytes.unsigned_abs())
         .sum();
-    let delta = d.b.peak_allocated as i64 - d.a.peak_allocated as i64;
-    let (sev, what) = if delta > 0 {
-        (
-            "sev-problem",
-            format!("Peak allocated grew by {}", signed_bytes(delta)),
-        )
-    } else if delta < 0 {
-        (
-            "sev-ok",
-            format!("Peak allocated fell by {}", bytes(delta.unsigned_abs())),
-        )
+    // Two points of one trace compare what was allocated at them; two runs compare peaks.
+    let one_trace = d.a.name == d.b.name && d.a.device == d.b.device;
+    let (what, x, y) = if one_trace {
+        ("Allocated", d.a.allocated, d.b.allocated)
     } else {
-        ("sev-ok", "Peak allocated unchanged".to_string())
+        ("Peak allocated", d.a.peak_allocated, d.b.peak_allocated)
+    };
+    let delta = y as i64 - x as i64;
+    let (sev, title) = match delta.cmp(&0) {
+        std::cmp::Ordering::Greater => (
+            "sev-problem",
+            format!("{what} grew by {}", bytes(delta.unsigned_abs())),
+        ),
+        std::cmp::Ordering::Less => (
+            "sev-ok",
+            format!("{what} fell by {}", bytes(delta.unsigned_abs())),
+        ),
+        std::cmp::Ordering::Equal => ("sev-ok", format!("{what} unchanged")),
     };
     let _ = write!(
         s,
-        "<div class=\"verdict {sev}\"><div class=\"label\">B against A</div><div class=\"title\">{}</div><p>{} ({}) → {}; at the chosen points, call sites gained {} and released {}.</p></div>\n",
-        esc(&what),
-        esc(&bytes(d.a.peak_allocated)),
-        esc(&d.a.name),
-        esc(&bytes(d.b.peak_allocated)),
+        "<div class=\"verdict {sev}\"><div class=\"label\">B against A</div><div class=\"title\">{}</div><p>{} at A, {} at B ({}); call sites gained {} and released {} between the points.</p></div>\n",
+        esc(&title),
+        esc(&bytes(x)),
+        esc(&bytes(y)),
+        esc(&crate::output::diff::percent(x, y)),
         esc(&bytes(grew)),
         esc(&bytes(shrank))
     );
-    s.push_str("<table class=\"summary\"><thead><tr><th></th><th class=\"num\">A</th><th class=\"num\">B</th><th class=\"num\">change</th></tr></thead><tbody>");
+    if let Some(c) = charts {
+        diff_charts(&mut s, d, c);
+    }
+    s.push_str("<h3>Side by side</h3>\n<table class=\"summary\"><thead><tr><th></th><th class=\"num\">A</th><th class=\"num\">B</th><th class=\"num\">change</th></tr></thead><tbody>");
     for (k, a, b, c) in headline_rows(d) {
         let _ = write!(
             s,
@@ -554,7 +571,7 @@ pub fn diff_report(d: &crate::output::diff::Diff) -> String {
                 esc(&bytes(x.b.live_bytes)),
                 group_digits(x.b.live_blocks),
                 esc(&signed_bytes(x.delta_bytes)),
-                if x.delta_bytes > 0 { svg::PALETTE[3] } else { svg::PALETTE[0] },
+                if x.delta_bytes > 0 { svg::LEAK_PALETTE[0] } else { svg::PALETTE[0] },
                 group_digits(x.a.allocs),
                 group_digits(x.b.allocs)
             );
@@ -568,10 +585,71 @@ pub fn diff_report(d: &crate::output::diff::Diff) -> String {
             );
         }
     }
+    let same: Vec<_> = d
+        .with(Change::Same)
+        .filter(|x| x.a.live_bytes > 0)
+        .collect();
+    if !same.is_empty() {
+        let held: u64 = same.iter().map(|x| x.a.live_bytes).sum();
+        let names: Vec<String> = same.iter().take(6).map(|x| esc(&x.label)).collect();
+        let _ = write!(
+            s,
+            "<h3>Unchanged <span class=\"tag\">{}</span></h3>\n<p class=\"muted\">{} held at both points by {}{}.</p>\n",
+            same.len(),
+            esc(&bytes(held)),
+            names.join(", "),
+            if same.len() > 6 { ", …" } else { "" }
+        );
+    }
     if d.sites.iter().all(|x| x.change == Change::Same) {
         s.push_str("<p class=\"muted\">No call site's live memory changed.</p>\n");
     }
     s.push_str("<p class=\"caption\" style=\"margin-left:0\">Bars: A grey, B coloured, on one scale. Live bytes are what each call site held (allocated, not yet freed) at each side's point; allocations count from the start of each trace up to its point.</p>\n</section>\n");
     page_end(&mut s);
     s
+}
+
+/// The diff's memory-over-time charts, with the compared points marked.
+fn diff_charts(s: &mut String, d: &crate::output::diff::Diff, c: &super::DiffCharts) {
+    let legend = |s: &mut String, t: &model::Timeline| {
+        s.push_str("<ul class=\"legend\">");
+        for b in t.bands.iter().rev() {
+            let _ = write!(
+                s,
+                "<li><span class=\"swatch\" style=\"background:{}\"></span>{}</li>",
+                b.colour,
+                esc(&b.label)
+            );
+        }
+        s.push_str("<li><span class=\"swatch line\"></span>reserved</li></ul>");
+    };
+    match &c.b {
+        None => {
+            if c.a.sample.is_empty() {
+                return;
+            }
+            let marks: Vec<(usize, &str)> = [(d.a.event, "A"), (d.b.event, "B")]
+                .into_iter()
+                .filter_map(|(e, l)| e.map(|e| (e, l)))
+                .collect();
+            let _ = write!(s, "<h3>Memory over time: {}</h3>\n<figure>", esc(&d.a.name));
+            s.push_str(&svg::memory_chart_marked(&c.a, &marks));
+            legend(s, &c.a);
+            s.push_str("</figure>\n");
+        }
+        Some(b) => {
+            // One scale for both, so heights compare.
+            let ymax = c.a.max_value().max(b.max_value());
+            for (tag, side, t) in [("A", &d.a, &c.a), ("B", &d.b, b)] {
+                if t.sample.is_empty() {
+                    continue;
+                }
+                let _ = write!(s, "<h3>{tag}: {}</h3>\n<figure>", esc(&side.name));
+                let marks: Vec<(usize, &str)> = side.event.map(|e| (e, tag)).into_iter().collect();
+                s.push_str(&svg::memory_chart_scaled(t, &marks, ymax));
+                legend(s, t);
+                s.push_str("</figure>\n");
+            }
+        }
+    }
 }

@@ -390,6 +390,20 @@ pub fn diff_report(d: &crate::output::diff::Diff) -> String {
         }
         s.push('\n');
     }
+    let same: Vec<_> = d
+        .with(Change::Same)
+        .filter(|x| x.a.live_bytes > 0)
+        .collect();
+    if !same.is_empty() {
+        let held: u64 = same.iter().map(|x| x.a.live_bytes).sum();
+        let _ = writeln!(
+            s,
+            "Unchanged: {} call site{} holding {} at both points.\n",
+            same.len(),
+            model::plural(same.len()),
+            bytes(held)
+        );
+    }
     if d.sites.iter().all(|x| x.change == Change::Same) {
         s.push_str("No call site's live memory changed.\n\n");
     }
