@@ -316,20 +316,6 @@ fn details(s: &mut String, title: &str, lines: &[StackLine]) {
     s.push_str("```\n\n</details>\n\n");
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sparkline_spans_the_range() {
-        let sp = sparkline(&[0, 1, 2, 3, 4, 5, 6, 7], 8);
-        assert_eq!(sp, "▁▂▃▄▅▆▇█");
-        assert_eq!(sparkline(&[5; 100], 10).chars().count(), 10);
-        assert_eq!(cell("a|b*c_d"), "a\\|b\\*c_d");
-        assert_eq!(code("x`y"), "`` x`y ``");
-    }
-}
-
 /// The diff for a pull-request comment.
 pub fn diff_report(d: &crate::output::diff::Diff) -> String {
     use crate::output::diff::{headline_rows, point_text, Change, LIST};
@@ -413,4 +399,18 @@ pub fn diff_report(d: &crate::output::diff::Diff) -> String {
         env!("CARGO_PKG_VERSION")
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparkline_spans_the_range() {
+        let sp = sparkline(&[0, 1, 2, 3, 4, 5, 6, 7], 8);
+        assert_eq!(sp, "▁▂▃▄▅▆▇█");
+        assert_eq!(sparkline(&[5; 100], 10).chars().count(), 10);
+        assert_eq!(cell("a|b*c_d"), "a\\|b\\*c_d");
+        assert_eq!(code("x`y"), "`` x`y ``");
+    }
 }
