@@ -280,11 +280,7 @@ fn device(s: &mut String, r: &DeviceReport, many: bool) {
                 );
             }
         }
-        let split: Vec<u64> = r
-            .frag
-            .iter()
-            .map(|p| p.reserved_unallocated.saturating_sub(p.largest_free_block))
-            .collect();
+        let split: Vec<u64> = r.frag.iter().map(|p| p.split).collect();
         if split.iter().any(|&x| x > 0) {
             let _ = writeln!(
                 s,

@@ -136,6 +136,9 @@ pub struct FragSample {
     pub largest_free_block: u64,
     /// External fragmentation (0..1) at the column's sample event.
     pub external: f64,
+    /// Free bytes outside the largest free block at the column's sample event (the most in
+    /// the column): memory no request larger than that block can use.
+    pub split: u64,
 }
 
 /// One frame of a stack for display.
@@ -329,14 +332,24 @@ pub fn findings(d: &DeviceAnalysis) -> Vec<Finding> {
             severity: Severity::Problem,
             title: kind.to_string(),
             detail: format!(
-                "A {} request failed at event {} with {} allocated and {} reserved; largest free \
-                 block {}. {}",
+                "A {} request failed at event {} with {} allocated and {} reserved ({} of it \
+                 free), largest free block {}. {}",
                 bytes(o.requested),
                 o.event,
                 bytes(o.allocated),
                 bytes(o.reserved),
+                bytes(o.free_in_reserved),
                 bytes(o.largest_free_block),
-                o.advice
+                match o.verdict {
+                    Verdict::Fragmentation => {
+                        "The free memory is split into holes smaller than the request. Fix: \
+                         PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True (details below)."
+                    }
+                    Verdict::Capacity => {
+                        "The live tensors do not fit. Fix: make less live at once (details \
+                         below)."
+                    }
+                }
             ),
         });
     }
@@ -623,6 +636,7 @@ pub fn frag_series(d: &DeviceAnalysis) -> Vec<FragSample> {
                 reserved_unallocated: ru,
                 largest_free_block: s.largest_free[best],
                 external: external_at(&d.replay, best),
+                split: split(best),
             }
         })
         .collect()
