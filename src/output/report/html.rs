@@ -343,7 +343,11 @@ fn ooms(s: &mut String, r: &DeviceReport) {
                 let _ = write!(
                     s,
                     "<tr><td><code>{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-                    esc(&b.label),
+                    esc(if b.label.starts_with("<unknown>") {
+                        model::NO_STACK
+                    } else {
+                        &b.label
+                    }),
                     esc(&bytes(b.bytes)),
                     group_digits(b.blocks)
                 );
