@@ -49,6 +49,12 @@ fn healthy_run_passes() {
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert_eq!(out.matches("PASS").count(), 5, "{out}");
+    // One line per rule, and the summary.
+    assert_eq!(out.lines().count(), 6, "{out}");
+    assert!(
+        out.contains("fragmentation at peak reserved is 5.4%, within 30%"),
+        "{out}"
+    );
     assert!(out.contains("ok: 5 of 5 rules passed"), "{out}");
 }
 

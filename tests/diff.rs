@@ -212,6 +212,13 @@ fn diff_command_in_every_format() {
         assert!(t.contains("workloads.py:158"), "{file}");
         if file.ends_with(".html") {
             assert!(!t.contains("<script"));
+            // One chart (two points of one trace) with both points marked.
+            assert_eq!(t.matches("class=\"chart memory-chart\"").count(), 1);
+            assert_eq!(t.matches("<g class=\"point\">").count(), 2);
+            assert!(
+                t.contains("Allocated grew by"),
+                "between iterations the leak grows"
+            );
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -248,7 +255,7 @@ fn diff_reports_render() {
     .unwrap();
     let html = report::render_diff(&d, ReportFormat::Html);
     assert!(html.contains("frag_oom.pickle vs frag_oom_expandable.pickle"));
-    assert!(html.contains("Peak allocated grew by +752.00 MiB"));
+    assert!(html.contains("Peak allocated grew by 752.00 MiB"), "{html}");
     let md = report::render_diff(&d, ReportFormat::Md);
     assert!(
         md.contains("| peak allocated | 2.00 GiB | 2.73 GiB |"),

@@ -415,7 +415,62 @@ fn html_renders_in_chromium() {
         if name == "frag_oom" {
             let second = count_near(&img, hex(memsight::output::report::svg::PALETTE[1]), 4);
             assert!(second > 2_000, "{name}: {second} pixels of the second band");
+        } else {
+            // The leak's band, in the first leak colour, on top of the stack.
+            let leak = count_near(&img, hex(memsight::output::report::svg::LEAK_PALETTE[0]), 4);
+            assert!(leak > 5_000, "{name}: {leak} pixels of the leak band");
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Files without a trace still give a report (the dump-time state only), and an empty one
+/// says there is nothing to analyse; neither panics.
+#[test]
+fn segments_only_and_empty_snapshots() {
+    use memsight::output::diff::{self, Point, Side};
+    let seg = serde_json::json!({
+        "segments": [{
+            "device": 0, "address": 1u64 << 30, "total_size": 4u64 << 20,
+            "allocated_size": 1u64 << 20, "active_size": 1u64 << 20,
+            "requested_size": 1_000_000, "stream": 0, "segment_type": "large",
+            "blocks": [
+                {"address": 1u64 << 30, "size": 1u64 << 20, "requested_size": 1_000_000,
+                 "state": "active_allocated"},
+                {"address": (1u64 << 30) + (1 << 20), "size": 3u64 << 20, "requested_size": 0,
+                 "state": "inactive"}
+            ]
+        }],
+        "device_traces": [[]]
+    });
+    let bytes = serde_pickle::to_vec(&seg, serde_pickle::SerOptions::new()).unwrap();
+    let snap = memsight::read::load_bytes(&bytes, &LoadOptions::default()).expect("loads");
+    let a = analysis::analyze(&snap);
+    assert_eq!(a.devices.len(), 1);
+    for f in [ReportFormat::Html, ReportFormat::Md, ReportFormat::Json] {
+        let text = report::render(&snap, &a, None, f);
+        assert!(text.contains("Healthy"), "{f:?}: {text}");
+    }
+    let html = report::render(&snap, &a, None, ReportFormat::Html);
+    assert!(html.contains("has no trace for this device"));
+    let r = model::device_report(&snap, &a.devices[0]);
+    assert_eq!(r.peak_sites.len(), 1);
+    assert_eq!(r.peak_sites[0].bytes, 1 << 20);
+    let side = |p| Side {
+        name: "s".into(),
+        snap: &snap,
+        device: &a.devices[0],
+        point: p,
+    };
+    let d = diff::diff(&side(Point::End), &side(Point::Peak)).expect("the dump is both");
+    assert!(d.sites.iter().all(|s| s.change == diff::Change::Same));
+    assert!(diff::diff(&side(Point::Marker(0)), &side(Point::End)).is_err());
+
+    let empty = serde_json::json!({"segments": [], "device_traces": []});
+    let bytes = serde_pickle::to_vec(&empty, serde_pickle::SerOptions::new()).unwrap();
+    let snap = memsight::read::load_bytes(&bytes, &LoadOptions::default()).expect("loads");
+    let a = analysis::analyze(&snap);
+    for f in [ReportFormat::Html, ReportFormat::Md] {
+        assert!(report::render(&snap, &a, None, f).contains("nothing to analyse"));
+    }
 }

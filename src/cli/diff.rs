@@ -92,7 +92,8 @@ pub fn run(args: &DiffArgs) -> Result<i32> {
     let d = diff::diff(&side_a, &side_b)?;
     if let Some(out) = args.output.as_deref() {
         let format = super::report::format_for(Some(out), args.format)?;
-        let text = report::render_diff(&d, format);
+        let charts = report::DiffCharts::new(&side_a, &side_b, same);
+        let text = report::render_diff_with(&d, Some(&charts), format);
         super::report::write_output(Some(out), &text)?;
     } else if args.json {
         println!("{}", serde_json::to_string_pretty(&d)?);

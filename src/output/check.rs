@@ -223,7 +223,7 @@ fn device_results(
             Some((x, p)) => (
                 x,
                 format!(
-                    ": at peak reserved (event {}) {} of {} reserved was free and its largest
+                    ": at peak reserved (event {}) {} of {} reserved was free and its largest \
                      free block was {}",
                     p.event,
                     bytes(p.reserved_unallocated),

@@ -286,9 +286,12 @@ fn sites_at(d: &DeviceAnalysis, t: Option<usize>) -> BTreeMap<Key, (String, Site
         }
         let site = &d.sites.sites[i];
         let key = (site.file.clone(), site.line, site.function.clone());
-        let e = out
-            .entry(key)
-            .or_insert_with(|| (site.short_label(), SiteAt::default()));
+        let label = if site.file == "<unknown>" {
+            super::report::model::NO_STACK.to_string()
+        } else {
+            site.short_label()
+        };
+        let e = out.entry(key).or_insert_with(|| (label, SiteAt::default()));
         e.1.live_bytes += at.live_bytes;
         e.1.live_blocks += at.live_blocks;
         e.1.allocs += at.allocs;

@@ -280,11 +280,7 @@ fn device(s: &mut String, r: &DeviceReport, many: bool) {
                 );
             }
         }
-        let split: Vec<u64> = r
-            .frag
-            .iter()
-            .map(|p| p.reserved_unallocated.saturating_sub(p.largest_free_block))
-            .collect();
+        let split: Vec<u64> = r.frag.iter().map(|p| p.split).collect();
         if split.iter().any(|&x| x > 0) {
             let _ = writeln!(
                 s,
@@ -314,20 +310,6 @@ fn details(s: &mut String, title: &str, lines: &[StackLine]) {
         let _ = writeln!(s, "  … {} more frames", lines.len() - 14);
     }
     s.push_str("```\n\n</details>\n\n");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sparkline_spans_the_range() {
-        let sp = sparkline(&[0, 1, 2, 3, 4, 5, 6, 7], 8);
-        assert_eq!(sp, "▁▂▃▄▅▆▇█");
-        assert_eq!(sparkline(&[5; 100], 10).chars().count(), 10);
-        assert_eq!(cell("a|b*c_d"), "a\\|b\\*c_d");
-        assert_eq!(code("x`y"), "`` x`y ``");
-    }
 }
 
 /// The diff for a pull-request comment.
@@ -390,6 +372,20 @@ pub fn diff_report(d: &crate::output::diff::Diff) -> String {
         }
         s.push('\n');
     }
+    let same: Vec<_> = d
+        .with(Change::Same)
+        .filter(|x| x.a.live_bytes > 0)
+        .collect();
+    if !same.is_empty() {
+        let held: u64 = same.iter().map(|x| x.a.live_bytes).sum();
+        let _ = writeln!(
+            s,
+            "Unchanged: {} call site{} holding {} at both points.\n",
+            same.len(),
+            model::plural(same.len()),
+            bytes(held)
+        );
+    }
     if d.sites.iter().all(|x| x.change == Change::Same) {
         s.push_str("No call site's live memory changed.\n\n");
     }
@@ -399,4 +395,18 @@ pub fn diff_report(d: &crate::output::diff::Diff) -> String {
         env!("CARGO_PKG_VERSION")
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparkline_spans_the_range() {
+        let sp = sparkline(&[0, 1, 2, 3, 4, 5, 6, 7], 8);
+        assert_eq!(sp, "▁▂▃▄▅▆▇█");
+        assert_eq!(sparkline(&[5; 100], 10).chars().count(), 10);
+        assert_eq!(cell("a|b*c_d"), "a\\|b\\*c_d");
+        assert_eq!(code("x`y"), "`` x`y ``");
+    }
 }

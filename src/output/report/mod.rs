@@ -111,8 +111,43 @@ pub fn render_with(
 /// Renders a [`Diff`](crate::output::diff::Diff) as a report: HTML or Markdown side by side,
 /// or its JSON (the same document as `memsight diff --json`).
 pub fn render_diff(d: &crate::output::diff::Diff, format: ReportFormat) -> String {
+    render_diff_with(d, None, format)
+}
+
+/// Memory-over-time charts for a diff's HTML page: A's trace, and B's when it is another trace
+/// (`None`: two points of one trace, both marked on A's chart).
+pub struct DiffCharts {
+    pub a: model::Timeline,
+    pub b: Option<model::Timeline>,
+}
+
+impl DiffCharts {
+    /// The charts of two sides; `same_trace` when both are points of one trace.
+    pub fn new(
+        a: &crate::output::diff::Side,
+        b: &crate::output::diff::Side,
+        same_trace: bool,
+    ) -> DiffCharts {
+        let chart = |s: &crate::output::diff::Side| {
+            let d = s.device;
+            let t = (d.events > 0).then_some(d.peak.allocated_event);
+            model::timeline(d, &model::sites_at(s.snap, d, t, model::PEAK_SITES))
+        };
+        DiffCharts {
+            a: chart(a),
+            b: (!same_trace).then(|| chart(b)),
+        }
+    }
+}
+
+/// [`render_diff`] with memory-over-time charts in the HTML (other formats ignore them).
+pub fn render_diff_with(
+    d: &crate::output::diff::Diff,
+    charts: Option<&DiffCharts>,
+    format: ReportFormat,
+) -> String {
     match format {
-        ReportFormat::Html => html::diff_report(d),
+        ReportFormat::Html => html::diff_report(d, charts),
         ReportFormat::Md => markdown::diff_report(d),
         ReportFormat::Json => {
             let mut s = serde_json::to_string_pretty(d).unwrap_or_else(|_| "{}".into());

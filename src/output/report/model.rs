@@ -14,6 +14,9 @@ use crate::analysis::{Allocation, DeviceAnalysis, Verdict, NONE};
 use crate::model::{Snapshot, StackId};
 use crate::output::format::{bytes, signed_bytes};
 
+/// The label of allocations whose stack has no Python frame (C++-only or empty stacks).
+pub const NO_STACK: &str = "(no Python frame)";
+
 /// Columns of the memory-over-time chart: about one per pixel of its plot area.
 pub const CHART_COLUMNS: usize = 880;
 /// Call sites drawn as their own band; the rest is one "other" band.
@@ -60,14 +63,36 @@ pub struct SiteShare {
     pub category: &'static str,
 }
 
+/// Band colours of steady call sites, bottom band first (colour-blind-friendly, cool hues,
+/// print well on white).
+pub const PALETTE: [&str; 8] = [
+    "#4e79a7", "#59a14f", "#76b7b2", "#edc948", "#b07aa1", "#9c755f", "#8cd17d", "#a0cbe8",
+];
+/// Band colours of leak suspects (warm hues, drawn on top).
+pub const LEAK_PALETTE: [&str; 3] = ["#e15759", "#f28e2b", "#ff9da7"];
+/// The "other call sites" band.
+pub const OTHER_COLOUR: &str = "#c7cbd1";
+
+/// What a band stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BandKind {
+    /// One call site.
+    Site,
+    /// One call site that is a leak suspect.
+    Leak,
+    /// Every call site not drawn on its own.
+    Other,
+}
+
 /// One band of the memory-over-time chart.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Band {
     pub label: String,
     /// Bytes this band holds at each column's sample event.
     pub values: Vec<u64>,
-    /// The "other" band: every site not drawn on its own.
-    pub other: bool,
+    /// Fill colour (`#rrggbb`).
+    pub colour: &'static str,
+    pub kind: BandKind,
 }
 
 /// The memory-over-time chart, downsampled to [`CHART_COLUMNS`] columns.
@@ -111,6 +136,9 @@ pub struct FragSample {
     pub largest_free_block: u64,
     /// External fragmentation (0..1) at the column's sample event.
     pub external: f64,
+    /// Free bytes outside the largest free block at the column's sample event (the most in
+    /// the column): memory no request larger than that block can use.
+    pub split: u64,
 }
 
 /// One frame of a stack for display.
@@ -268,7 +296,11 @@ pub fn sites_at(snap: &Snapshot, d: &DeviceAnalysis, t: Option<usize>, n: usize)
         .map(|(site, (b, blocks, _, stack))| {
             let s = d.sites.get(site);
             SiteShare {
-                label: s.map(|s| s.short_label()).unwrap_or_default(),
+                label: match s {
+                    Some(s) if s.file == "<unknown>" => NO_STACK.to_string(),
+                    Some(s) => s.short_label(),
+                    None => String::new(),
+                },
                 file: s.map(|s| s.file.clone()).unwrap_or_default(),
                 line: s.map(|s| s.line).unwrap_or(0),
                 function: s.map(|s| s.function.clone()).unwrap_or_default(),
@@ -300,14 +332,24 @@ pub fn findings(d: &DeviceAnalysis) -> Vec<Finding> {
             severity: Severity::Problem,
             title: kind.to_string(),
             detail: format!(
-                "A {} request failed at event {} with {} allocated and {} reserved; largest free \
-                 block {}. {}",
+                "A {} request failed at event {} with {} allocated and {} reserved ({} of it \
+                 free), largest free block {}. {}",
                 bytes(o.requested),
                 o.event,
                 bytes(o.allocated),
                 bytes(o.reserved),
+                bytes(o.free_in_reserved),
                 bytes(o.largest_free_block),
-                o.advice
+                match o.verdict {
+                    Verdict::Fragmentation => {
+                        "The free memory is split into holes smaller than the request. Fix: \
+                         PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True (details below)."
+                    }
+                    Verdict::Capacity => {
+                        "The live tensors do not fit. Fix: make less live at once (details \
+                         below)."
+                    }
+                }
             ),
         });
     }
@@ -497,8 +539,13 @@ pub fn timeline(d: &DeviceAnalysis, peak_sites: &[SiteShare]) -> Timeline {
             push(site, &mut chosen);
         }
     }
-    // Largest band at the bottom: it reads best.
-    chosen.sort_by_key(|&site| std::cmp::Reverse(per_site[site].iter().sum::<u64>()));
+    // Steady call sites at the bottom, largest first (it reads best), then everything else,
+    // then the leak suspects on top in warm colours: the growing part of the stack is theirs.
+    let leak_sites: Vec<usize> = d.leaks.iter().take(3).map(|l| l.site as usize).collect();
+    let (mut leaking, mut steady): (Vec<usize>, Vec<usize>) =
+        chosen.iter().partition(|s| leak_sites.contains(s));
+    steady.sort_by_key(|&site| std::cmp::Reverse(per_site[site].iter().sum::<u64>()));
+    leaking.sort_by_key(|s| leak_sites.iter().position(|l| l == s));
     let mut other = vec![0u64; cols];
     for (site, v) in per_site.iter().enumerate() {
         if !chosen.contains(&site) {
@@ -507,29 +554,43 @@ pub fn timeline(d: &DeviceAnalysis, peak_sites: &[SiteShare]) -> Timeline {
             }
         }
     }
-    let mut bands: Vec<Band> = chosen
-        .iter()
-        .map(|&site| Band {
-            label: d
-                .sites
-                .get(site as u32)
-                .map(|s| {
-                    if s.function.is_empty() {
-                        s.short_label()
-                    } else {
-                        format!("{} ({})", s.short_label(), s.function)
-                    }
-                })
-                .unwrap_or_default(),
+    let label = |site: usize| {
+        d.sites
+            .get(site as u32)
+            .map(|s| {
+                if s.file == "<unknown>" {
+                    NO_STACK.to_string()
+                } else if s.function.is_empty() {
+                    s.short_label()
+                } else {
+                    format!("{} ({})", s.short_label(), s.function)
+                }
+            })
+            .unwrap_or_default()
+    };
+    let mut bands: Vec<Band> = Vec::new();
+    for (k, &site) in steady.iter().enumerate() {
+        bands.push(Band {
+            label: label(site),
             values: std::mem::take(&mut per_site[site]),
-            other: false,
-        })
-        .collect();
+            colour: PALETTE[k % PALETTE.len()],
+            kind: BandKind::Site,
+        });
+    }
     if other.iter().any(|&x| x > 0) {
         bands.push(Band {
             label: "other call sites".into(),
             values: other,
-            other: true,
+            colour: OTHER_COLOUR,
+            kind: BandKind::Other,
+        });
+    }
+    for (k, &site) in leaking.iter().enumerate() {
+        bands.push(Band {
+            label: format!("{} · leak", label(site)),
+            values: std::mem::take(&mut per_site[site]),
+            colour: LEAK_PALETTE[k % LEAK_PALETTE.len()],
+            kind: BandKind::Leak,
         });
     }
     let trace_events = n;
@@ -575,6 +636,7 @@ pub fn frag_series(d: &DeviceAnalysis) -> Vec<FragSample> {
                 reserved_unallocated: ru,
                 largest_free_block: s.largest_free[best],
                 external: external_at(&d.replay, best),
+                split: split(best),
             }
         })
         .collect()

@@ -7,12 +7,7 @@ use std::fmt::Write;
 use super::model::{FragSample, Timeline};
 use crate::output::format::bytes;
 
-/// Band colours, bottom band first (colour-blind-friendly, print well on white).
-pub const PALETTE: [&str; 8] = [
-    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f",
-];
-/// The "other call sites" band.
-pub const OTHER_COLOUR: &str = "#c7cbd1";
+pub use super::model::{LEAK_PALETTE, OTHER_COLOUR, PALETTE};
 /// The reserved line.
 pub const RESERVED_COLOUR: &str = "#1f2937";
 /// OOM markers.
@@ -24,15 +19,6 @@ const TOP: f64 = 22.0;
 const BOTTOM: f64 = 34.0;
 /// Width of the plot area in pixels: the chart has about one column per pixel.
 pub const PLOT_WIDTH: f64 = 880.0;
-
-/// The colour of band `k` of a timeline.
-pub fn band_colour(k: usize, other: bool) -> &'static str {
-    if other {
-        OTHER_COLOUR
-    } else {
-        PALETTE[k % PALETTE.len()]
-    }
-}
 
 /// Escapes text for XML/HTML content and attributes.
 pub fn esc(s: &str) -> String {
@@ -199,7 +185,7 @@ pub fn group_digits(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -236,12 +222,23 @@ fn header(s: &mut String, w: f64, h: f64, label: &str, class: &str) {
 /// The memory-over-time chart: stacked call-site bands (their tops trace allocated memory),
 /// reserved memory as a line, OOMs as red rules, `snapshot` markers as ticks, the peak marked.
 pub fn memory_chart(t: &Timeline) -> String {
+    memory_chart_marked(t, &[])
+}
+
+/// [`memory_chart`] with labelled vertical rules at some events (the points of a diff).
+pub fn memory_chart_marked(t: &Timeline, marks: &[(usize, &str)]) -> String {
+    memory_chart_scaled(t, marks, 0)
+}
+
+/// [`memory_chart_marked`] with a y axis reaching at least `ymax` bytes (so that charts of
+/// two traces side by side share a scale).
+pub fn memory_chart_scaled(t: &Timeline, marks: &[(usize, &str)], ymax: u64) -> String {
     let mut s = String::new();
     let cols = t.sample.len();
     if cols == 0 {
         return s;
     }
-    let max = t.max_value().max(1);
+    let max = t.max_value().max(ymax).max(1);
     let step = nice_step(max);
     let ymax = (max.div_ceil(step) * step) as f64;
     let f = Frame {
@@ -274,8 +271,8 @@ pub fn memory_chart(t: &Timeline) -> String {
         let _ = write!(
             s,
             r#"<path class="band" data-band="{k}" d="{d}" fill="{}" stroke="{}" stroke-width="0.4"><title>{}</title></path>"#,
-            band_colour(k, b.other),
-            band_colour(k, b.other),
+            b.colour,
+            b.colour,
             esc(&b.label)
         );
         lower = upper;
@@ -313,17 +310,28 @@ pub fn memory_chart(t: &Timeline) -> String {
         (f.x_edge(peak_col) + f.x_edge(peak_col + 1)) / 2.0,
         f.y(peak_v as f64),
     );
-    let anchor = if px > LEFT + PLOT_WIDTH * 0.8 {
-        "end"
+    // The label goes beside the dot, away from OOM and point labels at the top of the plot.
+    let crowded = py < TOP + 40.0
+        && t.ooms
+            .iter()
+            .chain(marks.iter().map(|m| &m.0))
+            .any(|&e| (f.x_event(e) - px).abs() < 90.0);
+    let (anchor, lx, ly) = if crowded {
+        if px > LEFT + 120.0 {
+            ("end", px - 8.0, py + 4.0)
+        } else {
+            ("start", px + 8.0, py + 14.0)
+        }
+    } else if px > LEFT + PLOT_WIDTH * 0.8 {
+        ("end", px, (py - 8.0).max(12.0))
     } else if px < LEFT + PLOT_WIDTH * 0.2 {
-        "start"
+        ("start", px, (py - 8.0).max(12.0))
     } else {
-        "middle"
+        ("middle", px, (py - 8.0).max(12.0))
     };
     let _ = write!(
         s,
-        r##"<g class="peak"><circle cx="{px:.1}" cy="{py:.1}" r="3.5" fill="#111827" stroke="#fff" stroke-width="1.5"/><text x="{px:.1}" y="{:.1}" text-anchor="{anchor}" font-size="11.5" font-weight="600" fill="#111827">peak {}</text></g>"##,
-        (py - 8.0).max(12.0),
+        r##"<g class="peak"><circle cx="{px:.1}" cy="{py:.1}" r="3.5" fill="#111827" stroke="#fff" stroke-width="1.5"/><text x="{lx:.1}" y="{ly:.1}" text-anchor="{anchor}" font-size="11.5" font-weight="600" fill="#111827" paint-order="stroke" stroke="#fff" stroke-width="3">peak {}</text></g>"##,
         esc(&bytes(peak_v))
     );
     // OOMs.
@@ -334,6 +342,19 @@ pub fn memory_chart(t: &Timeline) -> String {
             r#"<g class="oom"><line x1="{x:.1}" x2="{x:.1}" y1="{TOP:.1}" y2="{base:.1}" stroke="{OOM_COLOUR}" stroke-width="1.5"/><text x="{:.1}" y="{:.1}" text-anchor="end" font-size="11" font-weight="700" fill="{OOM_COLOUR}">OOM</text></g>"#,
             x - 3.0,
             TOP + 10.0
+        );
+    }
+    for &(e, label) in marks {
+        let x = f.x_event(e);
+        let _ = write!(
+            s,
+            r##"<g class="point"><line x1="{x:.1}" x2="{x:.1}" y1="{:.1}" y2="{base:.1}" stroke="#111827" stroke-width="1.5" stroke-dasharray="2 2"/><rect x="{:.1}" y="{:.1}" width="16" height="16" rx="3" fill="#111827"/><text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="11" font-weight="700" fill="#fff">{}</text></g>"##,
+            TOP,
+            x + 3.0,
+            TOP,
+            x + 11.0,
+            TOP + 12.0,
+            esc(label)
         );
     }
     s.push_str("</svg>");
