@@ -179,7 +179,7 @@ fn every_format_on_every_sample() {
     let mut done = 0;
     for name in common::ALL {
         if name == "huge_trace" {
-            continue; // the #[ignore]d test below
+            continue; // its own test below, so the two run in parallel
         }
         let Some((snap, a)) = load(name) else {
             continue;
@@ -191,7 +191,6 @@ fn every_format_on_every_sample() {
 }
 
 #[test]
-#[ignore = "1M events: slow in debug builds; run with --ignored"]
 fn every_format_on_the_huge_trace() {
     let Some((snap, a)) = load("huge_trace") else {
         return;
