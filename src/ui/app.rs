@@ -1,0 +1,805 @@
+//! The window: menu bar, one tab per open file, drag and drop, File > Open on a thread,
+//! recent files and settings (persisted), the status bar.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui::{Align2, Color32, FontId, Key, RichText, Ui};
+
+use super::doc::{DocState, DocUi, Document};
+use super::extensions::{export_formats, ExportFormat};
+use super::filters::{Filter, Pool};
+use super::loader::{LoadJob, LodJob, Poll, Source};
+use super::settings::{self, Settings};
+use super::sources::SourceCache;
+use super::views::{self, Env, View, ViewCtx};
+
+/// Frames whose CPU time is kept for the status bar and benchmarks.
+const FRAME_HISTORY: usize = 600;
+
+pub struct MemsightApp {
+    pub docs: Vec<Document>,
+    pub active: usize,
+    pub settings: Settings,
+    sources: SourceCache,
+    /// A file dialog running on its thread.
+    dialog: Option<Receiver<Vec<PathBuf>>>,
+    /// Messages from background work (exports), shown in the status bar.
+    notices: Option<Receiver<String>>,
+    notice: Option<(String, Instant)>,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+    show_settings: bool,
+    show_help: bool,
+    roots_text: String,
+    applied_theme: Option<super::theme::ThemeChoice>,
+    /// CPU time of recent frames (seconds), newest last.
+    frame_times: VecDeque<f32>,
+}
+
+impl MemsightApp {
+    /// The app as eframe creates it: settings from storage; `files` opened (the embedded
+    /// sample when there are none).
+    pub fn new(cc: &eframe::CreationContext<'_>, files: Vec<PathBuf>) -> MemsightApp {
+        let settings: Settings = cc
+            .storage
+            .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+            .unwrap_or_default();
+        let sources = if files.is_empty() {
+            vec![Source::Embedded(
+                settings::EMBEDDED_NAME,
+                settings::EMBEDDED_SAMPLE,
+            )]
+        } else {
+            files.into_iter().map(Source::Path).collect()
+        };
+        Self::with_sources(&cc.egui_ctx, settings, sources)
+    }
+
+    /// The app with explicit settings and files (tests use this).
+    pub fn with_sources(
+        ctx: &egui::Context,
+        mut settings: Settings,
+        sources: Vec<Source>,
+    ) -> MemsightApp {
+        if settings.source_roots.is_empty() {
+            if let Some(dir) = settings::samples_dir() {
+                settings.source_roots.push(dir);
+            }
+        }
+        let c = ctx.clone();
+        let roots_text = roots_to_text(&settings.source_roots);
+        let mut app = MemsightApp {
+            docs: Vec::new(),
+            active: 0,
+            settings,
+            sources: SourceCache::default(),
+            dialog: None,
+            notices: None,
+            notice: None,
+            repaint: Arc::new(move || c.request_repaint()),
+            show_settings: false,
+            show_help: false,
+            roots_text,
+            applied_theme: None,
+            frame_times: VecDeque::with_capacity(FRAME_HISTORY),
+        };
+        for s in sources {
+            app.open(s);
+        }
+        app
+    }
+
+    /// Opens a file in a new tab (or focuses its tab when already open) and starts loading.
+    pub fn open(&mut self, source: Source) {
+        if let Some(i) = self.docs.iter().position(|d| d.source == source) {
+            if !matches!(self.docs[i].state, DocState::Failed(_)) {
+                self.active = i;
+                return;
+            }
+            self.docs.remove(i);
+        }
+        if let Some(p) = source.path() {
+            self.settings.add_recent(p);
+        }
+        let job = LoadJob::start(source.clone(), self.repaint.clone());
+        self.docs.push(Document {
+            source,
+            state: DocState::Loading(job),
+            ui: DocUi::default(),
+        });
+        self.active = self.docs.len() - 1;
+    }
+
+    pub fn active_doc(&self) -> Option<&Document> {
+        self.docs.get(self.active)
+    }
+
+    pub fn active_doc_mut(&mut self) -> Option<&mut Document> {
+        self.docs.get_mut(self.active)
+    }
+
+    /// Whether any file is still loading.
+    pub fn is_loading(&self) -> bool {
+        self.docs.iter().any(Document::is_loading)
+    }
+
+    /// CPU time of the recent frames, in seconds (oldest first).
+    pub fn frame_times(&self) -> Vec<f32> {
+        self.frame_times.iter().copied().collect()
+    }
+
+    pub fn clear_frame_times(&mut self) {
+        self.frame_times.clear();
+    }
+
+    fn poll_jobs(&mut self) {
+        for doc in &mut self.docs {
+            if let DocState::Loading(job) = &doc.state {
+                if let Poll::Done(r) = job.poll() {
+                    doc.state = match *r {
+                        Ok(l) => {
+                            // Land on the first device that has events.
+                            let dev = l
+                                .devices
+                                .iter()
+                                .position(|d| {
+                                    l.analysis
+                                        .devices
+                                        .get(d.index)
+                                        .is_some_and(|a| a.events > 0)
+                                })
+                                .unwrap_or(0);
+                            doc.ui.device = dev;
+                            DocState::Ready(Box::new(l))
+                        }
+                        Err(e) => DocState::Failed(e),
+                    };
+                }
+            }
+            if let Some(job) = &doc.ui.lod_job {
+                if let Some(lod) = job.poll() {
+                    if job.filter == doc.ui.filter && job.device == doc.ui.device {
+                        doc.ui.lod = Some(Arc::new(lod));
+                    }
+                    doc.ui.lod_job = None;
+                }
+            }
+        }
+        if let Some(rx) = &self.dialog {
+            if let Ok(paths) = rx.try_recv() {
+                self.dialog = None;
+                for p in paths {
+                    self.open(Source::Path(p));
+                }
+            }
+        }
+        if let Some(rx) = &self.notices {
+            if let Ok(msg) = rx.try_recv() {
+                self.notice = Some((msg, Instant::now()));
+            }
+        }
+    }
+
+    /// File > Open: the dialog runs on its own thread so the window keeps painting.
+    fn open_dialog(&mut self) {
+        if self.dialog.is_some() {
+            return;
+        }
+        let (tx, rx) = channel();
+        let repaint = self.repaint.clone();
+        let start = settings::samples_dir();
+        std::thread::spawn(move || {
+            let mut d = rfd::FileDialog::new()
+                .set_title("Open memory snapshots")
+                .add_filter("Memory snapshots", &["pickle", "pkl", "xz", "gz", "zst"])
+                .add_filter("All files", &["*"]);
+            if let Some(dir) = start {
+                d = d.set_directory(dir);
+            }
+            let files = d.pick_files().unwrap_or_default();
+            let _ = tx.send(files);
+            repaint();
+        });
+        self.dialog = Some(rx);
+    }
+
+    /// File > Export > format: render and save on a thread.
+    fn export(&mut self, fmt: ExportFormat) {
+        let Some(doc) = self.docs.get(self.active) else {
+            return;
+        };
+        let Some(l) = doc.loaded() else { return };
+        let (snap, analysis) = (l.snap.clone(), l.analysis.clone());
+        let device = l.devices.get(doc.ui.device).map(|d| d.index).unwrap_or(0);
+        let name = format!("{}.{}", doc.source.title(), fmt.extension);
+        let (tx, rx) = channel();
+        let repaint = self.repaint.clone();
+        std::thread::spawn(move || {
+            let msg = match rfd::FileDialog::new().set_file_name(&name).save_file() {
+                None => "Export cancelled".to_string(),
+                Some(path) => match (fmt.render)(&snap, &analysis, device)
+                    .and_then(|b| std::fs::write(&path, b).map_err(|e| e.to_string()))
+                {
+                    Ok(()) => format!("Exported {}", path.display()),
+                    Err(e) => format!("Export failed: {e}"),
+                },
+            };
+            let _ = tx.send(msg);
+            repaint();
+        });
+        self.notices = Some(rx);
+    }
+
+    fn close(&mut self, i: usize) {
+        if i < self.docs.len() {
+            if let DocState::Loading(job) = &self.docs[i].state {
+                job.cancel();
+            }
+            self.docs.remove(i);
+            if self.active >= self.docs.len() {
+                self.active = self.docs.len().saturating_sub(1);
+            }
+        }
+    }
+
+    fn menu_bar(&mut self, ui: &mut Ui) {
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("File", |ui| {
+                if ui.button("Open...  (Ctrl+O)").clicked() {
+                    self.open_dialog();
+                    ui.close();
+                }
+                ui.menu_button("Open recent", |ui| {
+                    if self.settings.recent.is_empty() {
+                        ui.label(RichText::new("nothing yet").weak());
+                    }
+                    let mut pick = None;
+                    for p in &self.settings.recent {
+                        if ui.button(p.display().to_string()).clicked() {
+                            pick = Some(p.clone());
+                        }
+                    }
+                    if !self.settings.recent.is_empty() && ui.button("Clear the list").clicked() {
+                        self.settings.recent.clear();
+                    }
+                    if let Some(p) = pick {
+                        self.open(Source::Path(p));
+                        ui.close();
+                    }
+                });
+                ui.menu_button("Samples", |ui| {
+                    if ui.button("train_val_leak (built in)").clicked() {
+                        self.open(Source::Embedded(
+                            settings::EMBEDDED_NAME,
+                            settings::EMBEDDED_SAMPLE,
+                        ));
+                        ui.close();
+                    }
+                    for p in settings::sample_files() {
+                        let name = p
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        if ui.button(name).clicked() {
+                            self.open(Source::Path(p));
+                            ui.close();
+                        }
+                    }
+                });
+                // Export: formats registered in `extensions::export_formats`.
+                let formats = export_formats();
+                let ready = self.active_doc().is_some_and(|d| d.loaded().is_some());
+                ui.add_enabled_ui(ready && !formats.is_empty(), |ui| {
+                    ui.menu_button("Export", |ui| {
+                        for f in formats {
+                            if ui.button(f.label).clicked() {
+                                self.export(f);
+                                ui.close();
+                            }
+                        }
+                    });
+                });
+                ui.separator();
+                if ui.button("Close tab  (Ctrl+W)").clicked() {
+                    self.close(self.active);
+                    ui.close();
+                }
+                if ui.button("Quit").clicked() {
+                    ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+            });
+            ui.menu_button("View", |ui| {
+                for v in View::ALL {
+                    if ui.button(format!("{}  ({})", v.label(), v.key())).clicked() {
+                        if let Some(d) = self.active_doc_mut() {
+                            d.ui.view = v;
+                        }
+                        ui.close();
+                    }
+                }
+                ui.separator();
+                ui.radio_value(
+                    &mut self.settings.theme,
+                    super::theme::ThemeChoice::Dark,
+                    "Dark theme",
+                );
+                ui.radio_value(
+                    &mut self.settings.theme,
+                    super::theme::ThemeChoice::Light,
+                    "Light theme",
+                );
+                ui.checkbox(&mut self.settings.show_frame_time, "Show frame time");
+                ui.separator();
+                if ui.button("Settings...").clicked() {
+                    self.show_settings = true;
+                    ui.close();
+                }
+            });
+            ui.menu_button("Help", |ui| {
+                if ui.button("Keys and mouse").clicked() {
+                    self.show_help = true;
+                    ui.close();
+                }
+                ui.label(format!("memsight {}", env!("CARGO_PKG_VERSION")));
+            });
+        });
+    }
+
+    fn tab_bar(&mut self, ui: &mut Ui) {
+        ui.horizontal(|ui| {
+            let mut close = None;
+            for (i, d) in self.docs.iter().enumerate() {
+                let mut title = d.source.title();
+                if d.is_loading() {
+                    title.push_str(" (loading)");
+                }
+                let resp = ui
+                    .selectable_label(i == self.active, RichText::new(title).strong())
+                    .on_hover_text(match &d.source {
+                        Source::Path(p) => p.display().to_string(),
+                        Source::Embedded(..) => "sample built into memsight".into(),
+                    });
+                if resp.clicked() {
+                    self.active = i;
+                }
+                if ui
+                    .small_button("x")
+                    .on_hover_text("Close this file")
+                    .clicked()
+                {
+                    close = Some(i);
+                }
+                ui.add_space(6.0);
+            }
+            if ui
+                .button("+ Open...")
+                .on_hover_text("Open snapshots (or drop them on the window)")
+                .clicked()
+            {
+                self.open_dialog();
+            }
+            if let Some(i) = close {
+                self.close(i);
+            }
+        });
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        let (open, close, digit) = ctx.input(|i| {
+            let digit = [Key::Num1, Key::Num2, Key::Num3, Key::Num4, Key::Num5]
+                .iter()
+                .position(|k| i.key_pressed(*k) && !i.modifiers.any());
+            (
+                i.modifiers.command && i.key_pressed(Key::O),
+                i.modifiers.command && i.key_pressed(Key::W),
+                digit,
+            )
+        });
+        if open {
+            self.open_dialog();
+        }
+        if close {
+            self.close(self.active);
+        }
+        if let (Some(k), Some(d)) = (digit, self.docs.get_mut(self.active)) {
+            if let Some(v) = View::ALL.get(k) {
+                d.ui.view = *v;
+            }
+        }
+    }
+
+    fn drag_and_drop(&mut self, ctx: &egui::Context) {
+        let (hovering, dropped) =
+            ctx.input(|i| (!i.raw.hovered_files.is_empty(), i.raw.dropped_files.clone()));
+        for f in dropped {
+            // Native drops name a path; the reader opens (and decompresses) it itself.
+            let p = f.path();
+            if !p.as_os_str().is_empty() {
+                self.open(Source::Path(p.to_path_buf()));
+            }
+        }
+        if hovering {
+            let screen = ctx.content_rect();
+            let painter = ctx.layer_painter(egui::LayerId::new(
+                egui::Order::Foreground,
+                egui::Id::unique("memsight-drop-overlay"),
+            ));
+            painter.rect_filled(screen, 0.0, Color32::from_black_alpha(170));
+            painter.rect_stroke(
+                screen.shrink(24.0),
+                12.0,
+                egui::Stroke::new(3.0, super::theme::accent(true)),
+                egui::StrokeKind::Inside,
+            );
+            painter.text(
+                screen.center(),
+                Align2::CENTER_CENTER,
+                "Drop memory snapshots to open them",
+                FontId::proportional(28.0),
+                Color32::WHITE,
+            );
+        }
+    }
+
+    fn settings_window(&mut self, ctx: &egui::Context) {
+        let mut open = self.show_settings;
+        egui::Window::new("Settings").open(&mut open).resizable(true).show(ctx, |ui| {
+            ui.label(RichText::new("Source roots").strong());
+            ui.label("Folders where the Stack panel looks for the files named in stack frames (one per line).");
+            ui.add(egui::TextEdit::multiline(&mut self.roots_text).desired_rows(4).desired_width(480.0));
+            if ui.button("Apply").clicked() {
+                self.settings.source_roots = self
+                    .roots_text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(PathBuf::from)
+                    .collect();
+                self.sources.clear();
+            }
+            ui.separator();
+            ui.horizontal(|ui| {
+                ui.label("Theme:");
+                ui.radio_value(&mut self.settings.theme, super::theme::ThemeChoice::Dark, "dark");
+                ui.radio_value(&mut self.settings.theme, super::theme::ThemeChoice::Light, "light");
+            });
+            ui.label(format!(
+                "$EDITOR: {}",
+                std::env::var("EDITOR").unwrap_or_else(|_| "not set (file:line links copy the path)".into())
+            ));
+        });
+        self.show_settings = open;
+        let mut help = self.show_help;
+        egui::Window::new("Keys and mouse")
+            .open(&mut help)
+            .show(ctx, |ui| {
+                for (k, v) in [
+                    ("1 .. 5", "switch view"),
+                    ("Ctrl+O / Ctrl+W", "open / close a file"),
+                    (
+                        "wheel, Ctrl+wheel, W/S, Up/Down",
+                        "zoom the timeline around the pointer",
+                    ),
+                    ("drag, Shift+wheel, A/D, Left/Right", "pan the timeline"),
+                    ("Home", "show the whole trace"),
+                    (
+                        "click",
+                        "select a band, block or row; moves the time cursor",
+                    ),
+                    ("Left/Right in Segments", "step the cursor one event"),
+                ] {
+                    ui.horizontal(|ui| {
+                        ui.label(RichText::new(k).monospace());
+                        ui.label(v);
+                    });
+                }
+            });
+        self.show_help = help;
+    }
+
+    fn status_bar(&mut self, ui: &mut Ui) {
+        ui.horizontal(|ui| {
+            if let Some(doc) = self.docs.get(self.active) {
+                if let Some(l) = doc.loaded() {
+                    if let Some((d, _)) = l.device(doc.ui.device) {
+                        ui.label(format!(
+                            "device {}   {} events   cursor at event {}",
+                            d.device, d.events, doc.ui.cursor
+                        ));
+                        if let Some(w) = doc.ui.window {
+                            ui.label(format!("   view {:.0} .. {:.0}", w.t0, w.t1));
+                        }
+                        if doc.ui.lod_job.is_some() {
+                            ui.spinner();
+                            ui.label("filtering");
+                        }
+                    }
+                }
+            }
+            if let Some((msg, at)) = &self.notice {
+                if at.elapsed() < Duration::from_secs(8) {
+                    ui.label(RichText::new(msg).strong());
+                }
+            }
+            if self.settings.show_frame_time {
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    let n = self.frame_times.len().max(1) as f32;
+                    let mean = self.frame_times.iter().sum::<f32>() / n;
+                    ui.label(
+                        RichText::new(format!("frame {:.1} ms", mean * 1e3))
+                            .weak()
+                            .small(),
+                    );
+                });
+            }
+        });
+    }
+
+    fn document(&mut self, ui: &mut Ui) {
+        let dark = self.settings.theme.is_dark();
+        let Some(doc) = self.docs.get_mut(self.active) else {
+            welcome(ui);
+            return;
+        };
+        match &doc.state {
+            DocState::Loading(job) => {
+                let mut cancel = false;
+                ui.vertical_centered(|ui| {
+                    ui.add_space(ui.available_height() / 3.0);
+                    ui.heading(format!("Opening {}", doc.source.title()));
+                    let (label, frac) = match job.phase() {
+                        super::loader::Phase::Reading => ("Reading", job.fraction()),
+                        super::loader::Phase::Analysing => ("Replaying the allocator", 1.0),
+                        super::loader::Phase::Indexing => ("Indexing for the timeline", 1.0),
+                    };
+                    ui.add(
+                        egui::ProgressBar::new(frac)
+                            .desired_width(420.0)
+                            .text(format!(
+                                "{label}  {:.0}%   {:.1} s",
+                                frac * 100.0,
+                                job.started.elapsed().as_secs_f32()
+                            ))
+                            .animate(true),
+                    );
+                    ui.add_space(8.0);
+                    if ui.button("Cancel").clicked() {
+                        cancel = true;
+                    }
+                });
+                if cancel {
+                    job.cancel();
+                }
+            }
+            DocState::Failed(msg) => {
+                let msg = msg.clone();
+                let mut retry = false;
+                ui.vertical_centered(|ui| {
+                    ui.add_space(ui.available_height() / 3.0);
+                    ui.heading(format!("Could not open {}", doc.source.title()));
+                    ui.add_space(6.0);
+                    ui.label(
+                        RichText::new(&msg)
+                            .color(super::theme::oom(dark))
+                            .monospace(),
+                    );
+                    ui.add_space(8.0);
+                    if ui.button("Try again").clicked() {
+                        retry = true;
+                    }
+                });
+                if retry {
+                    let src = doc.source.clone();
+                    doc.state = DocState::Loading(LoadJob::start(src, self.repaint.clone()));
+                }
+            }
+            DocState::Ready(l) => {
+                let l: &super::data::Loaded = l;
+                let repaint = self.repaint.clone();
+                let Some((d, dd)) = l.device(doc.ui.device) else {
+                    ui.label("This file holds no device.");
+                    return;
+                };
+                egui::Panel::top("viewbar").show(ui, |ui| {
+                    view_bar(ui, l, &mut doc.ui, repaint);
+                });
+                let lod = doc.ui.lod.clone().unwrap_or_else(|| dd.lod.clone());
+                let mut env = Env {
+                    dark,
+                    settings: &mut self.settings,
+                    sources: &mut self.sources,
+                };
+                let mut cx = ViewCtx {
+                    loaded: l,
+                    d,
+                    dd,
+                    lod: &lod,
+                    doc: &mut doc.ui,
+                    env: &mut env,
+                };
+                egui::Panel::right("stack")
+                    .resizable(true)
+                    .default_size(360.0)
+                    .show(ui, |ui| {
+                        ui.add_space(4.0);
+                        ui.label(RichText::new("Stack").strong().size(15.0));
+                        ui.separator();
+                        views::stack::show(ui, &mut cx);
+                    });
+                egui::CentralPanel::default().show(ui, |ui| {
+                    views::show(ui, &mut cx);
+                });
+            }
+        }
+    }
+}
+
+fn roots_to_text(roots: &[PathBuf]) -> String {
+    roots
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn welcome(ui: &mut Ui) {
+    ui.vertical_centered(|ui| {
+        ui.add_space(ui.available_height() / 3.0);
+        ui.heading("memsight");
+        ui.label("Drop PyTorch CUDA memory snapshots here, or use File > Open.");
+        ui.label(RichText::new("torch.cuda.memory._dump_snapshot(\"snap.pickle\")").monospace());
+    });
+}
+
+/// View switcher and filters of a loaded file.
+fn view_bar(
+    ui: &mut Ui,
+    l: &super::data::Loaded,
+    doc: &mut DocUi,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+) {
+    ui.add_space(2.0);
+    ui.horizontal(|ui| {
+        for v in View::ALL {
+            ui.selectable_value(&mut doc.view, v, RichText::new(v.label()).size(15.0))
+                .on_hover_text(format!("{}  (key {})", v.tooltip(), v.key()));
+        }
+    });
+    ui.horizontal(|ui| {
+        let mut f: Filter = doc.filter.clone();
+        let mut device = doc.device;
+        if l.devices.len() > 1 {
+            egui::ComboBox::from_id_salt("device")
+                .selected_text(format!(
+                    "cuda:{}",
+                    l.analysis
+                        .devices
+                        .get(l.devices[device].index)
+                        .map(|d| d.device)
+                        .unwrap_or(0)
+                ))
+                .show_ui(ui, |ui| {
+                    for (i, dd) in l.devices.iter().enumerate() {
+                        if let Some(a) = l.analysis.devices.get(dd.index) {
+                            ui.selectable_value(
+                                &mut device,
+                                i,
+                                format!("cuda:{} ({} events)", a.device, a.events),
+                            );
+                        }
+                    }
+                });
+        } else if let Some(a) = l
+            .devices
+            .first()
+            .and_then(|dd| l.analysis.devices.get(dd.index))
+        {
+            ui.label(format!("cuda:{}", a.device));
+        }
+        if device != doc.device {
+            doc.set_device(device);
+            return;
+        }
+        let Some(dd) = l.devices.get(doc.device) else {
+            return;
+        };
+        ui.separator();
+        ui.label("stream");
+        egui::ComboBox::from_id_salt("stream")
+            .width(90.0)
+            .selected_text(f.stream.map_or("all".to_string(), |s| s.to_string()))
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut f.stream, None, "all");
+                for &s in &dd.streams {
+                    ui.selectable_value(&mut f.stream, Some(s), s.to_string());
+                }
+            });
+        ui.label("pool");
+        egui::ComboBox::from_id_salt("pool")
+            .width(70.0)
+            .selected_text(match f.pool {
+                Pool::All => "all",
+                Pool::Small => "small",
+                Pool::Large => "large",
+            })
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut f.pool, Pool::All, "all");
+                ui.selectable_value(&mut f.pool, Pool::Small, "small (<= 1 MiB)");
+                ui.selectable_value(&mut f.pool, Pool::Large, "large");
+            });
+        ui.label("min size");
+        let mut mib = f.min_size as f64 / (1u64 << 20) as f64;
+        if ui
+            .add(
+                egui::DragValue::new(&mut mib)
+                    .speed(0.5)
+                    .range(0.0..=1e6)
+                    .suffix(" MiB"),
+            )
+            .on_hover_text("Only blocks at least this large")
+            .changed()
+        {
+            f.min_size = (mib * (1u64 << 20) as f64) as u64;
+        }
+        ui.add(
+            egui::TextEdit::singleline(&mut f.text)
+                .hint_text("filter frames (file or function)")
+                .desired_width(220.0),
+        );
+        if !f.is_empty() && ui.small_button("clear filters").clicked() {
+            f = Filter::default();
+        }
+        if f != doc.filter {
+            doc.filter = f.clone();
+            doc.layout_cache = None;
+            if f.is_empty() {
+                doc.lod = None;
+                doc.lod_job = None;
+            } else {
+                doc.lod_job = Some(LodJob::start(l, doc.device, f, repaint));
+            }
+        }
+    });
+    ui.add_space(2.0);
+}
+
+impl eframe::App for MemsightApp {
+    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        let started = Instant::now();
+        let ctx = ui.ctx().clone();
+        if self.applied_theme != Some(self.settings.theme) {
+            ctx.set_visuals(self.settings.theme.visuals());
+            self.applied_theme = Some(self.settings.theme);
+        }
+        self.poll_jobs();
+        self.shortcuts(&ctx);
+        egui::Panel::top("menu").show(ui, |ui| {
+            self.menu_bar(ui);
+            self.tab_bar(ui);
+        });
+        egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
+        egui::CentralPanel::no_frame().show(ui, |ui| self.document(ui));
+        self.settings_window(&ctx);
+        self.drag_and_drop(&ctx);
+        if self.is_loading()
+            || self.docs.iter().any(|d| d.ui.lod_job.is_some())
+            || self.dialog.is_some()
+        {
+            ctx.request_repaint_after(Duration::from_millis(40));
+        }
+        if self.frame_times.len() == FRAME_HISTORY {
+            self.frame_times.pop_front();
+        }
+        self.frame_times.push_back(started.elapsed().as_secs_f32());
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+    }
+}

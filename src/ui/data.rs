@@ -1,0 +1,109 @@
+//! What a loaded file holds for the views: the snapshot, its analysis, and per-device indexes
+//! built on the worker thread (timeline level of detail, site colours, what held the peak).
+
+use std::sync::Arc;
+
+use crate::analysis::{Analysis, DeviceAnalysis};
+use crate::model::Snapshot;
+
+use super::lod::Lod;
+use super::theme;
+
+/// A loaded and analysed snapshot.
+pub struct Loaded {
+    pub snap: Arc<Snapshot>,
+    pub analysis: Arc<Analysis>,
+    pub devices: Vec<DeviceData>,
+    pub load_ms: u128,
+    pub analyze_ms: u128,
+}
+
+/// Live bytes of one call site at a moment.
+#[derive(Debug, Clone, Copy)]
+pub struct SiteBytes {
+    pub site: u32,
+    pub bytes: u64,
+    pub blocks: u64,
+}
+
+/// Per-device indexes for drawing.
+pub struct DeviceData {
+    /// Index into `analysis.devices`.
+    pub index: usize,
+    /// Hue of each call site (see [`theme::site_hue`]).
+    pub site_hue: Vec<f32>,
+    /// The unfiltered timeline.
+    pub lod: Arc<Lod>,
+    /// Call sites holding memory at the allocated peak, largest first.
+    pub peak_holders: Vec<SiteBytes>,
+    /// Category of each call site (index into `views::CATEGORIES`).
+    pub site_category: Vec<u8>,
+    /// Distinct streams that allocate.
+    pub streams: Vec<u64>,
+}
+
+impl DeviceData {
+    pub fn build(index: usize, snap: &Snapshot, d: &DeviceAnalysis) -> DeviceData {
+        let site_category = d
+            .sites
+            .sites
+            .iter()
+            .map(|s| super::views::category_index(crate::analysis::oom::category(snap, s.stack)))
+            .collect();
+        let site_hue = d
+            .sites
+            .sites
+            .iter()
+            .map(|s| theme::site_hue(&format!("{}:{}:{}", s.file, s.line, s.function)))
+            .collect();
+        let lod = Arc::new(Lod::build(d, None));
+        let peak_holders = live_by_site(d, d.peak.allocated_event);
+        let mut streams: Vec<u64> = d.replay.allocations.iter().map(|a| a.stream).collect();
+        streams.sort_unstable();
+        streams.dedup();
+        DeviceData {
+            index,
+            site_hue,
+            site_category,
+            lod,
+            peak_holders,
+            streams,
+        }
+    }
+}
+
+/// Allocated bytes by call site after event `t`, largest first.
+pub fn live_by_site(d: &DeviceAnalysis, t: usize) -> Vec<SiteBytes> {
+    let mut by = vec![(0u64, 0u64); d.sites.sites.len()];
+    if d.events == 0 {
+        return Vec::new();
+    }
+    for (i, a) in d.replay.allocations.iter().enumerate() {
+        if a.allocated_at(t as u32) {
+            let s = d.allocation_site.get(i).copied().unwrap_or(0) as usize;
+            if let Some(v) = by.get_mut(s) {
+                v.0 += a.size;
+                v.1 += 1;
+            }
+        }
+    }
+    let mut out: Vec<SiteBytes> = by
+        .into_iter()
+        .enumerate()
+        .filter(|(_, v)| v.0 > 0)
+        .map(|(s, v)| SiteBytes {
+            site: s as u32,
+            bytes: v.0,
+            blocks: v.1,
+        })
+        .collect();
+    out.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.site.cmp(&b.site)));
+    out
+}
+
+impl Loaded {
+    pub fn device(&self, i: usize) -> Option<(&DeviceAnalysis, &DeviceData)> {
+        let dd = self.devices.get(i)?;
+        Some((self.analysis.devices.get(dd.index)?, dd))
+    }
+}

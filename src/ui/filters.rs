@@ -1,0 +1,79 @@
+//! Filters shared by the views: stream, pool, size threshold, text in stack frames.
+
+use crate::analysis::replay::SMALL_SIZE;
+use crate::analysis::DeviceAnalysis;
+use crate::model::Snapshot;
+
+/// The allocator pool a block comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pool {
+    #[default]
+    All,
+    /// Blocks of up to 1 MiB (2 MiB segments).
+    Small,
+    Large,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Filter {
+    /// Only this CUDA stream (`None`: all).
+    pub stream: Option<u64>,
+    pub pool: Pool,
+    /// Only blocks of at least this many bytes.
+    pub min_size: u64,
+    /// Only allocations with a frame whose file or function contains this (case-insensitive).
+    pub text: String,
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        self.stream.is_none()
+            && self.pool == Pool::All
+            && self.min_size == 0
+            && self.text.is_empty()
+    }
+
+    /// Which allocations pass (`None` when the filter keeps everything).
+    pub fn mask(&self, snap: &Snapshot, d: &DeviceAnalysis) -> Option<Vec<bool>> {
+        if self.is_empty() {
+            return None;
+        }
+        let needle = self.text.trim().to_lowercase();
+        // Stacks are shared by many allocations: decide each stack once.
+        let mut stack_ok: Vec<Option<bool>> = vec![None; snap.stacks.len()];
+        let mut stack_matches = |stack: u32| -> bool {
+            if needle.is_empty() {
+                return true;
+            }
+            let slot = stack_ok.get_mut(stack as usize);
+            match slot {
+                Some(Some(v)) => *v,
+                Some(slot) => {
+                    let v = snap.stacks.get(stack).iter().any(|&f| {
+                        snap.frames.filename(f).to_lowercase().contains(&needle)
+                            || snap.frames.name(f).to_lowercase().contains(&needle)
+                    });
+                    *slot = Some(v);
+                    v
+                }
+                None => false,
+            }
+        };
+        Some(
+            d.replay
+                .allocations
+                .iter()
+                .map(|a| {
+                    self.stream.is_none_or(|s| s == a.stream)
+                        && match self.pool {
+                            Pool::All => true,
+                            Pool::Small => a.size <= SMALL_SIZE,
+                            Pool::Large => a.size > SMALL_SIZE,
+                        }
+                        && a.size >= self.min_size
+                        && stack_matches(a.stack)
+                })
+                .collect(),
+        )
+    }
+}

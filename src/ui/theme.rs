@@ -1,0 +1,151 @@
+//! Colours and visuals. One colour per call site, the same in every view: it is derived from
+//! the site's file and line (not its index), so it also stays the same across files and runs.
+
+use egui::{Color32, Visuals};
+
+/// Light or dark, persisted in the settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+pub enum ThemeChoice {
+    #[default]
+    Dark,
+    Light,
+}
+
+impl ThemeChoice {
+    pub fn is_dark(self) -> bool {
+        self == ThemeChoice::Dark
+    }
+
+    /// egui visuals with memsight's accents.
+    pub fn visuals(self) -> Visuals {
+        let mut v = if self.is_dark() {
+            Visuals::dark()
+        } else {
+            Visuals::light()
+        };
+        v.selection.bg_fill = accent(self.is_dark()).gamma_multiply(0.6);
+        v.hyperlink_color = accent(self.is_dark());
+        v
+    }
+}
+
+/// The app's accent (links, cursor).
+pub fn accent(dark: bool) -> Color32 {
+    if dark {
+        Color32::from_rgb(0x5c, 0xb8, 0xff)
+    } else {
+        Color32::from_rgb(0x10, 0x6e, 0xc8)
+    }
+}
+
+/// Out-of-memory markers.
+pub fn oom(dark: bool) -> Color32 {
+    if dark {
+        Color32::from_rgb(0xff, 0x55, 0x55)
+    } else {
+        Color32::from_rgb(0xd0, 0x20, 0x20)
+    }
+}
+
+/// The `reserved` line.
+pub fn reserved(dark: bool) -> Color32 {
+    if dark {
+        Color32::from_rgb(0xe8, 0xe8, 0xe8)
+    } else {
+        Color32::from_rgb(0x30, 0x30, 0x30)
+    }
+}
+
+/// Snapshot markers.
+pub fn marker(dark: bool) -> Color32 {
+    if dark {
+        Color32::from_rgb(0xff, 0xc8, 0x40)
+    } else {
+        Color32::from_rgb(0xb0, 0x78, 0x00)
+    }
+}
+
+/// Free memory inside segments.
+pub fn free(dark: bool) -> Color32 {
+    if dark {
+        Color32::from_gray(0x2a)
+    } else {
+        Color32::from_gray(0xe4)
+    }
+}
+
+/// Blocks freed by the caller but still pending on a stream.
+pub fn pending(dark: bool) -> Color32 {
+    if dark {
+        Color32::from_gray(0x70)
+    } else {
+        Color32::from_gray(0xa0)
+    }
+}
+
+/// Memory outside the top call sites ("other").
+pub fn other(dark: bool) -> Color32 {
+    if dark {
+        Color32::from_gray(0x58)
+    } else {
+        Color32::from_gray(0xb4)
+    }
+}
+
+/// Good news (no leak, no OOM).
+pub fn good(dark: bool) -> Color32 {
+    if dark {
+        Color32::from_rgb(0x6c, 0xd0, 0x7a)
+    } else {
+        Color32::from_rgb(0x1f, 0x8a, 0x3a)
+    }
+}
+
+/// Warnings (leaks, fragmentation).
+pub fn warn(dark: bool) -> Color32 {
+    if dark {
+        Color32::from_rgb(0xff, 0xa8, 0x40)
+    } else {
+        Color32::from_rgb(0xc0, 0x60, 0x00)
+    }
+}
+
+/// A stable 64-bit hash (FNV-1a) of a site key, so colours do not depend on hash seeds.
+fn fnv(key: &str) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in key.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+/// The hue (0..1) of a call site, from its `file:line:function` key.
+pub fn site_hue(key: &str) -> f32 {
+    // Golden-ratio stepping over the hash spreads neighbouring keys apart.
+    let h = fnv(key);
+    ((h % 1000) as f32 * 0.618_034).fract()
+}
+
+/// The colour of a call site with hue `hue` for the current theme.
+pub fn site_color(hue: f32, dark: bool) -> Color32 {
+    let (s, l) = if dark { (0.62, 0.56) } else { (0.58, 0.52) };
+    hsl(hue, s, l)
+}
+
+fn hsl(h: f32, s: f32, l: f32) -> Color32 {
+    let c = (1.0 - (2.0 * l - 1.0).abs()) * s;
+    let hp = h * 6.0;
+    let x = c * (1.0 - (hp % 2.0 - 1.0).abs());
+    let (r, g, b) = match hp as u32 {
+        0 => (c, x, 0.0),
+        1 => (x, c, 0.0),
+        2 => (0.0, c, x),
+        3 => (0.0, x, c),
+        4 => (x, 0.0, c),
+        _ => (c, 0.0, x),
+    };
+    let m = l - c / 2.0;
+    let to = |v: f32| ((v + m).clamp(0.0, 1.0) * 255.0).round() as u8;
+    Color32::from_rgb(to(r), to(g), to(b))
+}

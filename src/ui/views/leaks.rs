@@ -1,0 +1,141 @@
+//! Leak suspects as a table with sparklines of live bytes at each iteration boundary. Selecting
+//! a row selects its call site everywhere (its band is highlighted in the timeline).
+
+use egui::{pos2, vec2, RichText, Sense, Shape, Stroke, Ui};
+
+use crate::output::format;
+
+use super::{short_bytes, swatch, View, ViewCtx};
+use crate::ui::theme;
+
+pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
+    let d = cx.d;
+    ui.label(format!(
+        "Call sites whose memory survives iteration after iteration ({} iteration boundaries, \
+         from {:?}).",
+        d.iterations.boundaries.len(),
+        d.iterations.source
+    ));
+    let text = cx.doc.filter.text.to_lowercase();
+    let leaks: Vec<_> = d
+        .leaks
+        .iter()
+        .filter(|l| {
+            text.is_empty()
+                || l.file.to_lowercase().contains(&text)
+                || l.function.to_lowercase().contains(&text)
+        })
+        .collect();
+    if leaks.is_empty() {
+        ui.add_space(12.0);
+        ui.label(
+            RichText::new(
+                "No leak suspect: no call site keeps more memory alive at each iteration.",
+            )
+            .color(theme::good(cx.dark()))
+            .size(16.0),
+        );
+        return;
+    }
+    ui.add_space(6.0);
+    egui::ScrollArea::both()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            egui::Grid::new("leaks")
+                .striped(true)
+                .spacing(vec2(16.0, 8.0))
+                .min_row_height(30.0)
+                .show(ui, |ui| {
+                    for h in [
+                        "call site",
+                        "function",
+                        "live at end",
+                        "growth / iteration",
+                        "grew in",
+                        "confidence",
+                        "live bytes at each iteration",
+                        "",
+                    ] {
+                        ui.label(RichText::new(h).strong());
+                    }
+                    ui.end_row();
+                    for l in leaks {
+                        let selected = cx.doc.selection.site == Some(l.site);
+                        ui.horizontal(|ui| {
+                            swatch(ui, cx.site_color(l.site));
+                            let label = cx.site_label(l.site);
+                            if ui
+                                .selectable_label(selected, RichText::new(label).monospace())
+                                .on_hover_text(&l.file)
+                                .clicked()
+                            {
+                                cx.doc
+                                    .select_site(if selected { None } else { Some(l.site) });
+                            }
+                        });
+                        ui.label(format!("{}()", l.function));
+                        ui.label(format!(
+                            "{} in {} blocks",
+                            short_bytes(l.live_bytes),
+                            l.live_blocks
+                        ));
+                        ui.label(
+                            RichText::new(format::signed_bytes(
+                                l.growth_bytes_per_iteration as i64,
+                            ))
+                            .color(theme::warn(cx.dark())),
+                        );
+                        ui.label(format!("{} iterations", l.iterations));
+                        ui.label(format!("{:.0}%", l.confidence * 100.0));
+                        sparkline(ui, cx, &l.series, l.site);
+                        if ui
+                            .button("timeline")
+                            .on_hover_text("Select it and show its band in the timeline")
+                            .clicked()
+                        {
+                            cx.doc.select_site(Some(l.site));
+                            cx.doc.view = View::Timeline;
+                        }
+                        ui.end_row();
+                    }
+                });
+        });
+}
+
+fn sparkline(ui: &mut Ui, cx: &ViewCtx, series: &[u64], site: u32) {
+    let (resp, painter) = ui.allocate_painter(vec2(220.0, 28.0), Sense::hover());
+    let r = resp.rect.shrink(2.0);
+    let max = series.iter().copied().max().unwrap_or(1).max(1) as f32;
+    let n = series.len().max(2) as f32 - 1.0;
+    let pts: Vec<_> = series
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            pos2(
+                r.left() + i as f32 / n * r.width(),
+                r.bottom() - v as f32 / max * r.height(),
+            )
+        })
+        .collect();
+    let color = cx.site_color(site);
+    for w in pts.windows(2) {
+        let quad = vec![
+            w[0],
+            w[1],
+            pos2(w[1].x, r.bottom()),
+            pos2(w[0].x, r.bottom()),
+        ];
+        painter.add(Shape::convex_polygon(
+            quad,
+            color.gamma_multiply(0.25),
+            Stroke::NONE,
+        ));
+    }
+    painter.add(Shape::line(pts, Stroke::new(1.5, color)));
+    resp.on_hover_text(format!(
+        "live bytes at {} iteration boundaries: {} to {}",
+        series.len(),
+        format::bytes(series.first().copied().unwrap_or(0)),
+        format::bytes(series.last().copied().unwrap_or(0))
+    ));
+}

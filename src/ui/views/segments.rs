@@ -1,0 +1,405 @@
+//! Segments at the time cursor: each segment a bar of its blocks (coloured by call site), free
+//! gaps visible; a scrubber; the fragmentation chart under it; jumps to every OOM.
+
+use std::sync::Arc;
+
+use egui::{pos2, vec2, Color32, Rect, RichText, Sense, Shape, Stroke, Ui};
+
+use crate::analysis::{fragmentation, SegmentView};
+use crate::output::format;
+
+use super::{short_bytes, ViewCtx};
+use crate::ui::theme;
+
+const ROW_H: f32 = 22.0;
+const LABEL_W: f32 = 190.0;
+const CHART_H: f32 = 120.0;
+
+pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
+    let n = cx.d.events;
+    if n == 0 {
+        ui.label("This device has no trace events.");
+        return;
+    }
+    cx.doc.cursor = cx.doc.cursor.min(n - 1);
+    scrubber(ui, cx);
+    let layout = layout_at(cx);
+    status(ui, cx, &layout);
+    let avail = ui.available_height() - CHART_H - 28.0;
+    egui::ScrollArea::vertical()
+        .id_salt("segments")
+        .max_height(avail.max(80.0))
+        .auto_shrink([false, false])
+        .show_rows(ui, ROW_H, layout.len(), |ui, range| {
+            let max = layout.iter().map(|s| s.size).max().unwrap_or(1).max(1);
+            for i in range {
+                segment_row(ui, cx, &layout[i], max);
+            }
+        });
+    ui.separator();
+    frag_chart(ui, cx);
+}
+
+/// The layout after the cursor event, cached.
+fn layout_at(cx: &mut ViewCtx) -> Arc<Vec<SegmentView>> {
+    let key = (cx.doc.device, cx.doc.cursor);
+    if let Some((d, c, l)) = &cx.doc.layout_cache {
+        if (*d, *c) == key {
+            return l.clone();
+        }
+    }
+    let l = Arc::new(cx.d.layout.layout_after(&cx.d.replay, Some(cx.doc.cursor)));
+    cx.doc.layout_cache = Some((key.0, key.1, l.clone()));
+    l
+}
+
+fn scrubber(ui: &mut Ui, cx: &mut ViewCtx) {
+    let n = cx.d.events;
+    ui.horizontal(|ui| {
+        if ui
+            .button("<")
+            .on_hover_text("Previous event (Left)")
+            .clicked()
+        {
+            cx.doc.cursor = cx.doc.cursor.saturating_sub(1);
+        }
+        if ui.button(">").on_hover_text("Next event (Right)").clicked() {
+            cx.doc.cursor = (cx.doc.cursor + 1).min(n - 1);
+        }
+        let w = (ui.available_width() - 420.0).max(200.0);
+        ui.spacing_mut().slider_width = w;
+        ui.add(
+            egui::Slider::new(&mut cx.doc.cursor, 0..=n - 1)
+                .text("event")
+                .clamping(egui::SliderClamping::Always),
+        )
+        .on_hover_text("The time cursor, shared by all views");
+        let ooms: Vec<usize> = cx.d.ooms.iter().map(|o| o.event).collect();
+        let prev = ooms.iter().rev().find(|&&e| e < cx.doc.cursor).copied();
+        let next = ooms.iter().find(|&&e| e > cx.doc.cursor).copied();
+        if ui
+            .add_enabled(prev.is_some(), egui::Button::new("Previous OOM"))
+            .clicked()
+        {
+            if let Some(e) = prev {
+                cx.doc.jump_to(e);
+            }
+        }
+        if ui
+            .add_enabled(next.is_some(), egui::Button::new("Next OOM"))
+            .on_hover_text("Move the cursor to the next out-of-memory error")
+            .clicked()
+        {
+            if let Some(e) = next {
+                cx.doc.jump_to(e);
+            }
+        }
+        let peak = cx.d.peak.reserved_event;
+        if ui
+            .button("Peak")
+            .on_hover_text("Peak reserved memory")
+            .clicked()
+        {
+            cx.doc.jump_to(peak);
+        }
+    });
+    if !ui.ctx().egui_wants_keyboard_input() {
+        let (l, r) = ui.input(|i| {
+            (
+                i.key_pressed(egui::Key::ArrowLeft),
+                i.key_pressed(egui::Key::ArrowRight),
+            )
+        });
+        if l {
+            cx.doc.cursor = cx.doc.cursor.saturating_sub(1);
+        }
+        if r {
+            cx.doc.cursor = (cx.doc.cursor + 1).min(n - 1);
+        }
+    }
+}
+
+fn status(ui: &mut Ui, cx: &mut ViewCtx, layout: &[SegmentView]) {
+    let t = cx.doc.cursor;
+    let p = fragmentation::point(&cx.d.replay, t);
+    let ev = cx
+        .loaded
+        .snap
+        .trace(cx.d.device)
+        .and_then(|tr| tr.events.get(t));
+    let action = ev
+        .and_then(|e| e.action.name())
+        .unwrap_or("event")
+        .to_string();
+    let oom = cx.d.ooms.iter().find(|o| o.event == t);
+    ui.horizontal_wrapped(|ui| {
+        let mut head = format!("After event {t} ({action}");
+        if let Some(e) = ev {
+            if e.size > 0 {
+                head.push_str(&format!(" {}", short_bytes(e.size)));
+            }
+        }
+        head.push(')');
+        if let Some(time) = cx.time_of(t) {
+            head.push_str(&format!(" {time}"));
+        }
+        ui.label(RichText::new(head).strong());
+        ui.label(format!(
+            "{} segments, {} reserved, {} allocated, largest free block {}, external \
+             fragmentation {:.0}%",
+            layout.len(),
+            short_bytes(p.reserved),
+            short_bytes(p.allocated),
+            short_bytes(p.largest_free_block),
+            p.external * 100.0
+        ));
+    });
+    if let Some(o) = oom {
+        ui.label(
+            RichText::new(format!(
+                "OUT OF MEMORY here: {} requested, verdict {}. {}",
+                format::bytes(o.requested),
+                o.verdict.name(),
+                o.advice
+            ))
+            .color(theme::oom(cx.dark())),
+        );
+    }
+}
+
+fn segment_row(ui: &mut Ui, cx: &mut ViewCtx, s: &SegmentView, max: u64) {
+    let dark = cx.dark();
+    let width = ui.available_width();
+    let (resp, painter) = ui.allocate_painter(vec2(width, ROW_H), Sense::click());
+    let r = resp.rect;
+    let text_color = ui.visuals().text_color();
+    painter.text(
+        pos2(r.left() + 2.0, r.center().y),
+        egui::Align2::LEFT_CENTER,
+        format!(
+            "{:#x}  {}{}",
+            s.addr,
+            short_bytes(s.size),
+            if s.expandable { " exp" } else { "" }
+        ),
+        egui::FontId::monospace(11.0),
+        text_color,
+    );
+    let full = (width - LABEL_W - 8.0).max(50.0);
+    // Log-ish scale so that 2 MiB segments stay visible beside 2 GiB ones.
+    let frac = ((s.size as f64).sqrt() / (max as f64).sqrt()).clamp(0.03, 1.0) as f32;
+    let bar = Rect::from_min_size(
+        pos2(r.left() + LABEL_W, r.top() + 3.0),
+        vec2(full * frac, ROW_H - 6.0),
+    );
+    painter.rect_filled(bar, 2.0, theme::free(dark));
+    let x_of = |addr: u64| {
+        bar.left() + ((addr - s.addr) as f64 / s.size.max(1) as f64) as f32 * bar.width()
+    };
+    let sel = cx.doc.selection;
+    let mut mesh = egui::epaint::Mesh::default();
+    let mut last_px = f32::NEG_INFINITY;
+    let mut hovered = None;
+    let pointer = resp.hover_pos();
+    for b in &s.blocks {
+        let x0 = x_of(b.addr);
+        let x1 = x_of(b.addr + b.size).max(x0 + 1.0);
+        if let Some(p) = pointer {
+            if p.x >= x0 && p.x < x1 && bar.y_range().contains(p.y) {
+                hovered = Some(*b);
+            }
+        }
+        // Blocks narrower than a pixel that fall on an already painted pixel add nothing.
+        if x1 <= last_px + 0.01 && x1 - x0 <= 1.0 {
+            continue;
+        }
+        last_px = x1;
+        let site = cx.d.allocation_site.get(b.allocation as usize).copied();
+        let mut color = if b.allocated {
+            site.map_or(theme::other(dark), |s| cx.site_color(s))
+        } else {
+            theme::pending(dark)
+        };
+        if !cx.lod.keeps(b.allocation as usize) {
+            color = color.gamma_multiply(0.25);
+        }
+        if let Some(ss) = sel.site {
+            if site != Some(ss) {
+                color = color.gamma_multiply(0.45);
+            }
+        }
+        if sel.allocation == Some(b.allocation) {
+            color = theme::accent(dark);
+        }
+        mesh.add_colored_rect(
+            Rect::from_min_max(pos2(x0, bar.top()), pos2(x1, bar.bottom())),
+            color,
+        );
+    }
+    painter.add(Shape::mesh(mesh));
+    painter.rect_stroke(
+        bar,
+        2.0,
+        Stroke::new(1.0, theme::reserved(dark).gamma_multiply(0.3)),
+        egui::StrokeKind::Inside,
+    );
+    if let Some(b) = hovered {
+        let site =
+            cx.d.allocation_site
+                .get(b.allocation as usize)
+                .copied()
+                .unwrap_or(0);
+        let a = cx.d.replay.allocations.get(b.allocation as usize).copied();
+        resp.clone().on_hover_ui_at_pointer(|ui| {
+            ui.label(RichText::new(cx.site_label(site)).monospace().strong());
+            ui.label(format!(
+                "{} block at {:#x} ({} requested){}",
+                format::bytes(b.size),
+                b.addr,
+                format::bytes(b.requested),
+                if b.allocated {
+                    ""
+                } else {
+                    ", freed, pending on a stream"
+                }
+            ));
+            if let Some(a) = a {
+                ui.label(super::timeline::lifetime(
+                    cx,
+                    a.alloc_event,
+                    a.free_requested,
+                ));
+            }
+        });
+        if resp.clicked() {
+            cx.doc.selection.allocation = Some(b.allocation);
+            cx.doc.selection.site = Some(site);
+        }
+    } else if resp.hovered() {
+        let free: u64 = s.free_ranges().iter().map(|f| f.1).sum();
+        resp.clone().on_hover_text(format!(
+            "segment {:#x}: {} blocks, {} free, largest free {}",
+            s.addr,
+            s.blocks.len(),
+            format::bytes(free),
+            format::bytes(s.largest_free())
+        ));
+    }
+}
+
+/// Free-in-reserved, largest free block and allocated over the whole trace, one column per
+/// pixel (the highest value inside each column); click or drag to move the cursor.
+fn frag_chart(ui: &mut Ui, cx: &mut ViewCtx) {
+    let dark = cx.dark();
+    let n = cx.d.events;
+    let width = ui.available_width();
+    let (resp, painter) = ui.allocate_painter(vec2(width, CHART_H), Sense::click_and_drag());
+    let rect = Rect::from_min_max(
+        resp.rect.min + vec2(LABEL_W, 14.0),
+        resp.rect.max - vec2(8.0, 4.0),
+    );
+    painter.rect_filled(
+        rect,
+        0.0,
+        if dark {
+            Color32::from_gray(0x1b)
+        } else {
+            Color32::from_gray(0xfa)
+        },
+    );
+    let cols = rect.width().max(1.0) as usize;
+    let key = (cx.doc.device, cols);
+    let data = match &cx.doc.frag_cache {
+        Some((d, c, v)) if (*d, *c) == key => v.clone(),
+        _ => {
+            let s = &cx.d.replay.series;
+            let mut v = vec![[0f32; 3]; cols];
+            let ymax = s.reserved.iter().copied().max().unwrap_or(1).max(1) as f32;
+            for (c, slot) in v.iter_mut().enumerate() {
+                let a = c * n / cols;
+                let b = ((c + 1) * n / cols).max(a + 1).min(n);
+                let mut m = [0u64; 3];
+                for i in a..b {
+                    let free = s.reserved[i].saturating_sub(s.active[i]);
+                    m[0] = m[0].max(free);
+                    m[1] = m[1].max(s.largest_free[i]);
+                    m[2] = m[2].max(free.saturating_sub(s.largest_free[i]));
+                }
+                *slot = [m[0] as f32 / ymax, m[1] as f32 / ymax, m[2] as f32 / ymax];
+            }
+            let v = Arc::new(v);
+            cx.doc.frag_cache = Some((key.0, key.1, v.clone()));
+            v
+        }
+    };
+    let ymax = data.iter().map(|c| c[0]).fold(0.0f32, f32::max).max(1e-6);
+    let colors = [theme::other(dark), theme::good(dark), theme::warn(dark)];
+    // Split free memory as a filled area, the others as lines.
+    let y = |v: f32| rect.bottom() - v / ymax * rect.height();
+    let mut mesh = egui::epaint::Mesh::default();
+    for (c, d) in data.iter().enumerate() {
+        let x = rect.left() + c as f32;
+        mesh.add_colored_rect(
+            Rect::from_min_max(pos2(x, y(d[2])), pos2(x + 1.0, rect.bottom())),
+            colors[2].gamma_multiply(0.6),
+        );
+    }
+    painter.add(Shape::mesh(mesh));
+    for k in 0..2 {
+        let pts: Vec<_> = data
+            .iter()
+            .enumerate()
+            .map(|(c, d)| pos2(rect.left() + c as f32 + 0.5, y(d[k])))
+            .collect();
+        painter.add(Shape::line(pts, Stroke::new(1.2, colors[k])));
+    }
+    let x_of = |e: usize| rect.left() + (e as f32 + 0.5) / n as f32 * rect.width();
+    for o in &cx.d.ooms {
+        painter.vline(
+            x_of(o.event),
+            rect.y_range(),
+            Stroke::new(1.5, theme::oom(dark)),
+        );
+    }
+    painter.vline(
+        x_of(cx.doc.cursor),
+        rect.y_range(),
+        Stroke::new(1.5, theme::accent(dark)),
+    );
+    let font = egui::FontId::proportional(11.0);
+    let tc = ui.visuals().text_color();
+    painter.text(
+        resp.rect.left_top() + vec2(2.0, 14.0),
+        egui::Align2::LEFT_TOP,
+        "Fragmentation",
+        egui::FontId::proportional(13.0),
+        tc,
+    );
+    let items = [
+        ("free in reserved", colors[0]),
+        ("largest free block", colors[1]),
+        ("free but split", colors[2]),
+    ];
+    for (i, (label, c)) in items.iter().enumerate() {
+        let p = resp.rect.left_top() + vec2(2.0, 34.0 + i as f32 * 15.0);
+        painter.rect_filled(
+            Rect::from_min_size(p + vec2(0.0, 3.0), vec2(8.0, 8.0)),
+            1.0,
+            *c,
+        );
+        painter.text(
+            p + vec2(12.0, 0.0),
+            egui::Align2::LEFT_TOP,
+            *label,
+            font.clone(),
+            tc,
+        );
+    }
+    if let Some(p) = resp.interact_pointer_pos() {
+        if (resp.clicked() || resp.dragged()) && rect.x_range().contains(p.x) {
+            cx.doc.cursor = (((p.x - rect.left()) / rect.width()) * n as f32)
+                .clamp(0.0, (n - 1) as f32) as usize;
+        }
+    }
+    resp.on_hover_text("Click or drag to move the time cursor");
+}

@@ -1,0 +1,330 @@
+//! The app driven through egui_kittest: real files, real clicks, real analysis.
+#![cfg(feature = "gui")]
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use egui_kittest::kittest::Queryable;
+use egui_kittest::Harness;
+
+use memsight::ui::doc::DocState;
+use memsight::ui::loader::Source;
+use memsight::ui::settings::Settings;
+use memsight::ui::views::View;
+use memsight::ui::MemsightApp;
+
+fn app_with(sources: Vec<Source>) -> Harness<'static, MemsightApp> {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1500.0, 950.0))
+        .build_eframe(move |cc| {
+            MemsightApp::with_sources(&cc.egui_ctx, Settings::default(), sources)
+        });
+    wait_loaded(&mut h, Duration::from_secs(600));
+    h
+}
+
+fn app(name: &str) -> Harness<'static, MemsightApp> {
+    let path = common::snapshot_path(name).unwrap_or_else(|| panic!("no snapshot {name}"));
+    app_with(vec![Source::Path(path)])
+}
+
+/// Steps the app until no file is loading (the worker runs on its own thread).
+fn wait_loaded(h: &mut Harness<'static, MemsightApp>, limit: Duration) {
+    let t = Instant::now();
+    while h.state().is_loading() {
+        assert!(t.elapsed() < limit, "loading did not finish");
+        h.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    h.run_steps(3);
+}
+
+fn view(h: &Harness<'static, MemsightApp>) -> View {
+    h.state().active_doc().expect("a tab").ui.view
+}
+
+fn click_view(h: &mut Harness<'static, MemsightApp>, v: View) {
+    h.get_by_label(v.label()).click();
+    h.run_steps(3);
+    assert_eq!(view(h), v);
+}
+
+#[test]
+fn sample_opens_on_the_diagnosis_with_its_leak() {
+    let mut h = app("train_val_leak");
+    assert_eq!(view(&h), View::Diagnosis);
+    // The verdict names the leak suspect line.
+    assert!(h.query_by_label_contains("leak suspect").is_some());
+    assert!(h.query_by_label("workloads.py:158").is_some());
+    // The link goes to the Leaks view with the site selected.
+    h.get_by_label("workloads.py:158").click();
+    h.run_steps(3);
+    assert_eq!(view(&h), View::Leaks);
+    assert!(h.state().active_doc().unwrap().ui.selection.site.is_some());
+}
+
+#[test]
+fn every_view_opens() {
+    let mut h = app("gpt_train_amp");
+    for v in [
+        View::Timeline,
+        View::Segments,
+        View::Leaks,
+        View::Summary,
+        View::Diagnosis,
+    ] {
+        click_view(&mut h, v);
+    }
+    // The file view reports the events the analysis replayed.
+    click_view(&mut h, View::Summary);
+    let doc = h.state().active_doc().unwrap();
+    let DocState::Ready(l) = &doc.state else {
+        panic!("not loaded")
+    };
+    let events = l.analysis.devices[0].events.to_string();
+    assert!(
+        h.query_by_label(&events).is_some(),
+        "File view shows {events} events"
+    );
+}
+
+#[test]
+fn selecting_a_leak_shows_its_stack_and_source_line() {
+    let mut h = app("train_val_leak");
+    click_view(&mut h, View::Leaks);
+    assert!(
+        h.query_by_label_contains("Your code").is_none(),
+        "nothing selected yet"
+    );
+    h.get_by_label("workloads.py:158").click();
+    h.run_steps(3);
+    let doc = h.state().active_doc().unwrap();
+    let site = doc.ui.selection.site.expect("a site is selected");
+    let DocState::Ready(l) = &doc.state else {
+        panic!()
+    };
+    assert_eq!(l.analysis.devices[0].sites.sites[site as usize].line, 158);
+    // The Stack panel: the site heading, the user frame link and the source line (found under
+    // the default source root, the bundled samples folder that holds workloads.py).
+    assert!(
+        h.get_all_by_label("workloads.py:158").count() >= 3,
+        "table row, heading, frame link"
+    );
+    assert!(h.query_by_label_contains("Your code").is_some());
+    assert!(h
+        .query_by_label_contains("val_total = val_total + lossf(model(vx), vy)")
+        .is_some());
+    // The selection is shared: the timeline highlights the same site.
+    click_view(&mut h, View::Timeline);
+    assert_eq!(
+        h.state().active_doc().unwrap().ui.selection.site,
+        Some(site)
+    );
+}
+
+#[test]
+fn segments_scrub_to_the_fragmentation_oom() {
+    let mut h = app("frag_oom");
+    let oom_event = {
+        let doc = h.state().active_doc().unwrap();
+        let DocState::Ready(l) = &doc.state else {
+            panic!()
+        };
+        let d = &l.analysis.devices[0];
+        assert_eq!(d.ooms.len(), 1);
+        d.ooms[0].event
+    };
+    click_view(&mut h, View::Segments);
+    h.get_by_label("Next OOM").click();
+    h.run_steps(3);
+    assert_eq!(h.state().active_doc().unwrap().ui.cursor, oom_event);
+    assert!(h.query_by_label_contains("OUT OF MEMORY here").is_some());
+    assert!(h.query_by_label_contains("verdict fragmentation").is_some());
+    // Stepping away leaves the OOM.
+    h.get_by_label(">").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("OUT OF MEMORY here").is_none());
+}
+
+#[test]
+fn the_diagnosis_oom_link_moves_the_cursor() {
+    let mut h = app("capacity_oom");
+    assert!(h.query_by_label_contains("CAPACITY").is_some());
+    h.get_all_by_label("Show the segments at this OOM")
+        .next()
+        .expect("a link")
+        .click();
+    h.run_steps(3);
+    let doc = h.state().active_doc().unwrap();
+    assert_eq!(doc.ui.view, View::Segments);
+    let DocState::Ready(l) = &doc.state else {
+        panic!()
+    };
+    assert_eq!(doc.ui.cursor, l.analysis.devices[0].ooms[0].event);
+}
+
+#[test]
+fn files_open_side_by_side_and_the_bad_one_says_why() {
+    let bad = std::env::temp_dir().join(format!("memsight-ui-bad-{}.pickle", std::process::id()));
+    std::fs::write(&bad, b"this is not a pickle at all").unwrap();
+    let good = common::snapshot_path("frag_oom").unwrap();
+    let mut h = app_with(vec![Source::Path(good), Source::Path(bad.clone())]);
+    assert_eq!(h.state().docs.len(), 2);
+    assert_eq!(h.state().active, 1);
+    assert!(h.query_by_label_contains("Could not open").is_some());
+    assert!(h.query_by_label_contains("not a pickle").is_some());
+    h.get_by_label("frag_oom.pickle").click();
+    h.run_steps(2);
+    assert_eq!(h.state().active, 0);
+    assert!(h.query_by_label_contains("FRAGMENTATION").is_some());
+    let _ = std::fs::remove_file(bad);
+}
+
+#[test]
+fn a_frame_filter_rebuilds_the_timeline() {
+    let mut h = app("train_val_leak");
+    click_view(&mut h, View::Timeline);
+    let full = {
+        let doc = h.state().active_doc().unwrap();
+        let DocState::Ready(l) = &doc.state else {
+            panic!()
+        };
+        l.devices[0].lod.total.iter().copied().max().unwrap()
+    };
+    h.get_by_label("filter frames (file or function)")
+        .type_text("lossf");
+    let t = Instant::now();
+    loop {
+        h.step();
+        if h.state().active_doc().unwrap().ui.lod.is_some() {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let doc = h.state().active_doc().unwrap();
+    let filtered = doc
+        .ui
+        .lod
+        .as_ref()
+        .unwrap()
+        .total
+        .iter()
+        .copied()
+        .max()
+        .unwrap();
+    assert!(filtered > 0 && filtered < full, "{filtered} < {full}");
+}
+
+#[test]
+fn the_embedded_sample_loads_without_files() {
+    let h = app_with(vec![Source::Embedded(
+        memsight::ui::settings::EMBEDDED_NAME,
+        memsight::ui::settings::EMBEDDED_SAMPLE,
+    )]);
+    assert!(h.query_by_label("workloads.py:158").is_some());
+}
+
+/// Frame CPU time on the 1M-event trace while zooming, panning and scrubbing.
+/// `cargo test --release --test ui -- --ignored --nocapture frame_time`
+#[test]
+#[ignore]
+fn frame_time_on_huge_trace() {
+    let Some(path) = common::snapshot_path("huge_trace") else {
+        eprintln!("huge_trace not found; skipped");
+        return;
+    };
+    let t = Instant::now();
+    let mut h = app_with(vec![Source::Path(path)]);
+    eprintln!("loaded in {:.1} s", t.elapsed().as_secs_f32());
+    let center = egui::pos2(600.0, 400.0);
+
+    let mut report = |name: &str,
+                      h: &mut Harness<'static, MemsightApp>,
+                      act: &dyn Fn(&Harness<'static, MemsightApp>, usize)| {
+        h.state_mut().clear_frame_times();
+        let mut wall = Vec::new();
+        for i in 0..240 {
+            act(h, i);
+            let s = Instant::now();
+            h.step();
+            wall.push(s.elapsed().as_secs_f64() * 1e3);
+        }
+        let mut ft: Vec<f64> = h
+            .state()
+            .frame_times()
+            .iter()
+            .map(|&x| x as f64 * 1e3)
+            .collect();
+        stats(name, "app update", &mut ft);
+        stats(name, "harness step", &mut wall);
+    };
+    click_view(&mut h, View::Timeline);
+    report("timeline zoom in/out", &mut h, &|h, i| {
+        h.hover_at(center);
+        let dy = if (i / 60) % 2 == 0 { 40.0 } else { -40.0 };
+        h.event(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Point,
+            delta: egui::vec2(0.0, dy),
+            phase: egui::TouchPhase::Move,
+            modifiers: egui::Modifiers::NONE,
+        });
+    });
+    report("timeline pan", &mut h, &|h, i| {
+        h.event(egui::Event::Key {
+            key: if (i / 40) % 2 == 0 {
+                egui::Key::ArrowRight
+            } else {
+                egui::Key::ArrowLeft
+            },
+            physical_key: None,
+            pressed: true,
+            repeat: false,
+            modifiers: egui::Modifiers::NONE,
+        });
+    });
+    h.state_mut().active_doc_mut().unwrap().ui.window = None;
+    report("timeline full view, hover", &mut h, &|h, i| {
+        h.hover_at(egui::pos2(100.0 + (i * 4) as f32, 400.0));
+    });
+    click_view(&mut h, View::Segments);
+    report("segments scrub", &mut h, &|_h, _i| {});
+    let n = {
+        let doc = h.state().active_doc().unwrap();
+        let DocState::Ready(l) = &doc.state else {
+            panic!()
+        };
+        l.analysis.devices[0].events
+    };
+    h.state_mut().clear_frame_times();
+    let mut wall = Vec::new();
+    for i in 0..240 {
+        h.state_mut().active_doc_mut().unwrap().ui.cursor = (i * 4099) % n;
+        let s = Instant::now();
+        h.step();
+        wall.push(s.elapsed().as_secs_f64() * 1e3);
+    }
+    let mut ft: Vec<f64> = h
+        .state()
+        .frame_times()
+        .iter()
+        .map(|&x| x as f64 * 1e3)
+        .collect();
+    stats("segments scrub (cursor jumps)", "app update", &mut ft);
+    stats("segments scrub (cursor jumps)", "harness step", &mut wall);
+}
+
+fn stats(name: &str, what: &str, v: &mut [f64]) {
+    v.sort_by(f64::total_cmp);
+    let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let p95 = v[(v.len() * 95 / 100).min(v.len() - 1)];
+    eprintln!(
+        "{name:32} {what:12}: mean {mean:6.2} ms  p95 {p95:6.2} ms  max {:6.2} ms",
+        v[v.len() - 1]
+    );
+}
+
+#[allow(dead_code)]
+fn unused(_: PathBuf) {}
