@@ -164,6 +164,9 @@ pub fn extract(
     }
 
     let mut hint_start = 0u32;
+    // Completions of cross-stream frees that the allocator's synchronisation inside a
+    // request's retry made: they belong after that request's first search (see below).
+    let mut deferred: Vec<Request> = Vec::new();
     let mut i = 0usize;
     while i < events.len() {
         let e = &events[i];
@@ -188,6 +191,7 @@ pub fn extract(
                     },
                 });
                 hint_start = end;
+                out.requests.append(&mut deferred);
             }
             Action::FreeRequested => match live.get(&e.addr) {
                 Some(&id) => out.requests.push(Request {
@@ -239,7 +243,27 @@ pub fn extract(
                     reserved = reserved.saturating_sub(f.size);
                     j += 1;
                 }
-                if !inside_request(events, j, before, recorded, cap) {
+                if inside_request(events, j, before, recorded, cap) {
+                    // `release_cached_blocks` first completes every block still waiting on
+                    // another stream; those free_completed entries sit right before the run.
+                    // Had the request's first search been able to use them it would not have
+                    // come this far, so they are applied after the request: the model
+                    // completes them itself when it takes the same path.
+                    let mut k = i;
+                    while let Some(r) = out.requests.last().copied() {
+                        let Req::FreeCompleted(_) = r.req else { break };
+                        let at = r.event as usize;
+                        let immediate = at > 0
+                            && events[at - 1].action == Action::FreeRequested
+                            && events[at - 1].addr == events[at].addr;
+                        if at + 1 != k || immediate {
+                            break;
+                        }
+                        deferred.insert(0, r);
+                        out.requests.pop();
+                        k = at;
+                    }
+                } else {
                     out.requests.push(Request {
                         event: ev,
                         req: Req::EmptyCache,
