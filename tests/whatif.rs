@@ -455,3 +455,83 @@ fn variants_keep_the_allocators_invariants() {
         }
     }
 }
+
+fn ev(action: Action, addr: u64, size: u64) -> memsight::model::Event {
+    memsight::model::Event {
+        action,
+        addr,
+        size,
+        stream: 0,
+        time_us: 0,
+        device_free: 0,
+        stack: 0,
+        compile_context: 0,
+        user_metadata: 0,
+    }
+}
+
+fn synthetic(events: Vec<memsight::model::Event>) -> Snapshot {
+    use memsight::model::{DeviceTrace, FormatInfo, FormatVariant};
+    Snapshot {
+        format: FormatInfo {
+            variant: FormatVariant::DeviceTraces,
+            protocol: 4,
+            compression: None,
+            pickle_bytes: 0,
+        },
+        segments: Vec::new(),
+        devices: vec![DeviceTrace {
+            device: 0,
+            events,
+            extra_fields: Vec::new(),
+        }],
+        allocator_settings: None,
+        annotations: Vec::new(),
+        frames: Default::default(),
+        stacks: Default::default(),
+        extra_top_level: Vec::new(),
+        unknown: Default::default(),
+    }
+}
+
+/// A block freed on another stream (`record_stream`) completes only when a request's retry
+/// synchronises: had it completed first, it would have merged with its free neighbour and
+/// served the request from the cache. The model must take the recorded path.
+#[test]
+fn cross_stream_completion_inside_a_retry() {
+    const MIB: u64 = 1 << 20;
+    let s = 0x1000_0000;
+    let t = 0x2000_0000;
+    let snap = synthetic(vec![
+        ev(Action::SegmentAlloc, s, 60 * MIB),
+        ev(Action::Alloc, s, 60 * MIB),
+        ev(Action::FreeRequested, s, 60 * MIB),
+        ev(Action::FreeCompleted, s, 60 * MIB),
+        // Two 30 MiB blocks X and Y carved from the cached 60 MiB segment S.
+        ev(Action::Alloc, s, 30 * MIB),
+        ev(Action::Alloc, s + 30 * MIB, 30 * MIB),
+        ev(Action::FreeRequested, s, 30 * MIB), // still in use on another stream
+        ev(Action::FreeRequested, s + 30 * MIB, 30 * MIB),
+        ev(Action::FreeCompleted, s + 30 * MIB, 30 * MIB),
+        // A 50 MiB request under a 100 MiB cap: no cached block fits, no room for a new
+        // segment; release_cached_blocks synchronises (X completes), frees S, and retries.
+        ev(Action::FreeCompleted, s, 30 * MIB),
+        ev(Action::SegmentFree, s, 60 * MIB),
+        ev(Action::SegmentAlloc, t, 50 * MIB),
+        ev(Action::Alloc, t, 50 * MIB),
+        ev(Action::Snapshot, 0, 0),
+    ]);
+    let cap = Some(100 * MIB);
+    let stream = whatif::extract(&snap, 0, &Settings::default(), cap);
+    assert!(!stream.requests.iter().any(|r| r.req == Req::EmptyCache));
+    let sim = whatif::simulate_stream(&stream, &Scenario::new(Settings::default(), cap));
+    let made: Vec<_> = sim.segment_events.iter().map(|(_, s)| *s).collect();
+    assert_eq!(made, stream.segments);
+    assert_eq!(sim.num_alloc_retries, 1);
+    let m = sim.markers[0].counters;
+    assert_eq!((m.reserved, m.allocated), (50 * MIB, 50 * MIB));
+    // Without a cap the request is served at once from a new segment, nothing released.
+    let free = whatif::simulate_stream(&stream, &Scenario::new(Settings::default(), None));
+    assert_eq!(free.markers[0].counters.reserved, 110 * MIB);
+    assert!(free.ooms.is_empty());
+}
