@@ -535,3 +535,42 @@ fn cross_stream_completion_inside_a_retry() {
     assert_eq!(free.markers[0].counters.reserved, 110 * MIB);
     assert!(free.ooms.is_empty());
 }
+
+/// Odd traces (frees of blocks never seen, releases of unknown segments, absurd sizes, several
+/// streams) are simulated under every kind of setting without a panic.
+#[test]
+fn odd_traces_do_not_panic() {
+    const MIB: u64 = 1 << 20;
+    let mut events = vec![
+        ev(Action::FreeRequested, 0x5000, 512),
+        ev(Action::FreeCompleted, 0x9000, 512),
+        ev(Action::SegmentFree, 0x7777_0000, 20 * MIB),
+        ev(Action::SegmentUnmap, 0x9_0000_0000, 40 * MIB),
+        ev(Action::Alloc, 0x1000_0000, 0),
+        ev(Action::Alloc, 0x1000_0200, 1),
+        ev(Action::Oom, 0, 1 << 40),
+        ev(Action::Alloc, 0x3000_0000, 3 * MIB),
+        ev(Action::FreeCompleted, 0x3000_0000, 3 * MIB),
+        ev(Action::Snapshot, 0, 0),
+        ev(Action::Alloc, 0x4000_0000, u64::MAX / 4),
+        ev(Action::SegmentFree, 0x1000_0000, 2 * MIB),
+    ];
+    for (k, e) in events.iter_mut().enumerate() {
+        e.stream = (k % 3) as u64;
+    }
+    let snap = synthetic(events);
+    for conf in [
+        "",
+        "expandable_segments:True",
+        "max_split_size_mb:20,roundup_power2_divisions:[1:16,>:2]",
+        "garbage_collection_threshold:0.1,expandable_segments:True",
+    ] {
+        for cap in [None, Some(0), Some(64 * MIB)] {
+            let settings = Settings::parse_conf(conf).expect("parses");
+            let sim = whatif::simulate(&snap, 0, &settings, cap);
+            assert!(sim.final_counters.allocated <= sim.final_counters.active);
+            assert!(!sim.ooms.is_empty(), "the 1 TiB request cannot be served");
+        }
+    }
+    let _ = whatif::recorded(&snap, 0);
+}

@@ -348,14 +348,14 @@ impl Allocator {
         }
         let size = p.alloc_size;
         if let Some(cap) = self.cap {
-            if self.c.reserved + size > cap {
+            if self.c.reserved.saturating_add(size) > cap {
                 return None;
             }
         }
         if self.settings.expandable_segments {
             return self.try_allocate_expandable_block(p);
         }
-        if self.c.reserved + size > self.device_total {
+        if self.c.reserved.saturating_add(size) > self.device_total {
             return None;
         }
         let addr = self.place_range(SegKind::SegmentAlloc, size, true);

@@ -103,7 +103,7 @@ impl Allocator {
         let end = seg.right(blk.addr + size);
         let mapped = (end - begin) * seg.page;
         // cuMemCreate fails past the device's physical memory.
-        if self.c.reserved + mapped > self.device_total {
+        if self.c.reserved.saturating_add(mapped) > self.device_total {
             return false;
         }
         let start = seg.addr(begin);
