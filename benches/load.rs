@@ -7,7 +7,8 @@
 //! - peak resident memory of a fresh process that loads the file once, against the file size
 //!   (both sides measured the same way: `VmHWM` / `ru_maxrss` of a child process);
 //! - load plus full analysis (`analysis::analyze`), min of several runs, and its peak memory;
-//! - the cost of a block-layout query at random events (what the Segments view scrubs through).
+//! - the cost of a block-layout query at random events (what the Segments view scrubs through);
+//! - a what-if run: extracting the request stream and simulating it under other settings.
 //!
 //! Peak memory needs a fresh process per measurement, so the binary re-executes itself with
 //! `--child MODE FILE`, and CPython runs as `python3 -c`.
@@ -77,13 +78,15 @@ fn main() {
             mib(rss_analyze),
             rss_analyze as f64 / size.max(1) as f64,
         );
-        layout_rows.push((name.to_string(), layout_query(file)));
+        layout_rows.push((name.to_string(), layout_query(file), whatif_ms(file)));
     }
     println!();
-    println!("| file | events | layout queries | mean | max |");
-    println!("|---|---|---|---|---|");
-    for (name, (events, n, mean, max)) in layout_rows {
-        println!("| {name} | {events} | {n} | {mean:.2} ms | {max:.2} ms |");
+    println!("| file | events | layout queries | mean | max | what-if: extract requests | what-if: one simulation (expandable_segments:True) |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, (events, n, mean, max), (extract, sim)) in layout_rows {
+        println!(
+            "| {name} | {events} | {n} | {mean:.2} ms | {max:.2} ms | {extract:.0} ms | {sim:.0} ms |"
+        );
     }
 }
 
@@ -226,4 +229,32 @@ fn layout_query(file: &Path) -> (usize, usize, f64, f64) {
     let mean = times.iter().sum::<f64>() / n as f64;
     let max = times.iter().cloned().fold(0.0, f64::max);
     (dev.events, n, mean, max)
+}
+
+/// What-if on the first device: (extract ms, simulate ms), each the min of 3, the file already
+/// loaded.
+fn whatif_ms(file: &Path) -> (f64, f64) {
+    use memsight::whatif::{self, Scenario, Settings};
+    let snap = load_path(file, &LoadOptions::default()).expect("snapshot loads");
+    let Some(device) = snap.devices.first().map(|d| d.device) else {
+        return (0.0, 0.0);
+    };
+    let recorded = Settings::from_snapshot(&snap);
+    let cap = whatif::infer_cap(&snap, device);
+    let mut stream = None;
+    let extract = min_ms(3, || {
+        stream = Some(whatif::extract(&snap, device, &recorded, cap));
+    });
+    let Some(stream) = stream else {
+        return (extract, 0.0);
+    };
+    let mut settings = recorded.clone();
+    if settings.apply_conf("expandable_segments:True").is_err() {
+        return (extract, f64::NAN);
+    }
+    let sim = min_ms(3, || {
+        let r = whatif::simulate_stream(&stream, &Scenario::new(settings.clone(), cap));
+        std::hint::black_box(&r);
+    });
+    (extract, sim)
 }
