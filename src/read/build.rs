@@ -130,10 +130,12 @@ pub(crate) fn build(mut m: Machine, root: Value, pickle_bytes: u64) -> Result<Sn
         Some(v) => build_traces(&mut m, v)?,
         None => Vec::new(),
     };
-    let variant = if traces_v.is_some() {
-        FormatVariant::DeviceTraces
-    } else if has_history {
+    // PyTorch 2.0 files may carry a `device_traces` key too (holding a stray entry or two),
+    // but their allocation history lives in the blocks: that is what decides how to read them.
+    let variant = if has_history {
         FormatVariant::BlockHistory
+    } else if traces_v.is_some() {
+        FormatVariant::DeviceTraces
     } else {
         FormatVariant::SegmentsOnly
     };
@@ -205,6 +207,7 @@ fn build_segments(m: &mut Machine, v: Value) -> Result<Vec<Segment>> {
             stack: 0,
             blocks: Vec::new(),
         };
+        let mut addressed = Vec::new();
         for (k, val) in d {
             let Some(key) = key_name(m, k) else { continue };
             match key.as_str() {
@@ -234,7 +237,7 @@ fn build_segments(m: &mut Machine, v: Value) -> Result<Vec<Segment>> {
                 }
                 "is_expandable" => seg.is_expandable = matches!(val, Value::Bool(true)),
                 "frames" => seg.stack = m.stack_of(val)?,
-                "blocks" => seg.blocks = build_blocks(m, val, i)?,
+                "blocks" => (seg.blocks, addressed) = build_blocks(m, val, i)?,
                 other => {
                     *m.unknown
                         .keys
@@ -243,15 +246,26 @@ fn build_segments(m: &mut Machine, v: Value) -> Result<Vec<Segment>> {
                 }
             }
         }
+        // PyTorch 2.0 blocks have no `address`: they tile the segment in order, so each one
+        // starts where the previous one ends.
+        let mut at = seg.address;
+        for (b, &has_address) in seg.blocks.iter_mut().zip(&addressed) {
+            if !has_address {
+                b.address = at;
+            }
+            at = b.address.wrapping_add(b.size);
+        }
         out.push(seg);
     }
     Ok(out)
 }
 
-fn build_blocks(m: &mut Machine, v: Value, seg: usize) -> Result<Vec<Block>> {
+/// The blocks of segment `seg`, and for each whether the file gave its address.
+fn build_blocks(m: &mut Machine, v: Value, seg: usize) -> Result<(Vec<Block>, Vec<bool>)> {
     let items = list_items(m, v)
         .ok_or_else(|| not_snapshot(format!("segment {seg}'s blocks are not a list")))?;
     let mut out = Vec::with_capacity(items.len());
+    let mut addressed = Vec::with_capacity(items.len());
     for bv in items {
         let d = dict_items(m, bv)
             .ok_or_else(|| not_snapshot(format!("a block of segment {seg} is not a dict")))?;
@@ -264,10 +278,14 @@ fn build_blocks(m: &mut Machine, v: Value, seg: usize) -> Result<Vec<Block>> {
             history: Vec::new(),
         };
         let mut has_requested = false;
+        let mut has_address = false;
         for (k, val) in d {
             let Some(key) = key_name(m, k) else { continue };
             match key.as_str() {
-                "address" => b.address = int_field(m, val, "address")?,
+                "address" => {
+                    b.address = int_field(m, val, "address")?;
+                    has_address = true;
+                }
                 "size" => b.size = int_field(m, val, "size")?,
                 "requested_size" => {
                     b.requested_size = int_field(m, val, "requested_size")?;
@@ -322,8 +340,9 @@ fn build_blocks(m: &mut Machine, v: Value, seg: usize) -> Result<Vec<Block>> {
             }
         }
         out.push(b);
+        addressed.push(has_address);
     }
-    Ok(out)
+    Ok((out, addressed))
 }
 
 fn build_traces(m: &mut Machine, v: Value) -> Result<Vec<DeviceTrace>> {

@@ -117,6 +117,8 @@ const MAX_DEPTH: usize = 512;
 /// Most elements a single MARK may group (a corrupt stream could otherwise build huge vectors
 /// of copies of one value with DUP).
 const MAX_MEMO_GAP: usize = 1 << 20;
+/// How far a memo key may run ahead of the number of bytes read (see `memo_put`).
+const MEMO_SLACK: usize = 1 << 16;
 
 /// The machine's state, and after `run` the parsed data waiting for the typed builder.
 pub(crate) struct Machine<'r, 'p> {
@@ -360,7 +362,13 @@ impl<'r, 'p> Machine<'r, 'p> {
 
     fn memo_put(&mut self, idx: usize, v: Value) -> Result<()> {
         if idx >= self.memo.len() {
-            if idx > self.memo.len() + MAX_MEMO_GAP {
+            // Picklers number memo keys 0, 1, 2, ... and every write costs at least one byte
+            // of input, so a key beyond the bytes read so far is hostile: refusing it bounds
+            // the memo by the size of the data (a few far keys cannot make it gigabytes).
+            let bound = usize::try_from(self.input.offset())
+                .unwrap_or(usize::MAX)
+                .saturating_add(MEMO_SLACK);
+            if idx > self.memo.len() + MAX_MEMO_GAP || idx > bound {
                 return Err(ReadError::Limit {
                     offset: self.input.offset(),
                     what: format!(
@@ -469,6 +477,11 @@ impl<'r, 'p> Machine<'r, 'p> {
                         }
                         (Value::Str(k), Value::Int(i)) if k == kl => {
                             frame.line = i;
+                            seen |= 4;
+                        }
+                        // PyTorch writes SIZE_MAX (2**64-1) when it has no line number.
+                        (Value::Str(k), Value::BigInt(_)) if k == kl => {
+                            frame.line = -1;
                             seen |= 4;
                         }
                         _ => return None,
@@ -735,6 +748,8 @@ impl<'r, 'p> Machine<'r, 'p> {
                 (Value::Str(k), Value::Str(s)) if k == kf => frame.filename = s,
                 (Value::Str(k), Value::Int(i)) if k == kl => frame.line = i,
                 (Value::Str(k), Value::None) if k == kl => frame.line = 0,
+                // PyTorch writes SIZE_MAX (2**64-1) when it has no line number.
+                (Value::Str(k), Value::BigInt(_)) if k == kl => frame.line = -1,
                 (Value::Str(k), _) if k == kn || k == kf || k == kl => {
                     return Err(
                         self.malformed("a frame's name, filename or line has the wrong type")
