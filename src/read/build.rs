@@ -12,7 +12,7 @@ use super::pickle::{Machine, Node, Value};
 fn dict_items(m: &Machine, v: Value) -> Option<Vec<(Value, Value)>> {
     match v {
         Value::Node(id) => match &m.nodes[id as usize] {
-            Node::Dict(d) => Some(d.clone()),
+            Node::Dict(d) => Some(d.to_vec()),
             _ => None,
         },
         _ => None,
@@ -22,7 +22,18 @@ fn dict_items(m: &Machine, v: Value) -> Option<Vec<(Value, Value)>> {
 fn list_items(m: &Machine, v: Value) -> Option<Vec<Value>> {
     match v {
         Value::Node(id) => match &m.nodes[id as usize] {
-            Node::List(d) | Node::Tuple(d) => Some(d.clone()),
+            Node::List(d) | Node::Tuple(d) => Some(d.to_vec()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The items of a list or tuple, borrowed.
+fn list_slice<'m>(m: &'m Machine<'_, '_>, v: Value) -> Option<&'m [Value]> {
+    match v {
+        Value::Node(id) => match &m.nodes[id as usize] {
+            Node::List(d) | Node::Tuple(d) => Some(d),
             _ => None,
         },
         _ => None,
@@ -126,10 +137,6 @@ pub(crate) fn build(mut m: Machine, root: Value, pickle_bytes: u64) -> Result<Sn
         .iter()
         .any(|s| s.blocks.iter().any(|b| !b.history.is_empty()));
 
-    let devices = match traces_v {
-        Some(v) => build_traces(&mut m, v)?,
-        None => Vec::new(),
-    };
     // PyTorch 2.0 files may carry a `device_traces` key too (holding a stray entry or two),
     // but their allocation history lives in the blocks: that is what decides how to read them.
     let variant = if has_history {
@@ -146,6 +153,11 @@ pub(crate) fn build(mut m: Machine, root: Value, pickle_bytes: u64) -> Result<Sn
     };
     let annotations = match annotations_v {
         Some(v) => build_annotations(&mut m, v)?,
+        None => Vec::new(),
+    };
+    // Last, because it frees the generic tree the other parts are read from.
+    let devices = match traces_v {
+        Some(v) => build_traces(&mut m, v)?,
         None => Vec::new(),
     };
 
@@ -355,20 +367,21 @@ fn build_traces(m: &mut Machine, v: Value) -> Result<Vec<DeviceTrace>> {
     // Event indices per device, in trace order.
     let mut per_device: Vec<Vec<u32>> = Vec::with_capacity(lists.len());
     for (dev, lv) in lists.iter().enumerate() {
-        let items = list_items(m, *lv).ok_or_else(|| {
+        // Borrowed, not copied: this list has one entry per event.
+        let items = list_slice(m, *lv).ok_or_else(|| {
             not_snapshot(format!(
                 "device_traces[{dev}] is {}, not a list",
                 type_name(m, *lv)
             ))
         })?;
         let mut idxs = Vec::with_capacity(items.len());
-        for (i, it) in items.iter().enumerate() {
+        for (i, &it) in items.iter().enumerate() {
             match it {
-                Value::Event(e) => idxs.push(*e),
+                Value::Event(e) => idxs.push(e),
                 other => {
                     return Err(not_snapshot(format!(
                         "device_traces[{dev}][{i}] is {}, not a trace entry with an 'action'",
-                        type_name(m, *other)
+                        type_name(m, other)
                     )))
                 }
             }
@@ -376,6 +389,9 @@ fn build_traces(m: &mut Machine, v: Value) -> Result<Vec<DeviceTrace>> {
         per_device.push(idxs);
     }
 
+    // The generic tree is no longer needed: free it before the events are laid out per
+    // device, so that the two never coexist at full size.
+    m.release_tree();
     let mut pool = std::mem::take(&mut m.events);
     let pool_len = pool.len();
     let mut extras = std::mem::take(&mut m.event_extras);

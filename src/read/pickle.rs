@@ -37,12 +37,99 @@ pub(crate) enum Value {
     Unset,
 }
 
+/// The items of a container node: nothing allocated while empty, one pointer otherwise.
+///
+/// Why: a real snapshot has one node per trace entry and per frame list (600k+ in a 1M-event
+/// trace), nearly all created empty and reduced to an [`Event`] or a stack before they hold
+/// anything. A plain `Vec` would make every node 32 bytes; this keeps nodes at 16.
+#[derive(Debug)]
+pub(crate) struct Items<T>(Option<Box<Vec<T>>>);
+
+impl<T> Default for Items<T> {
+    fn default() -> Self {
+        Items(None)
+    }
+}
+
+impl<T: Clone> Items<T> {
+    pub fn new() -> Items<T> {
+        Items(None)
+    }
+
+    pub fn from_vec(v: Vec<T>) -> Items<T> {
+        if v.is_empty() {
+            Items(None)
+        } else {
+            Items(Some(Box::new(v)))
+        }
+    }
+
+    fn vec(&mut self) -> &mut Vec<T> {
+        self.0.get_or_insert_with(Default::default)
+    }
+
+    pub fn push(&mut self, x: T) {
+        self.vec().push(x);
+    }
+
+    pub fn extend_from_slice(&mut self, xs: &[T]) {
+        if !xs.is_empty() {
+            self.vec().extend_from_slice(xs);
+        }
+    }
+
+    pub fn extend(&mut self, xs: impl IntoIterator<Item = T>) {
+        self.vec().extend(xs);
+    }
+}
+
+impl<T> std::ops::Deref for Items<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        self.0.as_deref().map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+impl<T> std::ops::DerefMut for Items<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        match self.0.as_deref_mut() {
+            Some(v) => v.as_mut_slice(),
+            None => &mut [],
+        }
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Items<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        std::ops::Deref::deref(self).iter()
+    }
+}
+
+/// A memo slot: a [`Value`] packed into 8 bytes (tag in the top 4 bits, a 32-bit id below).
+/// Integers and floats, which picklers rarely memoize, go to a side table.
+///
+/// Why: a 1M-event trace memoizes about a million values; at 16 bytes per `Value` the memo
+/// alone would be a third of the model's size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Slot(u64);
+
+impl Slot {
+    const UNSET: Slot = Slot(0);
+    const SHIFT: u32 = 60;
+
+    fn new(tag: u64, id: u32) -> Slot {
+        Slot(tag << Self::SHIFT | id as u64)
+    }
+}
+
 #[derive(Debug)]
 pub(crate) enum Node {
-    List(Vec<Value>),
-    Tuple(Vec<Value>),
-    Dict(Vec<(Value, Value)>),
-    Set(Vec<Value>),
+    List(Items<Value>),
+    Tuple(Items<Value>),
+    Dict(Items<(Value, Value)>),
+    Set(Items<Value>),
     Frame(FrameId),
     Stack(StackId),
     Event(u32),
@@ -125,7 +212,9 @@ pub(crate) struct Machine<'r, 'p> {
     input: Input<'r>,
     stack: Vec<Value>,
     marks: Vec<usize>,
-    memo: Vec<Value>,
+    memo: Vec<Slot>,
+    /// Memoized ints and floats (see [`Slot`]).
+    memo_wide: Vec<Value>,
     pub nodes: Vec<Node>,
     pub frames: FrameTable,
     pub stacks: StackTable,
@@ -174,6 +263,7 @@ impl<'r, 'p> Machine<'r, 'p> {
             stack: Vec::with_capacity(1024),
             marks: Vec::with_capacity(64),
             memo: Vec::with_capacity(1024),
+            memo_wide: Vec::new(),
             nodes: Vec::with_capacity(1024),
             frames,
             stacks: StackTable::default(),
@@ -351,12 +441,48 @@ impl<'r, 'p> Machine<'r, 'p> {
         Ok(self.long_from_bytes(&mag))
     }
 
+    fn pack(&mut self, v: Value) -> Slot {
+        match v {
+            Value::Unset => Slot::UNSET,
+            Value::None => Slot::new(1, 0),
+            Value::Bool(b) => Slot::new(2, b as u32),
+            Value::Str(id) => Slot::new(3, id),
+            Value::BigInt(id) => Slot::new(4, id),
+            Value::Bytes(id) => Slot::new(5, id),
+            Value::Node(id) => Slot::new(6, id),
+            Value::Event(id) => Slot::new(7, id),
+            Value::Int(_) | Value::Float(_) => {
+                self.memo_wide.push(v);
+                Slot::new(8, self.memo_wide.len() as u32 - 1)
+            }
+        }
+    }
+
+    fn unpack(&self, s: Slot) -> Value {
+        let id = s.0 as u32;
+        match s.0 >> Slot::SHIFT {
+            1 => Value::None,
+            2 => Value::Bool(id != 0),
+            3 => Value::Str(id),
+            4 => Value::BigInt(id),
+            5 => Value::Bytes(id),
+            6 => Value::Node(id),
+            7 => Value::Event(id),
+            8 => self
+                .memo_wide
+                .get(id as usize)
+                .copied()
+                .unwrap_or(Value::Unset),
+            _ => Value::Unset,
+        }
+    }
+
     fn memo_get(&self, idx: usize) -> Result<Value> {
-        match self.memo.get(idx) {
+        match self.memo.get(idx).map(|&s| self.unpack(s)) {
             Some(Value::Unset) | None => {
                 Err(self.malformed(format!("memo key {idx} is read before it is written")))
             }
-            Some(v) => Ok(*v),
+            Some(v) => Ok(v),
         }
     }
 
@@ -377,9 +503,9 @@ impl<'r, 'p> Machine<'r, 'p> {
                     ),
                 });
             }
-            self.memo.resize(idx + 1, Value::Unset);
+            self.memo.resize(idx + 1, Slot::UNSET);
         }
-        self.memo[idx] = v;
+        self.memo[idx] = self.pack(v);
         Ok(())
     }
 
@@ -445,7 +571,7 @@ impl<'r, 'p> Machine<'r, 'p> {
                 let fid = self.push_node(Node::Frame(f));
                 list.push(fid);
             }
-            self.nodes[id as usize] = Node::List(list);
+            self.nodes[id as usize] = Node::List(Items::from_vec(list));
         }
         self.scratch = scratch;
         Ok(all_frames)
@@ -1079,30 +1205,30 @@ impl<'r, 'p> Machine<'r, 'p> {
                     self.stack.push(v);
                 }
                 b']' => {
-                    let v = self.push_node(Node::List(Vec::new()));
+                    let v = self.push_node(Node::List(Items::new()));
                     self.stack.push(v);
                 }
                 b'}' => {
-                    let v = self.push_node(Node::Dict(Vec::new()));
+                    let v = self.push_node(Node::Dict(Items::new()));
                     self.stack.push(v);
                 }
                 b')' => {
-                    let v = self.push_node(Node::Tuple(Vec::new()));
+                    let v = self.push_node(Node::Tuple(Items::new()));
                     self.stack.push(v);
                 }
                 0x8f => {
-                    let v = self.push_node(Node::Set(Vec::new()));
+                    let v = self.push_node(Node::Set(Items::new()));
                     self.stack.push(v);
                 }
                 b'l' => {
                     let mut items = self.pop_mark()?;
-                    let v = self.push_node(Node::List(Vec::new()));
+                    let v = self.push_node(Node::List(Items::new()));
                     self.extend_list(v, &mut items)?;
                     self.stack.push(v);
                 }
                 b'd' => {
                     let items = self.pop_mark()?;
-                    let v = self.push_node(Node::Dict(Vec::new()));
+                    let v = self.push_node(Node::Dict(Items::new()));
                     self.set_items(v, &items)?;
                     self.stack.push(v);
                 }
@@ -1112,12 +1238,12 @@ impl<'r, 'p> Machine<'r, 'p> {
                     for it in items.iter_mut() {
                         *it = self.absorb(*it)?;
                     }
-                    let v = self.push_node(Node::Tuple(items));
+                    let v = self.push_node(Node::Tuple(Items::from_vec(items)));
                     self.stack.push(v);
                 }
                 0x91 => {
                     let items = self.pop_mark()?;
-                    let v = self.push_node(Node::Set(items));
+                    let v = self.push_node(Node::Set(Items::from_vec(items)));
                     self.stack.push(v);
                 }
                 0x85..=0x87 => {
@@ -1130,7 +1256,7 @@ impl<'r, 'p> Machine<'r, 'p> {
                     for it in items.iter_mut() {
                         *it = self.absorb(*it)?;
                     }
-                    let v = self.push_node(Node::Tuple(items));
+                    let v = self.push_node(Node::Tuple(Items::from_vec(items)));
                     self.stack.push(v);
                 }
                 b'a' => {
@@ -1175,9 +1301,8 @@ impl<'r, 'p> Machine<'r, 'p> {
                 }
                 0x94 => {
                     let v = self.top()?;
-                    let idx = self.memo.len();
-                    self.memo.push(v);
-                    debug_assert_eq!(idx + 1, self.memo.len());
+                    let slot = self.pack(v);
+                    self.memo.push(slot);
                 }
                 b'q' => {
                     let idx = self.input.u8("a BINPUT index")? as usize;
@@ -1227,6 +1352,22 @@ impl<'r, 'p> Machine<'r, 'p> {
                 }
             }
         }
+    }
+
+    /// Frees what only parsing needs (memo, stacks, the input window). Called once the
+    /// stream is read, so that building the typed model does not pay for it.
+    pub fn release_parse_state(&mut self) {
+        self.memo = Vec::new();
+        self.memo_wide = Vec::new();
+        self.stack = Vec::new();
+        self.marks = Vec::new();
+        self.spare = Vec::new();
+        self.input.release();
+    }
+
+    /// Frees the generic tree (after the builder has read all it needs from it).
+    pub fn release_tree(&mut self) {
+        self.nodes = Vec::new();
     }
 
     /// Whether bytes follow the STOP opcode.
