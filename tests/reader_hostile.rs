@@ -381,3 +381,44 @@ fn corrupt_compressed_input() {
         ReadError::Decompress { format: "zstd", .. }
     ));
 }
+
+/// Shapes that would make reading quadratic: a frame list appended one frame at a time, and a
+/// dict filled one key at a time. Both must read in linear time and memory.
+#[test]
+fn one_by_one_growth_stays_linear() {
+    const N: usize = 100_000;
+    // {'segments': [], 'x': [frame, frame, ...]} with APPENDS of one frame each.
+    let mut frames = b"\x80\x04}\x8c\x08segments]s\x8c\x01x".to_vec();
+    frames.extend_from_slice(
+        b"}q\x00(\x8c\x04name\x8c\x01f\x8c\x08filename\x8c\x01g\x8c\x04lineK\x01u0]",
+    );
+    for _ in 0..N {
+        frames.extend_from_slice(b"(h\x00e");
+    }
+    frames.extend_from_slice(b"s.");
+    let snap = read(&frames).expect("reads");
+    assert_eq!(snap.extra_top_level.len(), 1);
+    match &snap.extra_top_level[0].1 {
+        memsight::model::PyValue::List(items) => assert_eq!(items.len(), N),
+        other => panic!("x is {other}"),
+    }
+    assert!(
+        snap.stacks.len() < 10_000,
+        "{} stacks interned",
+        snap.stacks.len()
+    );
+
+    // {'segments': [], 'x': {0: 0, 1: 0, ...}} with one SETITEM per key.
+    let mut dict = b"\x80\x04}\x8c\x08segments]s\x8c\x01x}".to_vec();
+    for i in 0..N as u32 {
+        dict.push(b'J');
+        dict.extend_from_slice(&i.to_le_bytes());
+        dict.extend_from_slice(b"K\x00s");
+    }
+    dict.extend_from_slice(b"s.");
+    let snap = read(&dict).expect("reads");
+    match &snap.extra_top_level[0].1 {
+        memsight::model::PyValue::Dict(items) => assert_eq!(items.len(), N),
+        other => panic!("x is {other}"),
+    }
+}

@@ -204,6 +204,11 @@ const MAX_DEPTH: usize = 512;
 /// Most elements a single MARK may group (a corrupt stream could otherwise build huge vectors
 /// of copies of one value with DUP).
 const MAX_MEMO_GAP: usize = 1 << 20;
+/// Longest frame list interned batch by batch as it arrives (see `try_stack_from_appends`).
+const MAX_INCREMENTAL_STACK: usize = 4096;
+/// Dicts up to this size replace a repeated key as Python does; larger ones (never seen in a
+/// snapshot) just append, so that a hostile dict cannot make inserting quadratic.
+const MAX_DEDUP_DICT: usize = 1024;
 /// How far a memo key may run ahead of the number of bytes read (see `memo_put`).
 const MEMO_SLACK: usize = 1 << 16;
 
@@ -559,8 +564,14 @@ impl<'r, 'p> Machine<'r, 'p> {
         if let Some(s) = prefix {
             scratch.extend_from_slice(self.stacks.get(s));
         }
-        let mut all_frames = true;
+        // Each batch appended to a stack interns a new, longer stack: fine for real frame
+        // lists (one or two batches), quadratic for a hostile list appended item by item. Past
+        // a length no real stack reaches, the list stays a plain list.
+        let mut all_frames = scratch.len() + n <= MAX_INCREMENTAL_STACK;
         for i in mark..self.stack.len() {
+            if !all_frames {
+                break;
+            }
             match self.as_frame(self.stack[i]) {
                 Some(f) => scratch.push(f),
                 None => {
@@ -678,6 +689,10 @@ impl<'r, 'p> Machine<'r, 'p> {
                     d.extend(pairs);
                 } else {
                     for (k, v) in pairs {
+                        if d.len() >= MAX_DEDUP_DICT {
+                            d.push((k, v));
+                            continue;
+                        }
                         // A repeated key replaces the earlier value, as in Python.
                         match d.iter_mut().find(|(dk, _)| *dk == k) {
                             Some(slot) => slot.1 = v,
