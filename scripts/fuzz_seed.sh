@@ -16,14 +16,14 @@ mkdir -p "$corpus" "$root/fuzz/artifacts/load"
 for f in "$root"/sample_snapshots/*.pickle "$root"/tests/data/fixtures/*.pickle* \
          "$root"/tests/data/public/*.pickle; do
     [ -f "$f" ] || continue
-    # Inputs over 1 MB slow libFuzzer down without adding shapes the small ones lack.
-    [ "$(stat -c %s "$f")" -le 1048576 ] || continue
+    # Inputs over 256 KB slow libFuzzer down without adding shapes the small ones lack.
+    [ "$(stat -c %s "$f")" -le 262144 ] || continue
     cp -f "$f" "$corpus/seed-$(basename "$f")"
 done
 cd "$root/fuzz"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/fuzz/target}"
 if cargo +nightly fuzz --version >/dev/null 2>&1; then
-    exec cargo +nightly fuzz run load "$corpus" -- -max_total_time="$secs" -max_len=1048576 \
+    exec cargo +nightly fuzz run load "$corpus" -- -max_total_time="$secs" -max_len=131072 \
         -rss_limit_mb=4096 -timeout=20
 elif cargo +nightly --version >/dev/null 2>&1 && [ "${FUZZ_STABLE:-0}" != 1 ]; then
     # What cargo-fuzz does: sanitizer coverage for libFuzzer, address sanitizer, --cfg fuzzing.
@@ -34,7 +34,7 @@ elif cargo +nightly --version >/dev/null 2>&1 && [ "${FUZZ_STABLE:-0}" != 1 ]; t
     triple="$(rustc +nightly -vV | sed -n 's/^host: //p')"
     cargo +nightly build --release --bin load --target "$triple"
     exec "$CARGO_TARGET_DIR/$triple/release/load" "$corpus" -max_total_time="$secs" \
-        -max_len=1048576 -rss_limit_mb=4096 -timeout=20 \
+        -max_len=131072 -rss_limit_mb=4096 -timeout=20 \
         -artifact_prefix="$root/fuzz/artifacts/load/"
 else
     cargo build --release --no-default-features --bin load
