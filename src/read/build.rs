@@ -148,11 +148,13 @@ pub(crate) fn build(mut m: Machine, root: Value, pickle_bytes: u64) -> Result<Sn
     };
 
     let allocator_settings = match settings_v {
-        Some(v) => Some(build_settings(&m, v)?),
+        Some(v) => Some(build_settings(&m, v).map_err(|e| in_context(e, "allocator_settings"))?),
         None => None,
     };
     let annotations = match annotations_v {
-        Some(v) => build_annotations(&mut m, v)?,
+        Some(v) => {
+            build_annotations(&mut m, v).map_err(|e| in_context(e, "external_annotations"))?
+        }
         None => Vec::new(),
     };
     // Last, because it frees the generic tree the other parts are read from.
@@ -199,77 +201,93 @@ fn build_segments(m: &mut Machine, v: Value) -> Result<Vec<Segment>> {
         .ok_or_else(|| not_snapshot(format!("'segments' is {}, not a list", type_name(m, v))))?;
     let mut out = Vec::with_capacity(items.len());
     for (i, seg_v) in items.into_iter().enumerate() {
-        let d = dict_items(m, seg_v).ok_or_else(|| {
-            not_snapshot(format!(
-                "segment {i} is {}, not a dict",
-                type_name(m, seg_v)
-            ))
-        })?;
-        let mut seg = Segment {
-            device: 0,
-            address: 0,
-            total_size: 0,
-            allocated_size: 0,
-            active_size: 0,
-            requested_size: 0,
-            stream: 0,
-            segment_type: SegmentType::Unknown,
-            pool_id: (0, 0),
-            is_expandable: false,
-            stack: 0,
-            blocks: Vec::new(),
-        };
-        let mut addressed = Vec::new();
-        for (k, val) in d {
-            let Some(key) = key_name(m, k) else { continue };
-            match key.as_str() {
-                "device" => seg.device = int_field(m, val, "device")? as usize,
-                "address" => seg.address = int_field(m, val, "address")?,
-                "total_size" => seg.total_size = int_field(m, val, "total_size")?,
-                "allocated_size" => seg.allocated_size = int_field(m, val, "allocated_size")?,
-                "active_size" => seg.active_size = int_field(m, val, "active_size")?,
-                "requested_size" => seg.requested_size = int_field(m, val, "requested_size")?,
-                "stream" => seg.stream = int_field(m, val, "stream")?,
-                "segment_type" => {
-                    seg.segment_type = match val {
-                        Value::Str(s) => match m.frames.strings.get(s) {
-                            "large" => SegmentType::Large,
-                            "small" => SegmentType::Small,
-                            _ => SegmentType::Unknown,
-                        },
-                        _ => SegmentType::Unknown,
-                    }
-                }
-                "segment_pool_id" => {
-                    if let Some(t) = list_items(m, val) {
-                        let a = t.first().and_then(|&x| i64_field(x)).unwrap_or(0);
-                        let b = t.get(1).and_then(|&x| i64_field(x)).unwrap_or(0);
-                        seg.pool_id = (a, b);
-                    }
-                }
-                "is_expandable" => seg.is_expandable = matches!(val, Value::Bool(true)),
-                "frames" => seg.stack = m.stack_of(val)?,
-                "blocks" => (seg.blocks, addressed) = build_blocks(m, val, i)?,
-                other => {
-                    *m.unknown
-                        .keys
-                        .entry(format!("segment.{other}"))
-                        .or_default() += 1;
-                }
-            }
-        }
-        // PyTorch 2.0 blocks have no `address`: they tile the segment in order, so each one
-        // starts where the previous one ends.
-        let mut at = seg.address;
-        for (b, &has_address) in seg.blocks.iter_mut().zip(&addressed) {
-            if !has_address {
-                b.address = at;
-            }
-            at = b.address.wrapping_add(b.size);
-        }
+        let seg = build_segment(m, seg_v, i).map_err(|e| in_context(e, &format!("segment {i}")))?;
         out.push(seg);
     }
     Ok(out)
+}
+
+/// A value of the right pickle shape but the wrong meaning (a negative size, a frame that is
+/// not a dict) is a snapshot problem, not a pickle one: say where in the snapshot it is rather
+/// than a byte offset (which, once the stream is read, would only be its end).
+fn in_context(e: ReadError, place: &str) -> ReadError {
+    match e {
+        ReadError::Malformed { what, .. } => not_snapshot(format!("{place}: {what}")),
+        ReadError::NotASnapshot { what } => not_snapshot(format!("{place}: {what}")),
+        other => other,
+    }
+}
+
+fn build_segment(m: &mut Machine, seg_v: Value, i: usize) -> Result<Segment> {
+    let d = dict_items(m, seg_v).ok_or_else(|| {
+        not_snapshot(format!(
+            "segment {i} is {}, not a dict",
+            type_name(m, seg_v)
+        ))
+    })?;
+    let mut seg = Segment {
+        device: 0,
+        address: 0,
+        total_size: 0,
+        allocated_size: 0,
+        active_size: 0,
+        requested_size: 0,
+        stream: 0,
+        segment_type: SegmentType::Unknown,
+        pool_id: (0, 0),
+        is_expandable: false,
+        stack: 0,
+        blocks: Vec::new(),
+    };
+    let mut addressed = Vec::new();
+    for (k, val) in d {
+        let Some(key) = key_name(m, k) else { continue };
+        match key.as_str() {
+            "device" => seg.device = int_field(m, val, "device")? as usize,
+            "address" => seg.address = int_field(m, val, "address")?,
+            "total_size" => seg.total_size = int_field(m, val, "total_size")?,
+            "allocated_size" => seg.allocated_size = int_field(m, val, "allocated_size")?,
+            "active_size" => seg.active_size = int_field(m, val, "active_size")?,
+            "requested_size" => seg.requested_size = int_field(m, val, "requested_size")?,
+            "stream" => seg.stream = int_field(m, val, "stream")?,
+            "segment_type" => {
+                seg.segment_type = match val {
+                    Value::Str(s) => match m.frames.strings.get(s) {
+                        "large" => SegmentType::Large,
+                        "small" => SegmentType::Small,
+                        _ => SegmentType::Unknown,
+                    },
+                    _ => SegmentType::Unknown,
+                }
+            }
+            "segment_pool_id" => {
+                if let Some(t) = list_items(m, val) {
+                    let a = t.first().and_then(|&x| i64_field(x)).unwrap_or(0);
+                    let b = t.get(1).and_then(|&x| i64_field(x)).unwrap_or(0);
+                    seg.pool_id = (a, b);
+                }
+            }
+            "is_expandable" => seg.is_expandable = matches!(val, Value::Bool(true)),
+            "frames" => seg.stack = m.stack_of(val)?,
+            "blocks" => (seg.blocks, addressed) = build_blocks(m, val, i)?,
+            other => {
+                *m.unknown
+                    .keys
+                    .entry(format!("segment.{other}"))
+                    .or_default() += 1;
+            }
+        }
+    }
+    // PyTorch 2.0 blocks have no `address`: they tile the segment in order, so each one
+    // starts where the previous one ends.
+    let mut at = seg.address;
+    for (b, &has_address) in seg.blocks.iter_mut().zip(&addressed) {
+        if !has_address {
+            b.address = at;
+        }
+        at = b.address.wrapping_add(b.size);
+    }
+    Ok(seg)
 }
 
 /// The blocks of segment `seg`, and for each whether the file gave its address.
