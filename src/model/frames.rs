@@ -122,6 +122,7 @@ impl StringTable {
 pub struct Frame {
     pub name: StrId,
     pub filename: StrId,
+    /// -1 when PyTorch wrote SIZE_MAX (2**64-1), its "no line" for some C++ frames.
     pub line: i64,
 }
 

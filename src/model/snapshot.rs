@@ -11,7 +11,9 @@ use super::pyvalue::PyValue;
 pub enum FormatVariant {
     /// `{'segments', 'device_traces', ...}`: PyTorch 2.1 and later.
     DeviceTraces,
-    /// Segments whose blocks carry a `history` list and no `device_traces` (PyTorch 2.0).
+    /// Segments whose blocks carry a `history` list (PyTorch 2.0). Such files may also have a
+    /// `device_traces` key holding a stray entry or two, but the allocation history is in the
+    /// blocks, so this variant wins over [`FormatVariant::DeviceTraces`].
     BlockHistory,
     /// Segments only: no trace and no history (a `memory_snapshot()` list, or history off).
     SegmentsOnly,
@@ -76,6 +78,8 @@ pub struct HistoryEntry {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Block {
+    /// As written; for PyTorch 2.0 blocks, which have none, the segment address plus the sizes
+    /// of the blocks before it (blocks tile their segment in order).
     pub address: u64,
     pub size: u64,
     pub requested_size: u64,

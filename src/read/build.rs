@@ -12,7 +12,7 @@ use super::pickle::{Machine, Node, Value};
 fn dict_items(m: &Machine, v: Value) -> Option<Vec<(Value, Value)>> {
     match v {
         Value::Node(id) => match &m.nodes[id as usize] {
-            Node::Dict(d) => Some(d.clone()),
+            Node::Dict(d) => Some(d.to_vec()),
             _ => None,
         },
         _ => None,
@@ -22,7 +22,18 @@ fn dict_items(m: &Machine, v: Value) -> Option<Vec<(Value, Value)>> {
 fn list_items(m: &Machine, v: Value) -> Option<Vec<Value>> {
     match v {
         Value::Node(id) => match &m.nodes[id as usize] {
-            Node::List(d) | Node::Tuple(d) => Some(d.clone()),
+            Node::List(d) | Node::Tuple(d) => Some(d.to_vec()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The items of a list or tuple, borrowed.
+fn list_slice<'m>(m: &'m Machine<'_, '_>, v: Value) -> Option<&'m [Value]> {
+    match v {
+        Value::Node(id) => match &m.nodes[id as usize] {
+            Node::List(d) | Node::Tuple(d) => Some(d),
             _ => None,
         },
         _ => None,
@@ -126,24 +137,29 @@ pub(crate) fn build(mut m: Machine, root: Value, pickle_bytes: u64) -> Result<Sn
         .iter()
         .any(|s| s.blocks.iter().any(|b| !b.history.is_empty()));
 
-    let devices = match traces_v {
-        Some(v) => build_traces(&mut m, v)?,
-        None => Vec::new(),
-    };
-    let variant = if traces_v.is_some() {
-        FormatVariant::DeviceTraces
-    } else if has_history {
+    // PyTorch 2.0 files may carry a `device_traces` key too (holding a stray entry or two),
+    // but their allocation history lives in the blocks: that is what decides how to read them.
+    let variant = if has_history {
         FormatVariant::BlockHistory
+    } else if traces_v.is_some() {
+        FormatVariant::DeviceTraces
     } else {
         FormatVariant::SegmentsOnly
     };
 
     let allocator_settings = match settings_v {
-        Some(v) => Some(build_settings(&m, v)?),
+        Some(v) => Some(build_settings(&m, v).map_err(|e| in_context(e, "allocator_settings"))?),
         None => None,
     };
     let annotations = match annotations_v {
-        Some(v) => build_annotations(&mut m, v)?,
+        Some(v) => {
+            build_annotations(&mut m, v).map_err(|e| in_context(e, "external_annotations"))?
+        }
+        None => Vec::new(),
+    };
+    // Last, because it frees the generic tree the other parts are read from.
+    let devices = match traces_v {
+        Some(v) => build_traces(&mut m, v)?,
         None => Vec::new(),
     };
 
@@ -185,73 +201,101 @@ fn build_segments(m: &mut Machine, v: Value) -> Result<Vec<Segment>> {
         .ok_or_else(|| not_snapshot(format!("'segments' is {}, not a list", type_name(m, v))))?;
     let mut out = Vec::with_capacity(items.len());
     for (i, seg_v) in items.into_iter().enumerate() {
-        let d = dict_items(m, seg_v).ok_or_else(|| {
-            not_snapshot(format!(
-                "segment {i} is {}, not a dict",
-                type_name(m, seg_v)
-            ))
-        })?;
-        let mut seg = Segment {
-            device: 0,
-            address: 0,
-            total_size: 0,
-            allocated_size: 0,
-            active_size: 0,
-            requested_size: 0,
-            stream: 0,
-            segment_type: SegmentType::Unknown,
-            pool_id: (0, 0),
-            is_expandable: false,
-            stack: 0,
-            blocks: Vec::new(),
-        };
-        for (k, val) in d {
-            let Some(key) = key_name(m, k) else { continue };
-            match key.as_str() {
-                "device" => seg.device = int_field(m, val, "device")? as usize,
-                "address" => seg.address = int_field(m, val, "address")?,
-                "total_size" => seg.total_size = int_field(m, val, "total_size")?,
-                "allocated_size" => seg.allocated_size = int_field(m, val, "allocated_size")?,
-                "active_size" => seg.active_size = int_field(m, val, "active_size")?,
-                "requested_size" => seg.requested_size = int_field(m, val, "requested_size")?,
-                "stream" => seg.stream = int_field(m, val, "stream")?,
-                "segment_type" => {
-                    seg.segment_type = match val {
-                        Value::Str(s) => match m.frames.strings.get(s) {
-                            "large" => SegmentType::Large,
-                            "small" => SegmentType::Small,
-                            _ => SegmentType::Unknown,
-                        },
-                        _ => SegmentType::Unknown,
-                    }
-                }
-                "segment_pool_id" => {
-                    if let Some(t) = list_items(m, val) {
-                        let a = t.first().and_then(|&x| i64_field(x)).unwrap_or(0);
-                        let b = t.get(1).and_then(|&x| i64_field(x)).unwrap_or(0);
-                        seg.pool_id = (a, b);
-                    }
-                }
-                "is_expandable" => seg.is_expandable = matches!(val, Value::Bool(true)),
-                "frames" => seg.stack = m.stack_of(val)?,
-                "blocks" => seg.blocks = build_blocks(m, val, i)?,
-                other => {
-                    *m.unknown
-                        .keys
-                        .entry(format!("segment.{other}"))
-                        .or_default() += 1;
-                }
-            }
-        }
+        let seg = build_segment(m, seg_v, i).map_err(|e| in_context(e, &format!("segment {i}")))?;
         out.push(seg);
     }
     Ok(out)
 }
 
-fn build_blocks(m: &mut Machine, v: Value, seg: usize) -> Result<Vec<Block>> {
+/// A value of the right pickle shape but the wrong meaning (a negative size, a frame that is
+/// not a dict) is a snapshot problem, not a pickle one: say where in the snapshot it is rather
+/// than a byte offset (which, once the stream is read, would only be its end).
+fn in_context(e: ReadError, place: &str) -> ReadError {
+    match e {
+        ReadError::Malformed { what, .. } => not_snapshot(format!("{place}: {what}")),
+        ReadError::NotASnapshot { what } => not_snapshot(format!("{place}: {what}")),
+        other => other,
+    }
+}
+
+fn build_segment(m: &mut Machine, seg_v: Value, i: usize) -> Result<Segment> {
+    let d = dict_items(m, seg_v).ok_or_else(|| {
+        not_snapshot(format!(
+            "segment {i} is {}, not a dict",
+            type_name(m, seg_v)
+        ))
+    })?;
+    let mut seg = Segment {
+        device: 0,
+        address: 0,
+        total_size: 0,
+        allocated_size: 0,
+        active_size: 0,
+        requested_size: 0,
+        stream: 0,
+        segment_type: SegmentType::Unknown,
+        pool_id: (0, 0),
+        is_expandable: false,
+        stack: 0,
+        blocks: Vec::new(),
+    };
+    let mut addressed = Vec::new();
+    for (k, val) in d {
+        let Some(key) = key_name(m, k) else { continue };
+        match key.as_str() {
+            "device" => seg.device = int_field(m, val, "device")? as usize,
+            "address" => seg.address = int_field(m, val, "address")?,
+            "total_size" => seg.total_size = int_field(m, val, "total_size")?,
+            "allocated_size" => seg.allocated_size = int_field(m, val, "allocated_size")?,
+            "active_size" => seg.active_size = int_field(m, val, "active_size")?,
+            "requested_size" => seg.requested_size = int_field(m, val, "requested_size")?,
+            "stream" => seg.stream = int_field(m, val, "stream")?,
+            "segment_type" => {
+                seg.segment_type = match val {
+                    Value::Str(s) => match m.frames.strings.get(s) {
+                        "large" => SegmentType::Large,
+                        "small" => SegmentType::Small,
+                        _ => SegmentType::Unknown,
+                    },
+                    _ => SegmentType::Unknown,
+                }
+            }
+            "segment_pool_id" => {
+                if let Some(t) = list_items(m, val) {
+                    let a = t.first().and_then(|&x| i64_field(x)).unwrap_or(0);
+                    let b = t.get(1).and_then(|&x| i64_field(x)).unwrap_or(0);
+                    seg.pool_id = (a, b);
+                }
+            }
+            "is_expandable" => seg.is_expandable = matches!(val, Value::Bool(true)),
+            "frames" => seg.stack = m.stack_of(val)?,
+            "blocks" => (seg.blocks, addressed) = build_blocks(m, val, i)?,
+            other => {
+                *m.unknown
+                    .keys
+                    .entry(format!("segment.{other}"))
+                    .or_default() += 1;
+            }
+        }
+    }
+    // PyTorch 2.0 blocks have no `address`: they tile the segment in order, so each one
+    // starts where the previous one ends.
+    let mut at = seg.address;
+    for (b, &has_address) in seg.blocks.iter_mut().zip(&addressed) {
+        if !has_address {
+            b.address = at;
+        }
+        at = b.address.wrapping_add(b.size);
+    }
+    Ok(seg)
+}
+
+/// The blocks of segment `seg`, and for each whether the file gave its address.
+fn build_blocks(m: &mut Machine, v: Value, seg: usize) -> Result<(Vec<Block>, Vec<bool>)> {
     let items = list_items(m, v)
         .ok_or_else(|| not_snapshot(format!("segment {seg}'s blocks are not a list")))?;
     let mut out = Vec::with_capacity(items.len());
+    let mut addressed = Vec::with_capacity(items.len());
     for bv in items {
         let d = dict_items(m, bv)
             .ok_or_else(|| not_snapshot(format!("a block of segment {seg} is not a dict")))?;
@@ -264,10 +308,14 @@ fn build_blocks(m: &mut Machine, v: Value, seg: usize) -> Result<Vec<Block>> {
             history: Vec::new(),
         };
         let mut has_requested = false;
+        let mut has_address = false;
         for (k, val) in d {
             let Some(key) = key_name(m, k) else { continue };
             match key.as_str() {
-                "address" => b.address = int_field(m, val, "address")?,
+                "address" => {
+                    b.address = int_field(m, val, "address")?;
+                    has_address = true;
+                }
                 "size" => b.size = int_field(m, val, "size")?,
                 "requested_size" => {
                     b.requested_size = int_field(m, val, "requested_size")?;
@@ -322,8 +370,9 @@ fn build_blocks(m: &mut Machine, v: Value, seg: usize) -> Result<Vec<Block>> {
             }
         }
         out.push(b);
+        addressed.push(has_address);
     }
-    Ok(out)
+    Ok((out, addressed))
 }
 
 fn build_traces(m: &mut Machine, v: Value) -> Result<Vec<DeviceTrace>> {
@@ -336,20 +385,21 @@ fn build_traces(m: &mut Machine, v: Value) -> Result<Vec<DeviceTrace>> {
     // Event indices per device, in trace order.
     let mut per_device: Vec<Vec<u32>> = Vec::with_capacity(lists.len());
     for (dev, lv) in lists.iter().enumerate() {
-        let items = list_items(m, *lv).ok_or_else(|| {
+        // Borrowed, not copied: this list has one entry per event.
+        let items = list_slice(m, *lv).ok_or_else(|| {
             not_snapshot(format!(
                 "device_traces[{dev}] is {}, not a list",
                 type_name(m, *lv)
             ))
         })?;
         let mut idxs = Vec::with_capacity(items.len());
-        for (i, it) in items.iter().enumerate() {
+        for (i, &it) in items.iter().enumerate() {
             match it {
-                Value::Event(e) => idxs.push(*e),
+                Value::Event(e) => idxs.push(e),
                 other => {
                     return Err(not_snapshot(format!(
                         "device_traces[{dev}][{i}] is {}, not a trace entry with an 'action'",
-                        type_name(m, *other)
+                        type_name(m, other)
                     )))
                 }
             }
@@ -357,6 +407,9 @@ fn build_traces(m: &mut Machine, v: Value) -> Result<Vec<DeviceTrace>> {
         per_device.push(idxs);
     }
 
+    // The generic tree is no longer needed: free it before the events are laid out per
+    // device, so that the two never coexist at full size.
+    m.release_tree();
     let mut pool = std::mem::take(&mut m.events);
     let pool_len = pool.len();
     let mut extras = std::mem::take(&mut m.event_extras);

@@ -231,6 +231,14 @@ impl<'r> Input<'r> {
         }
     }
 
+    /// Drops the window's buffer (the offset stays valid; reading again refills it).
+    pub fn release(&mut self) {
+        self.base += self.pos as u64;
+        self.buf = Vec::new();
+        self.pos = 0;
+        self.end = 0;
+    }
+
     /// Whether any data follows (used to reject trailing garbage after STOP).
     pub fn at_end(&mut self) -> Result<bool> {
         if self.pos < self.end {

@@ -92,5 +92,6 @@ pub fn load_reader<R: Read>(reader: R, total: u64, opts: &LoadOptions) -> Result
         });
     }
     let pickle_bytes = machine.offset();
+    machine.release_parse_state();
     build::build(machine, root, pickle_bytes)
 }

@@ -37,12 +37,100 @@ pub(crate) enum Value {
     Unset,
 }
 
+/// The items of a container node: nothing allocated while empty, one pointer otherwise.
+///
+/// Why: a real snapshot has one node per trace entry and per frame list (600k+ in a 1M-event
+/// trace), nearly all created empty and reduced to an [`Event`] or a stack before they hold
+/// anything. A plain `Vec` would make every node 32 bytes; this keeps nodes at 16.
+#[derive(Debug)]
+#[allow(clippy::box_collection)] // the point: one pointer, not a three-word Vec, per node
+pub(crate) struct Items<T>(Option<Box<Vec<T>>>);
+
+impl<T> Default for Items<T> {
+    fn default() -> Self {
+        Items(None)
+    }
+}
+
+impl<T: Clone> Items<T> {
+    pub fn new() -> Items<T> {
+        Items(None)
+    }
+
+    pub fn from_vec(v: Vec<T>) -> Items<T> {
+        if v.is_empty() {
+            Items(None)
+        } else {
+            Items(Some(Box::new(v)))
+        }
+    }
+
+    fn vec(&mut self) -> &mut Vec<T> {
+        self.0.get_or_insert_with(Default::default)
+    }
+
+    pub fn push(&mut self, x: T) {
+        self.vec().push(x);
+    }
+
+    pub fn extend_from_slice(&mut self, xs: &[T]) {
+        if !xs.is_empty() {
+            self.vec().extend_from_slice(xs);
+        }
+    }
+
+    pub fn extend(&mut self, xs: impl IntoIterator<Item = T>) {
+        self.vec().extend(xs);
+    }
+}
+
+impl<T> std::ops::Deref for Items<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        self.0.as_deref().map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+impl<T> std::ops::DerefMut for Items<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        match self.0.as_deref_mut() {
+            Some(v) => v.as_mut_slice(),
+            None => &mut [],
+        }
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Items<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        std::ops::Deref::deref(self).iter()
+    }
+}
+
+/// A memo slot: a [`Value`] packed into 8 bytes (tag in the top 4 bits, a 32-bit id below).
+/// Integers and floats, which picklers rarely memoize, go to a side table.
+///
+/// Why: a 1M-event trace memoizes about a million values; at 16 bytes per `Value` the memo
+/// alone would be a third of the model's size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Slot(u64);
+
+impl Slot {
+    const UNSET: Slot = Slot(0);
+    const SHIFT: u32 = 60;
+
+    fn new(tag: u64, id: u32) -> Slot {
+        Slot(tag << Self::SHIFT | id as u64)
+    }
+}
+
 #[derive(Debug)]
 pub(crate) enum Node {
-    List(Vec<Value>),
-    Tuple(Vec<Value>),
-    Dict(Vec<(Value, Value)>),
-    Set(Vec<Value>),
+    List(Items<Value>),
+    Tuple(Items<Value>),
+    Dict(Items<(Value, Value)>),
+    Set(Items<Value>),
     Frame(FrameId),
     Stack(StackId),
     Event(u32),
@@ -117,13 +205,22 @@ const MAX_DEPTH: usize = 512;
 /// Most elements a single MARK may group (a corrupt stream could otherwise build huge vectors
 /// of copies of one value with DUP).
 const MAX_MEMO_GAP: usize = 1 << 20;
+/// Longest frame list interned batch by batch as it arrives (see `try_stack_from_appends`).
+const MAX_INCREMENTAL_STACK: usize = 4096;
+/// Dicts up to this size replace a repeated key as Python does; larger ones (never seen in a
+/// snapshot) just append, so that a hostile dict cannot make inserting quadratic.
+const MAX_DEDUP_DICT: usize = 1024;
+/// How far a memo key may run ahead of the number of bytes read (see `memo_put`).
+const MEMO_SLACK: usize = 1 << 16;
 
 /// The machine's state, and after `run` the parsed data waiting for the typed builder.
 pub(crate) struct Machine<'r, 'p> {
     input: Input<'r>,
     stack: Vec<Value>,
     marks: Vec<usize>,
-    memo: Vec<Value>,
+    memo: Vec<Slot>,
+    /// Memoized ints and floats (see [`Slot`]).
+    memo_wide: Vec<Value>,
     pub nodes: Vec<Node>,
     pub frames: FrameTable,
     pub stacks: StackTable,
@@ -172,6 +269,7 @@ impl<'r, 'p> Machine<'r, 'p> {
             stack: Vec::with_capacity(1024),
             marks: Vec::with_capacity(64),
             memo: Vec::with_capacity(1024),
+            memo_wide: Vec::new(),
             nodes: Vec::with_capacity(1024),
             frames,
             stacks: StackTable::default(),
@@ -349,18 +447,70 @@ impl<'r, 'p> Machine<'r, 'p> {
         Ok(self.long_from_bytes(&mag))
     }
 
-    fn memo_get(&self, idx: usize) -> Result<Value> {
-        match self.memo.get(idx) {
-            Some(Value::Unset) | None => {
-                Err(self.malformed(format!("memo key {idx} is read before it is written")))
+    #[inline(always)]
+    fn pack(&mut self, v: Value) -> Slot {
+        match v {
+            Value::Unset => Slot::UNSET,
+            Value::None => Slot::new(1, 0),
+            Value::Bool(b) => Slot::new(2, b as u32),
+            Value::Str(id) => Slot::new(3, id),
+            Value::BigInt(id) => Slot::new(4, id),
+            Value::Bytes(id) => Slot::new(5, id),
+            Value::Node(id) => Slot::new(6, id),
+            Value::Event(id) => Slot::new(7, id),
+            Value::Int(_) | Value::Float(_) => {
+                self.memo_wide.push(v);
+                Slot::new(8, self.memo_wide.len() as u32 - 1)
             }
-            Some(v) => Ok(*v),
         }
+    }
+
+    #[inline(always)]
+    fn unpack(&self, s: Slot) -> Value {
+        let id = s.0 as u32;
+        match s.0 >> Slot::SHIFT {
+            1 => Value::None,
+            2 => Value::Bool(id != 0),
+            3 => Value::Str(id),
+            4 => Value::BigInt(id),
+            5 => Value::Bytes(id),
+            6 => Value::Node(id),
+            7 => Value::Event(id),
+            8 => self
+                .memo_wide
+                .get(id as usize)
+                .copied()
+                .unwrap_or(Value::Unset),
+            _ => Value::Unset,
+        }
+    }
+
+    /// Inlined into the opcode loop: memo reads are a third of a real snapshot's opcodes.
+    #[inline(always)]
+    fn memo_get(&self, idx: usize) -> Result<Value> {
+        if let Some(&s) = self.memo.get(idx) {
+            if s != Slot::UNSET {
+                return Ok(self.unpack(s));
+            }
+        }
+        Err(self.memo_unset(idx))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn memo_unset(&self, idx: usize) -> ReadError {
+        self.malformed(format!("memo key {idx} is read before it is written"))
     }
 
     fn memo_put(&mut self, idx: usize, v: Value) -> Result<()> {
         if idx >= self.memo.len() {
-            if idx > self.memo.len() + MAX_MEMO_GAP {
+            // Picklers number memo keys 0, 1, 2, ... and every write costs at least one byte
+            // of input, so a key beyond the bytes read so far is hostile: refusing it bounds
+            // the memo by the size of the data (a few far keys cannot make it gigabytes).
+            let bound = usize::try_from(self.input.offset())
+                .unwrap_or(usize::MAX)
+                .saturating_add(MEMO_SLACK);
+            if idx > self.memo.len() + MAX_MEMO_GAP || idx > bound {
                 return Err(ReadError::Limit {
                     offset: self.input.offset(),
                     what: format!(
@@ -369,9 +519,9 @@ impl<'r, 'p> Machine<'r, 'p> {
                     ),
                 });
             }
-            self.memo.resize(idx + 1, Value::Unset);
+            self.memo.resize(idx + 1, Slot::UNSET);
         }
-        self.memo[idx] = v;
+        self.memo[idx] = self.pack(v);
         Ok(())
     }
 
@@ -415,8 +565,14 @@ impl<'r, 'p> Machine<'r, 'p> {
         if let Some(s) = prefix {
             scratch.extend_from_slice(self.stacks.get(s));
         }
-        let mut all_frames = true;
+        // Each batch appended to a stack interns a new, longer stack: fine for real frame
+        // lists (one or two batches), quadratic for a hostile list appended item by item. Past
+        // a length no real stack reaches, the list stays a plain list.
+        let mut all_frames = scratch.len() + n <= MAX_INCREMENTAL_STACK;
         for i in mark..self.stack.len() {
+            if !all_frames {
+                break;
+            }
             match self.as_frame(self.stack[i]) {
                 Some(f) => scratch.push(f),
                 None => {
@@ -437,7 +593,7 @@ impl<'r, 'p> Machine<'r, 'p> {
                 let fid = self.push_node(Node::Frame(f));
                 list.push(fid);
             }
-            self.nodes[id as usize] = Node::List(list);
+            self.nodes[id as usize] = Node::List(Items::from_vec(list));
         }
         self.scratch = scratch;
         Ok(all_frames)
@@ -469,6 +625,11 @@ impl<'r, 'p> Machine<'r, 'p> {
                         }
                         (Value::Str(k), Value::Int(i)) if k == kl => {
                             frame.line = i;
+                            seen |= 4;
+                        }
+                        // PyTorch writes SIZE_MAX (2**64-1) when it has no line number.
+                        (Value::Str(k), Value::BigInt(_)) if k == kl => {
+                            frame.line = -1;
                             seen |= 4;
                         }
                         _ => return None,
@@ -529,6 +690,10 @@ impl<'r, 'p> Machine<'r, 'p> {
                     d.extend(pairs);
                 } else {
                     for (k, v) in pairs {
+                        if d.len() >= MAX_DEDUP_DICT {
+                            d.push((k, v));
+                            continue;
+                        }
                         // A repeated key replaces the earlier value, as in Python.
                         match d.iter_mut().find(|(dk, _)| *dk == k) {
                             Some(slot) => slot.1 = v,
@@ -735,6 +900,8 @@ impl<'r, 'p> Machine<'r, 'p> {
                 (Value::Str(k), Value::Str(s)) if k == kf => frame.filename = s,
                 (Value::Str(k), Value::Int(i)) if k == kl => frame.line = i,
                 (Value::Str(k), Value::None) if k == kl => frame.line = 0,
+                // PyTorch writes SIZE_MAX (2**64-1) when it has no line number.
+                (Value::Str(k), Value::BigInt(_)) if k == kl => frame.line = -1,
                 (Value::Str(k), _) if k == kn || k == kf || k == kl => {
                     return Err(
                         self.malformed("a frame's name, filename or line has the wrong type")
@@ -1064,30 +1231,30 @@ impl<'r, 'p> Machine<'r, 'p> {
                     self.stack.push(v);
                 }
                 b']' => {
-                    let v = self.push_node(Node::List(Vec::new()));
+                    let v = self.push_node(Node::List(Items::new()));
                     self.stack.push(v);
                 }
                 b'}' => {
-                    let v = self.push_node(Node::Dict(Vec::new()));
+                    let v = self.push_node(Node::Dict(Items::new()));
                     self.stack.push(v);
                 }
                 b')' => {
-                    let v = self.push_node(Node::Tuple(Vec::new()));
+                    let v = self.push_node(Node::Tuple(Items::new()));
                     self.stack.push(v);
                 }
                 0x8f => {
-                    let v = self.push_node(Node::Set(Vec::new()));
+                    let v = self.push_node(Node::Set(Items::new()));
                     self.stack.push(v);
                 }
                 b'l' => {
                     let mut items = self.pop_mark()?;
-                    let v = self.push_node(Node::List(Vec::new()));
+                    let v = self.push_node(Node::List(Items::new()));
                     self.extend_list(v, &mut items)?;
                     self.stack.push(v);
                 }
                 b'd' => {
                     let items = self.pop_mark()?;
-                    let v = self.push_node(Node::Dict(Vec::new()));
+                    let v = self.push_node(Node::Dict(Items::new()));
                     self.set_items(v, &items)?;
                     self.stack.push(v);
                 }
@@ -1097,12 +1264,12 @@ impl<'r, 'p> Machine<'r, 'p> {
                     for it in items.iter_mut() {
                         *it = self.absorb(*it)?;
                     }
-                    let v = self.push_node(Node::Tuple(items));
+                    let v = self.push_node(Node::Tuple(Items::from_vec(items)));
                     self.stack.push(v);
                 }
                 0x91 => {
                     let items = self.pop_mark()?;
-                    let v = self.push_node(Node::Set(items));
+                    let v = self.push_node(Node::Set(Items::from_vec(items)));
                     self.stack.push(v);
                 }
                 0x85..=0x87 => {
@@ -1115,7 +1282,7 @@ impl<'r, 'p> Machine<'r, 'p> {
                     for it in items.iter_mut() {
                         *it = self.absorb(*it)?;
                     }
-                    let v = self.push_node(Node::Tuple(items));
+                    let v = self.push_node(Node::Tuple(Items::from_vec(items)));
                     self.stack.push(v);
                 }
                 b'a' => {
@@ -1160,9 +1327,8 @@ impl<'r, 'p> Machine<'r, 'p> {
                 }
                 0x94 => {
                     let v = self.top()?;
-                    let idx = self.memo.len();
-                    self.memo.push(v);
-                    debug_assert_eq!(idx + 1, self.memo.len());
+                    let slot = self.pack(v);
+                    self.memo.push(slot);
                 }
                 b'q' => {
                     let idx = self.input.u8("a BINPUT index")? as usize;
@@ -1212,6 +1378,22 @@ impl<'r, 'p> Machine<'r, 'p> {
                 }
             }
         }
+    }
+
+    /// Frees what only parsing needs (memo, stacks, the input window). Called once the
+    /// stream is read, so that building the typed model does not pay for it.
+    pub fn release_parse_state(&mut self) {
+        self.memo = Vec::new();
+        self.memo_wide = Vec::new();
+        self.stack = Vec::new();
+        self.marks = Vec::new();
+        self.spare = Vec::new();
+        self.input.release();
+    }
+
+    /// Frees the generic tree (after the builder has read all it needs from it).
+    pub fn release_tree(&mut self) {
+        self.nodes = Vec::new();
     }
 
     /// Whether bytes follow the STOP opcode.

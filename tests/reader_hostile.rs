@@ -1,0 +1,428 @@
+//! Hostile input: truncated and corrupted real snapshots, and hand-made pickles that try to
+//! make the reader execute code, allocate without bound or recurse without bound. Every case
+//! must end in a typed [`ReadError`] (with the byte offset where the stream is at fault), never
+//! a panic, a hang or an abort.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+
+use memsight::read::{load_bytes, LoadOptions, ReadError};
+
+fn read(bytes: &[u8]) -> Result<memsight::model::Snapshot, ReadError> {
+    load_bytes(bytes, &LoadOptions::default())
+}
+
+fn err(bytes: &[u8]) -> ReadError {
+    match read(bytes) {
+        Ok(_) => panic!("{bytes:?} was accepted"),
+        Err(e) => e,
+    }
+}
+
+fn samples() -> Vec<(String, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_snapshots");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("sample_snapshots") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "pickle") {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            out.push((name, std::fs::read(&path).expect("read sample")));
+        }
+    }
+    out.sort();
+    assert!(out.len() >= 5, "samples missing");
+    out
+}
+
+/// A small deterministic generator (xorshift), so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Runs `load` on `bytes`, turning a panic into a description of the case.
+fn no_panic(case: &str, bytes: &[u8]) -> Result<Option<ReadError>, String> {
+    match catch_unwind(AssertUnwindSafe(|| read(bytes))) {
+        Ok(Ok(_)) => Ok(None),
+        Ok(Err(e)) => {
+            let msg = e.to_string();
+            if msg.is_empty() {
+                return Err(format!("{case}: empty error message"));
+            }
+            Ok(Some(e))
+        }
+        Err(_) => Err(format!("{case}: PANIC")),
+    }
+}
+
+/// Offsets to cut at: the whole header byte by byte, then spread over the file.
+fn cut_points(len: usize, rng: &mut Rng, n: usize) -> Vec<usize> {
+    let mut v: Vec<usize> = (0..len.min(64)).collect();
+    for i in 0..n {
+        v.push(len * i / n);
+        v.push(rng.below(len));
+    }
+    v.push(len - 1);
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Every sample cut short anywhere fails with a typed error whose offset is within the data.
+#[test]
+fn truncated_samples_fail_cleanly() {
+    let samples = samples();
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = samples
+            .iter()
+            .enumerate()
+            .map(|(k, (name, bytes))| {
+                scope.spawn(move || {
+                    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ k as u64);
+                    let mut bad = Vec::new();
+                    for cut in cut_points(bytes.len(), &mut rng, 120) {
+                        let case = format!("{name} cut at {cut}");
+                        match no_panic(&case, &bytes[..cut]) {
+                            Err(m) => bad.push(m),
+                            Ok(None) => bad.push(format!("{case}: accepted")),
+                            Ok(Some(e)) => match e.offset() {
+                                Some(o) if o <= cut as u64 => {}
+                                Some(o) => bad.push(format!("{case}: offset {o} beyond the data")),
+                                None if cut == 0 => {}
+                                None => bad.push(format!("{case}: no offset in {e}")),
+                            },
+                        }
+                    }
+                    bad
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("worker"))
+            .collect()
+    });
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Every sample with bytes overwritten anywhere either still reads or fails with a typed error;
+/// never a panic.
+#[test]
+fn corrupted_samples_never_panic() {
+    let samples = samples();
+    let (failures, errors): (Vec<String>, usize) = std::thread::scope(|scope| {
+        let handles: Vec<_> = samples
+            .iter()
+            .enumerate()
+            .map(|(k, (name, bytes))| {
+                scope.spawn(move || {
+                    let mut rng = Rng(0xD1B5_4A32_D192_ED03 ^ k as u64);
+                    let mut bad = Vec::new();
+                    let mut errors = 0;
+                    // Fewer runs on the 2.5 MB sample keep the test short.
+                    let runs = if bytes.len() > 1 << 20 { 120 } else { 400 };
+                    let mut buf = bytes.clone();
+                    for i in 0..runs {
+                        let at = if i < 48 { i } else { rng.below(bytes.len()) };
+                        let width = 1 + rng.below(4);
+                        let mut changed = Vec::new();
+                        for j in at..(at + width).min(buf.len()) {
+                            changed.push(j);
+                            buf[j] = match rng.below(4) {
+                                0 => 0xff,
+                                1 => 0x00,
+                                2 => buf[j] ^ (1 << rng.below(8)),
+                                _ => rng.next() as u8,
+                            };
+                        }
+                        let case = format!("{name} corrupted at {at}..+{width}");
+                        match no_panic(&case, &buf) {
+                            Err(m) => bad.push(m),
+                            Ok(Some(_)) => errors += 1,
+                            Ok(None) => {}
+                        }
+                        for j in changed {
+                            buf[j] = bytes[j];
+                        }
+                    }
+                    (bad, errors)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("worker")).fold(
+            (Vec::new(), 0),
+            |(mut b, n), (b2, n2)| {
+                b.extend(b2);
+                (b, n + n2)
+            },
+        )
+    });
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(errors > 200, "corruption was caught only {errors} times");
+}
+
+#[test]
+fn not_a_pickle() {
+    for (bytes, at) in [
+        (&b"hello, world"[..], 0),
+        (b"\x89PNG\r\n\x1a\n", 0),
+        (b"{\"segments\": []}", 0),
+        (b"", 0),
+    ] {
+        let e = err(bytes);
+        assert!(matches!(e, ReadError::NotPickle { .. }), "{e}");
+        assert_eq!(e.offset(), Some(at));
+        assert!(e.to_string().contains("not a pickle"), "{e}");
+    }
+}
+
+#[test]
+fn truncated_stream() {
+    let e = err(b"\x80\x04\x95");
+    assert!(matches!(e, ReadError::Truncated { offset: 3, .. }), "{e}");
+    assert!(e.to_string().contains("FRAME"), "{e}");
+    let e = err(b"\x80\x04}q\x00(X\x08\x00\x00\x00segm");
+    assert!(matches!(e, ReadError::Truncated { .. }), "{e}");
+    assert!(e.to_string().contains("string"), "{e}");
+    // No STOP at the end.
+    let e = err(b"\x80\x04}");
+    assert!(matches!(e, ReadError::Truncated { offset: 3, .. }), "{e}");
+}
+
+#[test]
+fn unsupported_opcode() {
+    let e = err(b"\x80\x04\xff.");
+    assert!(
+        matches!(
+            e,
+            ReadError::UnsupportedOpcode {
+                offset: 2,
+                code: 0xff
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("0xff at byte 2"), "{e}");
+    let e = err(b"\x80\x09.");
+    assert!(e.to_string().contains("protocol 9"), "{e}");
+}
+
+#[test]
+fn wrong_shapes_are_not_snapshots() {
+    // [1, 2, 3]
+    let e = err(b"\x80\x04\x95\x0b\x00\x00\x00\x00\x00\x00\x00]\x94(K\x01K\x02K\x03e.");
+    assert!(matches!(e, ReadError::NotASnapshot { .. }), "{e}");
+    assert!(e.to_string().contains("list of 3 items"), "{e}");
+    // {'device_traces': []}
+    let e = err(b"\x80\x04}\x8c\rdevice_traces]s.");
+    assert!(e.to_string().contains("no 'segments' key"), "{e}");
+    // {'segments': 5}
+    let e = err(b"\x80\x04}\x8c\x08segmentsK\x05s.");
+    assert!(e.to_string().contains("'segments' is an int"), "{e}");
+    // A segment with a negative size: named by place, not by a byte offset.
+    let e = err(b"\x80\x04}\x8c\x08segments](}\x8c\ntotal_sizeJ\xfb\xff\xff\xffses.");
+    assert!(matches!(e, ReadError::NotASnapshot { .. }), "{e}");
+    assert!(e.to_string().contains("segment 0: total_size is negative (-5)"), "{e}");
+    // A bare int.
+    let e = err(b"K\x05.");
+    assert!(e.to_string().contains("holds an int"), "{e}");
+    // A trace entry whose action is not a string.
+    let e = err(b"\x80\x04}(\x8c\x08segments]\x8c\rdevice_traces]](}(\x8c\x06actionK\x01ueaeu.");
+    assert!(e.to_string().contains("action is not a string"), "{e}");
+    assert!(e.offset().is_some());
+}
+
+/// Object-construction opcodes are refused at the opcode, before anything is looked up.
+#[test]
+fn code_execution_opcodes_are_refused() {
+    let cases: [(&[u8], &str, u64); 10] = [
+        (b"\x80\x02cos\nsystem\n.", "GLOBAL", 2),
+        (b"\x80\x04\x8c\x02os\x8c\x06system\x93.", "STACK_GLOBAL", 14),
+        (b"\x80\x02N)R.", "REDUCE", 4),
+        (b"\x80\x02}}b.", "BUILD", 4),
+        (b"(ios\nsystem\n.", "INST", 1),
+        (b"(N)o.", "OBJ", 3),
+        (b"\x80\x02N)\x81.", "NEWOBJ", 4),
+        (b"\x80\x04N)}\x92.", "NEWOBJ_EX", 5),
+        (b"\x80\x02Pid\n.", "PERSID", 2),
+        (b"\x80\x02\x82\x01.", "EXT1", 2),
+    ];
+    for (bytes, name, at) in cases {
+        let e = err(bytes);
+        match &e {
+            ReadError::Forbidden { name: n, offset } => {
+                assert_eq!((*n, *offset), (name, at), "{e}");
+            }
+            other => panic!("{name}: {other}"),
+        }
+        assert!(e.to_string().contains("never imports or calls"), "{e}");
+    }
+    // What CPython writes for collections.OrderedDict(): GLOBAL-free protocol 4 uses
+    // STACK_GLOBAL then REDUCE.
+    let od = b"\x80\x04\x95#\x00\x00\x00\x00\x00\x00\x00\x8c\x0bcollections\x94\x8c\x0bOrderedDict\x94\x93\x94)R\x94.";
+    assert!(matches!(
+        err(od),
+        ReadError::Forbidden {
+            name: "STACK_GLOBAL",
+            ..
+        }
+    ));
+}
+
+/// Lengths the data claims are never trusted for allocation.
+#[test]
+fn huge_length_claims_fail_without_allocating() {
+    let cases: [&[u8]; 6] = [
+        b"\x80\x04X\xff\xff\xff\xffabc",
+        b"\x80\x04\x8d\xff\xff\xff\xff\xff\xff\xff\x7fabc",
+        b"\x80\x04\x8e\x00\x00\x00\x00\x01\x00\x00\x00abc",
+        b"\x80\x04B\xff\xff\xff\xffabc",
+        b"\x80\x04T\xff\xff\xff\xffabc",
+        b"\x80\x04\x8b\xff\xff\xff\x7f\x00",
+    ];
+    for bytes in cases {
+        let e = err(bytes);
+        assert!(
+            matches!(e, ReadError::Truncated { .. } | ReadError::Limit { .. }),
+            "{e}"
+        );
+        assert!(e.offset().is_some_and(|o| o <= bytes.len() as u64), "{e}");
+    }
+    // A 4 GB string claim in a real-looking header ends as truncation at the data's end.
+    let e = err(b"\x80\x04}\x94X\x00\x00\x00\xffsegments");
+    assert!(e.to_string().contains("truncated"), "{e}");
+}
+
+#[test]
+fn memo_misuse() {
+    let e = err(b"\x80\x04h\x05.");
+    assert!(matches!(e, ReadError::Malformed { offset: 4, .. }), "{e}");
+    assert!(e.to_string().contains("memo key 5"), "{e}");
+    let e = err(b"\x80\x04j\xff\xff\xff\xff.");
+    assert!(e.to_string().contains("memo key 4294967295"), "{e}");
+    // Writing a memo key far beyond anything written is a limit, not a 64 GB memo.
+    let e = err(b"\x80\x04Nr\xff\xff\xff\x7f.");
+    assert!(matches!(e, ReadError::Limit { .. }), "{e}");
+    // Many far-apart keys cannot grow the memo beyond the size of the data.
+    let mut many = b"\x80\x04N".to_vec();
+    for i in 1..2000u32 {
+        many.push(b'r');
+        many.extend_from_slice(&(i * 1_000_000).to_le_bytes());
+    }
+    many.push(b'.');
+    assert!(matches!(err(&many), ReadError::Limit { .. }));
+}
+
+/// Nesting a million levels deep: the machine is iterative, and turning unmodelled data into
+/// values stops at a depth limit instead of overflowing the stack.
+#[test]
+fn million_deep_nesting() {
+    const N: usize = 1_000_000;
+    // [[[...]]] as the root.
+    let mut root = b"\x80\x04".to_vec();
+    root.extend(std::iter::repeat_n(b']', N));
+    root.extend(std::iter::repeat_n(b'a', N - 1));
+    root.push(b'.');
+    let e = err(&root);
+    assert!(matches!(e, ReadError::NotASnapshot { .. }), "{e}");
+
+    // {'segments': [], 'x': [[[...]]]}: kept unmodelled data, nested too deep.
+    let mut kept = b"\x80\x04}\x8c\x08segments]s\x8c\x01x".to_vec();
+    kept.extend(std::iter::repeat_n(b']', N));
+    kept.extend(std::iter::repeat_n(b'a', N - 1));
+    kept.extend_from_slice(b"s.");
+    let e = err(&kept);
+    assert!(matches!(e, ReadError::Limit { .. }), "{e}");
+    assert!(e.to_string().contains("nested deeper"), "{e}");
+
+    // A million open MARKs, and a million nested dicts in a trace entry field.
+    let mut marks = b"\x80\x04".to_vec();
+    marks.extend(std::iter::repeat_n(b'(', N));
+    marks.push(b'.');
+    assert!(read(&marks).is_err());
+
+    // A list that contains itself, under an unmodelled key.
+    let cycle = b"\x80\x04}\x8c\x08segments]s\x8c\x01x]q\x00h\x00as.";
+    let e = err(cycle);
+    assert!(e.to_string().contains("or a cycle"), "{e}");
+}
+
+/// Garbage after STOP and a stream that never stops.
+#[test]
+fn trailing_data_and_no_stop() {
+    let e = err(b"\x80\x04}\x8c\x08segments]s.garbage");
+    assert!(e.to_string().contains("follows the pickle's STOP"), "{e}");
+    assert_eq!(e.offset(), Some(16));
+}
+
+/// Compressed input that is corrupt fails as a decompression error with an offset.
+#[test]
+fn corrupt_compressed_input() {
+    let mut gz = vec![0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0, 0xff];
+    gz.extend_from_slice(b"\xde\xad\xbe\xef not deflate");
+    let e = err(&gz);
+    assert!(
+        matches!(e, ReadError::Decompress { format: "gzip", .. }),
+        "{e}"
+    );
+    let xz = b"\xfd7zXZ\x00\x00\x04garbage";
+    assert!(matches!(
+        err(xz),
+        ReadError::Decompress { format: "xz", .. }
+    ));
+    let zst = b"\x28\xb5\x2f\xfd\xff\xff\xff\xffjunk";
+    assert!(matches!(
+        err(zst),
+        ReadError::Decompress { format: "zstd", .. }
+    ));
+}
+
+/// Shapes that would make reading quadratic: a frame list appended one frame at a time, and a
+/// dict filled one key at a time. Both must read in linear time and memory.
+#[test]
+fn one_by_one_growth_stays_linear() {
+    const N: usize = 100_000;
+    // {'segments': [], 'x': [frame, frame, ...]} with APPENDS of one frame each.
+    let mut frames = b"\x80\x04}\x8c\x08segments]s\x8c\x01x".to_vec();
+    frames.extend_from_slice(
+        b"}q\x00(\x8c\x04name\x8c\x01f\x8c\x08filename\x8c\x01g\x8c\x04lineK\x01u0]",
+    );
+    for _ in 0..N {
+        frames.extend_from_slice(b"(h\x00e");
+    }
+    frames.extend_from_slice(b"s.");
+    let snap = read(&frames).expect("reads");
+    assert_eq!(snap.extra_top_level.len(), 1);
+    match &snap.extra_top_level[0].1 {
+        memsight::model::PyValue::List(items) => assert_eq!(items.len(), N),
+        other => panic!("x is {other}"),
+    }
+    assert!(
+        snap.stacks.len() < 10_000,
+        "{} stacks interned",
+        snap.stacks.len()
+    );
+
+    // {'segments': [], 'x': {0: 0, 1: 0, ...}} with one SETITEM per key.
+    let mut dict = b"\x80\x04}\x8c\x08segments]s\x8c\x01x}".to_vec();
+    for i in 0..N as u32 {
+        dict.push(b'J');
+        dict.extend_from_slice(&i.to_le_bytes());
+        dict.extend_from_slice(b"K\x00s");
+    }
+    dict.extend_from_slice(b"s.");
+    let snap = read(&dict).expect("reads");
+    match &snap.extra_top_level[0].1 {
+        memsight::model::PyValue::Dict(items) => assert_eq!(items.len(), N),
+        other => panic!("x is {other}"),
+    }
+}
