@@ -675,7 +675,7 @@ fn view_bar(
         let mut f: Filter = doc.filter.clone();
         let mut device = doc.device;
         if l.devices.len() > 1 {
-            egui::ComboBox::from_id_salt("device")
+            egui::ComboBox::new("device", "device")
                 .selected_text(format!(
                     "cuda:{}",
                     l.analysis
@@ -710,8 +710,7 @@ fn view_bar(
             return;
         };
         ui.separator();
-        ui.label("stream");
-        egui::ComboBox::from_id_salt("stream")
+        egui::ComboBox::new("stream", "stream")
             .width(90.0)
             .selected_text(f.stream.map_or("all".to_string(), |s| s.to_string()))
             .show_ui(ui, |ui| {
@@ -720,8 +719,7 @@ fn view_bar(
                     ui.selectable_value(&mut f.stream, Some(s), s.to_string());
                 }
             });
-        ui.label("pool");
-        egui::ComboBox::from_id_salt("pool")
+        egui::ComboBox::new("pool", "pool")
             .width(70.0)
             .selected_text(match f.pool {
                 Pool::All => "all",

@@ -48,7 +48,7 @@ impl View {
             View::Timeline => "Memory timeline",
             View::Segments => "Segments",
             View::Leaks => "Leaks",
-            View::Summary => "File",
+            View::Summary => "File info",
         }
     }
 
