@@ -653,7 +653,7 @@ fn markers(painter: &Painter, cx: &ViewCtx, f: &Frame, dark: bool) {
             painter.vline(
                 x,
                 rect.y_range(),
-                Stroke::new(1.0, theme::marker(dark).gamma_multiply(0.7)),
+                Stroke::new(1.0, theme::marker(dark).gamma_multiply(0.3)),
             );
             last_x = x;
         }
