@@ -248,9 +248,9 @@ fn frame_time_on_huge_trace() {
     eprintln!("loaded in {:.1} s", t.elapsed().as_secs_f32());
     let center = egui::pos2(600.0, 400.0);
 
-    let mut report = |name: &str,
-                      h: &mut Harness<'static, MemsightApp>,
-                      act: &dyn Fn(&Harness<'static, MemsightApp>, usize)| {
+    let report = |name: &str,
+                  h: &mut Harness<'static, MemsightApp>,
+                  act: &dyn Fn(&Harness<'static, MemsightApp>, usize)| {
         h.state_mut().clear_frame_times();
         let mut wall = Vec::new();
         for i in 0..240 {

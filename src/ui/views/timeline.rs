@@ -609,9 +609,9 @@ fn grid(painter: &Painter, f: &Frame, dark: bool, left: f32) {
 }
 
 fn event_label(e: u64) -> String {
-    if e >= 1_000_000 && e % 100_000 == 0 {
+    if e >= 1_000_000 && e.is_multiple_of(100_000) {
         format!("{:.1}M", e as f64 / 1e6)
-    } else if e >= 10_000 && e % 1000 == 0 {
+    } else if e >= 10_000 && e.is_multiple_of(1000) {
         format!("{}k", e / 1000)
     } else {
         e.to_string()
