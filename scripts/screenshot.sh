@@ -31,7 +31,7 @@ start sample_snapshots/train_val_leak.pickle
 shot diagnosis
 xdotool key 4                              # Leaks
 sleep 1
-xdotool mousemove 96 189 click 1           # the first leak suspect row
+xdotool mousemove 96 189 sleep 0.4 click 1 sleep 0.4           # the first leak suspect row
 xdotool mousemove $((W - 10)) $((H - 10))
 shot leaks
 xdotool key 2                              # Memory timeline, the leak highlighted
@@ -39,10 +39,23 @@ xdotool mousemove 700 450                  # hover: a tooltip
 shot timeline
 stop
 
+start sample_snapshots/gpt_train_amp.pickle
+xdotool key 2                              # Memory timeline
+sleep 1
+xdotool mousemove 182 121 sleep 0.4 click 1 sleep 0.4          # bands by allocation
+xdotool mousemove 55 12 sleep 0.4 click 1 sleep 0.4            # View menu
+sleep 1
+xdotool mousemove 100 185 sleep 0.4 click 1 sleep 0.4          # Light theme
+xdotool key Escape
+xdotool mousemove 600 500
+for _ in 1 2 3 4 5; do xdotool key w; sleep 0.3; done   # zoom in around the pointer
+shot allocations-light
+stop
+
 start sample_snapshots/frag_oom.pickle
 xdotool key 3                              # Segments
 sleep 1
-xdotool mousemove 955 121 click 1          # Next OOM
+xdotool mousemove 955 121 sleep 0.4 click 1 sleep 0.4          # Next OOM
 xdotool mousemove 500 215                  # hover a block of the fragmented segment
 shot segments
 stop

@@ -335,3 +335,44 @@ fn stats(name: &str, what: &str, v: &mut [f64]) {
         v[v.len() - 1]
     );
 }
+
+#[test]
+fn clicking_an_allocation_band_selects_it_and_shows_its_stack() {
+    let mut h = app("train_val_leak");
+    click_view(&mut h, View::Timeline);
+    h.get_by_label("by allocation").click();
+    h.run_steps(2);
+    // Zoom in around the middle of the trace (keyboard), then click inside the bands.
+    for _ in 0..3 {
+        h.key_press(egui::Key::W);
+        h.run_steps(1);
+    }
+    let window = h.state().active_doc().unwrap().ui.window.expect("a window");
+    assert!(
+        window.t1 - window.t0 < 3141.0 * 0.5,
+        "zoomed in: {window:?}"
+    );
+    let p = egui::pos2(500.0, 830.0);
+    h.hover_at(p);
+    h.run_steps(1);
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos: p,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        });
+        h.step();
+    }
+    h.run_steps(2);
+    let doc = h.state().active_doc().unwrap();
+    let k = doc
+        .ui
+        .selection
+        .allocation
+        .expect("an allocation is selected");
+    assert!(doc.ui.selection.site.is_some());
+    assert!(h.query_by_label(&format!("Allocation #{k}")).is_some());
+    // The cursor moved to the clicked time.
+    assert!((window.t0..=window.t1).contains(&(doc.ui.cursor as f64)));
+}

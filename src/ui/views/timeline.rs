@@ -118,6 +118,12 @@ impl Frame {
     }
 }
 
+/// `c` darkened by `f` (0..1), alpha kept.
+fn shade(c: Color32, f: f32) -> Color32 {
+    let m = |v: u8| (v as f32 * f) as u8;
+    Color32::from_rgba_premultiplied(m(c.r()), m(c.g()), m(c.b()), c.a())
+}
+
 fn quad(mesh: &mut Mesh, r: Rect, color: Color32) {
     let i = mesh.vertices.len() as u32;
     for p in [
@@ -195,6 +201,10 @@ fn plot(ui: &mut Ui, cx: &mut ViewCtx, size: egui::Vec2) {
                 }
                 let site = cx.d.allocation_site.get(k as usize).copied();
                 let mut color = site.map_or(theme::other(dark), |s| cx.site_color(s));
+                // Neighbouring allocations of one site alternate shades to stay apart.
+                if k % 2 == 1 {
+                    color = shade(color, 0.82);
+                }
                 if cx.doc.selection.allocation == Some(k) {
                     color = theme::accent(dark);
                 }
