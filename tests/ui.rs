@@ -376,3 +376,54 @@ fn clicking_an_allocation_band_selects_it_and_shows_its_stack() {
     // The cursor moved to the clicked time.
     assert!((window.t0..=window.t1).contains(&(doc.ui.cursor as f64)));
 }
+
+/// A file dropped by the test, as the windowing integration would hand it over.
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn a_dropped_file_opens_in_a_new_tab_and_is_remembered() {
+    let mut h = app("frag_oom");
+    let path = common::snapshot_path("capacity_oom").unwrap();
+    h.input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(path.clone())));
+    h.step();
+    wait_loaded(&mut h, Duration::from_secs(120));
+    assert_eq!(h.state().docs.len(), 2);
+    assert_eq!(h.state().active, 1);
+    assert!(h.query_by_label_contains("CAPACITY").is_some());
+
+    // The recent list goes to eframe's storage and comes back on the next start.
+    let mut storage = MemStorage::default();
+    eframe::App::save(h.state_mut(), &mut storage);
+    let saved: Settings = eframe::get_value(&storage, eframe::APP_KEY).expect("settings saved");
+    let canon = std::fs::canonicalize(&path).unwrap();
+    assert_eq!(saved.recent.first(), Some(&canon));
+    assert_eq!(saved.recent.len(), 2);
+}
+
+#[derive(Default)]
+struct MemStorage(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for MemStorage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_string(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
