@@ -543,6 +543,10 @@ impl MemsightApp {
 
     fn document(&mut self, ui: &mut Ui) {
         let dark = self.settings.theme.is_dark();
+        // The central area has no frame (the loaded views bring their own panels): paint the
+        // panel background for the welcome, loading and error screens.
+        ui.painter()
+            .rect_filled(ui.max_rect(), 0.0, ui.visuals().panel_fill);
         let Some(doc) = self.docs.get_mut(self.active) else {
             welcome(ui);
             return;
