@@ -427,3 +427,32 @@ impl eframe::Storage for MemStorage {
     }
     fn flush(&mut self) {}
 }
+
+#[test]
+fn cancel_stops_a_long_load_and_says_so() {
+    // A big file so that loading takes seconds (CI keeps it in ../shared/snapshots).
+    let path = std::env::var_os("MEMSIGHT_HUGE_TRACE")
+        .map(PathBuf::from)
+        .or_else(|| common::snapshot_path("big_trace"))
+        .or_else(|| common::snapshot_path("huge_trace"));
+    let Some(path) = path else {
+        eprintln!("no big trace found; skipped");
+        return;
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1500.0, 950.0))
+        .build_eframe(move |cc| {
+            MemsightApp::with_sources(&cc.egui_ctx, Settings::default(), vec![Source::Path(path)])
+        });
+    h.step();
+    assert!(h.state().is_loading());
+    assert!(h.query_by_label_contains("Opening").is_some());
+    h.get_by_label("Cancel").click();
+    wait_loaded(&mut h, Duration::from_secs(120));
+    let doc = h.state().active_doc().unwrap();
+    match &doc.state {
+        DocState::Failed(msg) => assert!(msg.contains("cancelled"), "{msg}"),
+        _ => panic!("the load was not cancelled"),
+    }
+    assert!(h.query_by_label_contains("Loading was cancelled").is_some());
+}
