@@ -13,3 +13,4 @@ pub mod output;
 pub mod read;
 #[cfg(feature = "gui")]
 pub mod ui;
+pub mod whatif;

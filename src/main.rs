@@ -30,6 +30,14 @@ enum Command {
     Analyze(cli::analyze::AnalyzeArgs),
     /// Verdict and fix from the text of a torch.cuda.OutOfMemoryError message.
     ExplainOom(cli::explain_oom::ExplainOomArgs),
+    /// Replay the recorded requests under other allocator settings or another cap.
+    Whatif(cli::whatif::WhatifArgs),
+    /// Write the diagnosis as a report: -o out.html (self-contained), out.md or out.json.
+    Report(cli::report::ReportArgs),
+    /// Compare two snapshots, or two points of one trace, call site by call site.
+    Diff(cli::diff::DiffArgs),
+    /// Check memory rules for CI: exit 0 when all hold, 1 when one fails, 2 on unreadable input.
+    Check(cli::check::CheckArgs),
 }
 
 fn main() {
@@ -38,6 +46,10 @@ fn main() {
         Some(Command::Info(a)) => cli::info::run(a),
         Some(Command::Analyze(a)) => cli::analyze::run(a),
         Some(Command::ExplainOom(a)) => cli::explain_oom::run(a),
+        Some(Command::Whatif(a)) => cli::whatif::run(a),
+        Some(Command::Report(a)) => cli::report::run(a),
+        Some(Command::Diff(a)) => cli::diff::run(a),
+        Some(Command::Check(a)) => cli::check::run(a),
         None => run_app(cli.files),
     };
     match result {

@@ -5,7 +5,13 @@ mod common;
 use memsight::analysis::{self, Verdict};
 use memsight::read::{load_path, LoadOptions};
 
-fn analyse(name: &str) -> Option<(memsight::model::Snapshot, analysis::Analysis, serde_json::Value)> {
+fn analyse(
+    name: &str,
+) -> Option<(
+    memsight::model::Snapshot,
+    analysis::Analysis,
+    serde_json::Value,
+)> {
     let Some(path) = common::snapshot_path(name) else {
         eprintln!("skipping {name}: snapshot not found (../shared/snapshots absent?)");
         return None;
@@ -16,7 +22,13 @@ fn analyse(name: &str) -> Option<(memsight::model::Snapshot, analysis::Analysis,
     Some((snap, a, truth))
 }
 
-const KEYS: [&str; 5] = ["allocated", "active", "requested", "reserved", "inactive_split"];
+const KEYS: [&str; 5] = [
+    "allocated",
+    "active",
+    "requested",
+    "reserved",
+    "inactive_split",
+];
 
 fn counter(c: &analysis::Counters, key: &str) -> u64 {
     match key {
@@ -35,10 +47,15 @@ fn counter(c: &analysis::Counters, key: &str) -> u64 {
 fn markers_match_pytorch_counters_exactly() {
     let mut checked = 0;
     for name in common::ALL {
-        let Some((_, a, truth)) = analyse(name) else { continue };
+        let Some((_, a, truth)) = analyse(name) else {
+            continue;
+        };
         let d = &a.devices[0];
         let want = truth["markers"].as_array().expect("markers array");
-        assert!(d.markers.len() <= want.len(), "{name}: more markers than snapshot calls");
+        assert!(
+            d.markers.len() <= want.len(),
+            "{name}: more markers than snapshot calls"
+        );
         let offset = want.len() - d.markers.len();
         if d.trace_complete {
             assert_eq!(offset, 0, "{name}: a complete trace keeps every marker");
@@ -64,10 +81,16 @@ fn markers_match_pytorch_counters_exactly() {
 #[test]
 fn final_counters_match() {
     for name in common::ALL {
-        let Some((_, a, truth)) = analyse(name) else { continue };
+        let Some((_, a, truth)) = analyse(name) else {
+            continue;
+        };
         let f = a.devices[0].final_counters;
         for key in KEYS {
-            assert_eq!(counter(&f, key), truth["final"][key].as_u64().unwrap(), "{name} final {key}");
+            assert_eq!(
+                counter(&f, key),
+                truth["final"][key].as_u64().unwrap(),
+                "{name} final {key}"
+            );
         }
     }
 }
@@ -77,17 +100,25 @@ fn final_counters_match() {
 #[test]
 fn snapshot_entries_agree_with_replay() {
     for name in ["train_val_leak", "gpt_train_amp", "frag_oom"] {
-        let Some((snap, a, _)) = analyse(name) else { continue };
+        let Some((snap, a, _)) = analyse(name) else {
+            continue;
+        };
         let events = &snap.devices[0].events;
         for m in &a.devices[0].markers {
-            assert_eq!(events[m.event].size, m.counters.allocated, "{name} event {}", m.event);
+            assert_eq!(
+                events[m.event].size, m.counters.allocated,
+                "{name} event {}",
+                m.event
+            );
         }
     }
 }
 
 #[test]
 fn train_val_leak_names_line_158_first_and_not_152() {
-    let Some((_, a, truth)) = analyse("train_val_leak") else { return };
+    let Some((_, a, truth)) = analyse("train_val_leak") else {
+        return;
+    };
     let leaks = &a.devices[0].leaks;
     assert!(!leaks.is_empty(), "the leak must be found");
     assert!(leaks[0].file.ends_with("workloads.py"));
@@ -95,11 +126,17 @@ fn train_val_leak_names_line_158_first_and_not_152() {
     let lines: Vec<i64> = leaks.iter().map(|l| l.line).collect();
     for site in truth["leak_sites"].as_array().unwrap() {
         let line = site["line"].as_i64().unwrap();
-        assert!(lines.contains(&line), "leak site {line} missing from {lines:?}");
+        assert!(
+            lines.contains(&line),
+            "leak site {line} missing from {lines:?}"
+        );
     }
     for site in truth["not_leaks"].as_array().unwrap() {
         let line = site["line"].as_i64().unwrap();
-        assert!(!lines.contains(&line), "line {line} is not a leak: {lines:?}");
+        assert!(
+            !lines.contains(&line),
+            "line {line} is not a leak: {lines:?}"
+        );
     }
     // About 150 MB a validation round, spread over four training steps per round.
     let per_round = leaks[0].growth_bytes_per_iteration * 4.0;
@@ -110,8 +147,14 @@ fn train_val_leak_names_line_158_first_and_not_152() {
 #[test]
 fn healthy_runs_report_no_leak() {
     for name in ["gpt_train_amp", "big_trace", "capacity_oom", "frag_oom"] {
-        let Some((_, a, _)) = analyse(name) else { continue };
-        assert!(a.devices[0].leaks.is_empty(), "{name}: {:?}", a.devices[0].leaks);
+        let Some((_, a, _)) = analyse(name) else {
+            continue;
+        };
+        assert!(
+            a.devices[0].leaks.is_empty(),
+            "{name}: {:?}",
+            a.devices[0].leaks
+        );
     }
 }
 
@@ -123,7 +166,9 @@ fn oom_verdicts() {
         ("capacity_oom", Verdict::Capacity),
     ];
     for (name, want) in cases {
-        let Some((_, a, truth)) = analyse(name) else { continue };
+        let Some((_, a, truth)) = analyse(name) else {
+            continue;
+        };
         let ooms = &a.devices[0].ooms;
         assert_eq!(ooms.len(), 1, "{name}");
         let o = &ooms[0];
@@ -131,14 +176,20 @@ fn oom_verdicts() {
         let t = &truth["ooms"][0];
         assert_eq!(o.allocated, t["allocated"].as_u64().unwrap(), "{name}");
         assert_eq!(o.reserved, t["reserved"].as_u64().unwrap(), "{name}");
-        let want_requested = if name == "capacity_oom" { 256u64 << 20 } else { 600 << 20 };
+        let want_requested = if name == "capacity_oom" {
+            256u64 << 20
+        } else {
+            600 << 20
+        };
         assert_eq!(o.requested, want_requested, "{name}");
     }
 }
 
 #[test]
 fn frag_oom_numbers() {
-    let Some((_, a, _)) = analyse("frag_oom") else { return };
+    let Some((_, a, _)) = analyse("frag_oom") else {
+        return;
+    };
     let o = &a.devices[0].ooms[0];
     assert_eq!(o.requested, 600 << 20);
     assert_eq!(o.free_in_reserved, 1_098_907_648);
@@ -156,7 +207,9 @@ fn explain_oom_from_messages() {
         ("capacity_oom", Verdict::Capacity),
     ];
     for (name, want) in cases {
-        let Some(truth) = common::truth(name) else { continue };
+        let Some(truth) = common::truth(name) else {
+            continue;
+        };
         let msg = truth["ooms"][0]["message"].as_str().unwrap();
         let m = analysis::oom::parse_message(msg);
         assert!(m.requested.is_some(), "{name}: {m:?}");
@@ -168,14 +221,24 @@ fn explain_oom_from_messages() {
                9.50 GiB already allocated; 1.20 GiB free; 13.90 GiB reserved in total by PyTorch)";
     let m = analysis::oom::parse_message(old);
     assert_eq!(m.requested, Some(2 << 30));
-    assert_eq!(analysis::oom::explain_message(&m).unwrap().0, Verdict::Fragmentation);
+    assert_eq!(
+        analysis::oom::explain_message(&m).unwrap().0,
+        Verdict::Fragmentation
+    );
 }
 
 /// The layout at any event adds up to the counters at that event.
 #[test]
 fn layouts_add_up_to_counters() {
-    for name in ["train_val_leak", "frag_oom", "frag_oom_expandable", "gpt_train_amp"] {
-        let Some((_, a, _)) = analyse(name) else { continue };
+    for name in [
+        "train_val_leak",
+        "frag_oom",
+        "frag_oom_expandable",
+        "gpt_train_amp",
+    ] {
+        let Some((_, a, _)) = analyse(name) else {
+            continue;
+        };
         let d = &a.devices[0];
         let n = d.events;
         for t in (0..n).step_by((n / 97).max(1)).chain([n - 1]) {
@@ -193,7 +256,10 @@ fn layouts_add_up_to_counters() {
             assert_eq!(active, c.active, "{name} active at {t}");
             assert_eq!(allocated, c.allocated, "{name} allocated at {t}");
             let largest = layout.iter().map(|s| s.largest_free()).max().unwrap_or(0);
-            assert_eq!(largest, d.replay.series.largest_free[t], "{name} largest free at {t}");
+            assert_eq!(
+                largest, d.replay.series.largest_free[t],
+                "{name} largest free at {t}"
+            );
         }
     }
 }
@@ -202,18 +268,27 @@ fn layouts_add_up_to_counters() {
 /// allocator's own final counters (checked in final_counters_match).
 #[test]
 fn wrapped_ring_is_detected() {
-    let Some((_, a, _)) = analyse("huge_trace") else { return };
+    let Some((_, a, _)) = analyse("huge_trace") else {
+        return;
+    };
     let d = &a.devices[0];
     assert!(!d.trace_complete);
     assert!(d.replay.initial.reserved > 0);
-    assert_eq!(d.replay.anomalies.len(), 0, "{:?}", &d.replay.anomalies[..3.min(d.replay.anomalies.len())]);
+    assert_eq!(
+        d.replay.anomalies.len(),
+        0,
+        "{:?}",
+        &d.replay.anomalies[..3.min(d.replay.anomalies.len())]
+    );
 }
 
 /// A ring of 800 entries recorded on an H100: the oldest events and markers are gone. The state
 /// before the first event is reconstructed from the dump, and the remaining markers still match.
 #[test]
 fn recorded_wrapped_ring_fixture() {
-    let Some((snap, a, truth)) = analyse("train_val_leak_wrapped") else { return };
+    let Some((snap, a, truth)) = analyse("train_val_leak_wrapped") else {
+        return;
+    };
     let d = &a.devices[0];
     assert_eq!(snap.devices[0].events.len(), 800);
     assert!(!d.trace_complete);

@@ -125,7 +125,8 @@ pub fn find(
             live_bytes: end_live,
             live_blocks: live_end[s].1,
             growth_bytes_per_iteration: growth,
-            iterations: grew,
+            // Appearing after the first boundary is growth too: the site held nothing before.
+            iterations: grew + usize::from(first > 0),
             confidence,
             series,
         });

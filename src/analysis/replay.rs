@@ -446,6 +446,32 @@ impl<'a> State<'a> {
         s.segments.push(nsegs);
     }
 
+    /// Ends the mapped spans that `[a, b)` unmaps at event `i`. An unmap may cover several
+    /// earlier maps or part of one; the parts of a span left mapped continue as new spans from
+    /// `i`, so the layout at any event covers exactly the mapped pages.
+    fn close_mapped_spans(&mut self, i: u32, a: u64, b: u64) {
+        let mut rest = Vec::new();
+        for s in self.out.segments.iter_mut() {
+            let end = s.addr + s.size;
+            if !s.expandable || s.free_event != NONE || end <= a || s.addr >= b {
+                continue;
+            }
+            s.free_event = i;
+            for (lo, hi) in [(s.addr, a), (b, end)] {
+                if lo < hi {
+                    rest.push(SegmentSpan {
+                        addr: lo,
+                        size: hi - lo,
+                        alloc_event: i,
+                        free_event: NONE,
+                        ..*s
+                    });
+                }
+            }
+        }
+        self.out.segments.extend(rest);
+    }
+
     fn segment_alloc(&mut self, i: u32, e: &Event, expandable: bool) {
         let span = self.out.segments.len() as u32;
         self.out.segments.push(SegmentSpan {
@@ -586,23 +612,19 @@ fn prescan(events: &[Event]) -> Prescan {
                 }
                 pending.insert(e.addr);
             }
-            Action::FreeCompleted => {
-                if !pending.remove(&e.addr) {
-                    // Freed (requested) before the trace, completed inside it.
-                    if live.remove(&e.addr) {
-                        continue;
-                    }
-                    pre_index.insert(e.addr, pre_blocks.len());
-                    pre_blocks.push((e.addr, e.size, e.stack, e.stream, true));
+            // Freed (requested) before the trace, completed inside it.
+            Action::FreeCompleted if !pending.remove(&e.addr) => {
+                if live.remove(&e.addr) {
+                    continue;
                 }
+                pre_index.insert(e.addr, pre_blocks.len());
+                pre_blocks.push((e.addr, e.size, e.stack, e.stream, true));
             }
             Action::SegmentAlloc => {
                 segs_alloc.insert(e.addr);
             }
-            Action::SegmentFree => {
-                if !segs_alloc.remove(&e.addr) {
-                    pre_segments.push((e.addr, e.size, false, e.stream));
-                }
+            Action::SegmentFree if !segs_alloc.remove(&e.addr) => {
+                pre_segments.push((e.addr, e.size, false, e.stream));
             }
             Action::SegmentMap => mapped.push((e.addr, e.addr + e.size)),
             Action::SegmentUnmap => {
@@ -671,16 +693,7 @@ pub fn replay(trace: &DeviceTrace, dump_segments: &[&Segment], rules: &Rules) ->
             Action::SegmentUnmap => {
                 if st.unmap_range(i, e.addr, e.size) {
                     st.c.reserved = st.c.reserved.saturating_sub(e.size);
-                    // Close the span that mapped this range, when it is exactly one.
-                    if let Some(span) = st
-                        .out
-                        .segments
-                        .iter_mut()
-                        .rev()
-                        .find(|s| s.addr == e.addr && s.size == e.size && s.free_event == NONE)
-                    {
-                        span.free_event = i;
-                    }
+                    st.close_mapped_spans(i, e.addr, e.addr + e.size);
                 } else {
                     st.anomaly(i, format!("segment_unmap of unmapped range 0x{:x}", e.addr));
                 }

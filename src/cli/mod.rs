@@ -2,8 +2,12 @@
 //! returning the process exit code.
 
 pub mod analyze;
+pub mod check;
+pub mod diff;
 pub mod explain_oom;
 pub mod info;
+pub mod report;
+pub mod whatif;
 
 use std::path::Path;
 use std::time::Instant;

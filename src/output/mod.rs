@@ -1,5 +1,8 @@
 //! Output: summaries, reports and the JSON contracts other tools read.
 
 pub mod analyze_json;
+pub mod check;
+pub mod diff;
 pub mod format;
 pub mod info;
+pub mod report;

@@ -497,7 +497,7 @@ impl<'r, 'p> Machine<'r, 'p> {
             _ => return Ok(false),
         }
         let items = &self.stack[mark..];
-        if items.len() % 2 != 0 || items.len() > 64 {
+        if !items.len().is_multiple_of(2) || items.len() > 64 {
             return Ok(false);
         }
         let action = Value::Str(self.keys.action);
@@ -516,7 +516,7 @@ impl<'r, 'p> Machine<'r, 'p> {
     }
 
     fn set_items(&mut self, target: Value, items: &[Value]) -> Result<()> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(self.malformed("SETITEMS with an odd number of values"));
         }
         let Value::Node(id) = target else {
@@ -1121,7 +1121,7 @@ impl<'r, 'p> Machine<'r, 'p> {
                 b'a' => {
                     let item = self.pop()?;
                     let list = self.top()?;
-                    self.extend_list(list, &mut vec![item])?;
+                    self.extend_list(list, &mut [item])?;
                 }
                 b'e' | 0x90 => {
                     let m = self

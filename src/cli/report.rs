@@ -1,0 +1,89 @@
+//! `memsight report FILE -o out.html|out.md|out.json`: the diagnosis as a document.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::analysis;
+use crate::output::report::{self, ReportFormat, ReportOptions};
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The snapshot (.pickle, optionally gzip/zstd/xz-compressed).
+    pub file: PathBuf,
+    /// Where to write the report; its extension picks the format (.html, .md, .json).
+    /// Without it the report goes to standard output (Markdown unless --format says otherwise).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// The format, whatever the output's extension.
+    #[arg(long, value_enum)]
+    pub format: Option<ReportFormat>,
+    /// Only this device (default: every device).
+    #[arg(long)]
+    pub device: Option<usize>,
+}
+
+/// The format for an output path: `--format`, else the extension, else an error.
+pub fn format_for(output: Option<&Path>, format: Option<ReportFormat>) -> Result<ReportFormat> {
+    if let Some(f) = format {
+        return Ok(f);
+    }
+    match output {
+        None => Ok(ReportFormat::Md),
+        Some(p) if p == Path::new("-") => Ok(ReportFormat::Md),
+        Some(p) => match ReportFormat::from_path(p) {
+            Some(f) => Ok(f),
+            None => bail!(
+                "cannot tell the report format from {:?}: name it .html, .md or .json, or pass \
+                 --format html|md|json",
+                p.display().to_string()
+            ),
+        },
+    }
+}
+
+/// The file name of a path, for titles.
+pub fn display_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+/// Writes `text` to `output` (standard output when `None` or `-`).
+pub fn write_output(output: Option<&Path>, text: &str) -> Result<()> {
+    match output {
+        Some(p) if p != Path::new("-") => {
+            std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?;
+            eprintln!("memsight: wrote {}", p.display());
+        }
+        _ => print!("{text}"),
+    }
+    Ok(())
+}
+
+pub fn run(args: &ReportArgs) -> Result<i32> {
+    let format = format_for(args.output.as_deref(), args.format)?;
+    let (snap, _) = super::load(&args.file)?;
+    let a = analysis::analyze(&snap);
+    if let Some(dev) = args.device {
+        if a.device(dev).is_none() {
+            let ids: Vec<String> = a.devices.iter().map(|d| d.device.to_string()).collect();
+            bail!(
+                "{} has no device {dev} (devices: {})",
+                args.file.display(),
+                if ids.is_empty() {
+                    "none".into()
+                } else {
+                    ids.join(", ")
+                }
+            );
+        }
+    }
+    let opts = ReportOptions {
+        title: display_name(&args.file),
+        device: args.device,
+    };
+    let text = report::render_with(&snap, &a, &opts, format);
+    write_output(args.output.as_deref(), &text)?;
+    Ok(0)
+}

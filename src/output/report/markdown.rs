@@ -1,0 +1,412 @@
+//! The Markdown report, shaped for a pull-request comment: a verdict line, a table of key
+//! figures, a text sparkline of memory over time, tables for the peak, OOMs, leaks and
+//! fragmentation, and stacks folded in `<details>` (GitHub, GitLab and Gitea render them).
+
+use std::fmt::Write;
+
+use super::model::{self, DeviceReport, Severity, StackLine};
+use super::svg::group_digits;
+use crate::analysis::Verdict;
+use crate::output::format::{bytes, duration_us, signed_bytes};
+
+/// Characters of the text sparklines.
+pub const SPARK_WIDTH: usize = 48;
+const SPARK: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// Escapes text for a Markdown table cell or inline text.
+pub fn cell(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '|' => o.push_str("\\|"),
+            '\n' => o.push(' '),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '*' | '`' => {
+                o.push('\\');
+                o.push(c);
+            }
+            _ => o.push(c),
+        }
+    }
+    o
+}
+
+/// Inline code, with a fence long enough for backticks inside.
+pub fn code(s: &str) -> String {
+    let s = s.replace('\n', " ");
+    if s.is_empty() {
+        return String::new();
+    }
+    if s.contains('`') {
+        format!("`` {s} ``")
+    } else {
+        format!("`{s}`")
+    }
+}
+
+/// A text sparkline of `values` squeezed into `width` characters (each the column maximum).
+pub fn sparkline(values: &[u64], width: usize) -> String {
+    if values.is_empty() || width == 0 {
+        return String::new();
+    }
+    let n = values.len();
+    let w = width.min(n);
+    let buckets: Vec<u64> = (0..w)
+        .map(|c| {
+            let (lo, hi) = (c * n / w, ((c + 1) * n / w).max(c * n / w + 1));
+            values[lo..hi.min(n)].iter().copied().max().unwrap_or(0)
+        })
+        .collect();
+    let max = buckets.iter().copied().max().unwrap_or(0).max(1) as f64;
+    buckets
+        .iter()
+        .map(|&v| SPARK[((v as f64 / max) * 7.0).round().clamp(0.0, 7.0) as usize])
+        .collect()
+}
+
+fn icon(s: Severity) -> &'static str {
+    match s {
+        Severity::Problem => "❌",
+        Severity::Warning => "⚠️",
+        Severity::Ok => "✅",
+    }
+}
+
+/// The whole report.
+pub fn report(title: &str, reports: &[DeviceReport]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "## memsight report: {}\n", code(title));
+    if reports.is_empty() {
+        s.push_str("No device has segments or trace events: nothing to analyse.\n");
+    }
+    for r in reports {
+        device(&mut s, r, reports.len() > 1);
+    }
+    let _ = writeln!(
+        s,
+        "<sub>memsight {} · exact replay of the CUDA caching allocator</sub>",
+        env!("CARGO_PKG_VERSION")
+    );
+    s
+}
+
+fn device(s: &mut String, r: &DeviceReport, many: bool) {
+    let d = r.d;
+    if many {
+        let _ = writeln!(s, "### Device {}\n", d.device);
+    }
+    let head = model::headline(&r.findings);
+    let sev = r
+        .findings
+        .iter()
+        .map(|f| f.severity)
+        .find(|&x| x == Severity::Problem)
+        .unwrap_or(Severity::Ok);
+    let _ = writeln!(
+        s,
+        "{} **Verdict: {}** (device {})\n",
+        icon(sev),
+        cell(&head),
+        d.device
+    );
+    let f = d.final_counters;
+    s.push_str("| | |\n|---|---|\n");
+    let _ = writeln!(
+        s,
+        "| Peak allocated | **{}** at event {} |",
+        bytes(d.peak.allocated),
+        group_digits(d.peak.allocated_event as u64)
+    );
+    let _ = writeln!(
+        s,
+        "| Peak reserved | **{}** at event {} |",
+        bytes(d.peak.reserved),
+        group_digits(d.peak.reserved_event as u64)
+    );
+    let _ = writeln!(
+        s,
+        "| At the end | {} allocated, {} reserved |",
+        bytes(f.allocated),
+        bytes(f.reserved)
+    );
+    let _ = writeln!(
+        s,
+        "| Events | {}{} |",
+        group_digits(d.events as u64),
+        match r.duration_us {
+            Some(us) => format!(" over {}", duration_us(us)),
+            None => String::new(),
+        }
+    );
+    let _ = writeln!(
+        s,
+        "| OOMs / leak suspects | {} / {} |\n",
+        d.ooms.len(),
+        d.leaks.len()
+    );
+    let t = &r.timeline;
+    if !t.sample.is_empty() {
+        let totals: Vec<u64> = (0..t.sample.len())
+            .map(|c| t.bands.iter().map(|b| b.values[c]).sum())
+            .collect();
+        let _ = writeln!(
+            s,
+            "Allocated over time: `{}` (0 to {})\n",
+            sparkline(&totals, SPARK_WIDTH),
+            bytes(totals.iter().copied().max().unwrap_or(0))
+        );
+    }
+
+    s.push_str("#### Diagnosis\n\n");
+    for f in &r.findings {
+        let _ = writeln!(
+            s,
+            "- {} **{}**: {}",
+            icon(f.severity),
+            cell(&f.title),
+            cell(&f.detail)
+        );
+    }
+    s.push('\n');
+
+    let _ = writeln!(
+        s,
+        "#### What held the peak ({} at event {})\n",
+        bytes(d.peak.allocated),
+        group_digits(d.peak.allocated_event as u64)
+    );
+    if r.peak_sites.is_empty() {
+        s.push_str("Nothing was allocated.\n\n");
+    } else {
+        s.push_str("| call site | function | kind | live | blocks | share |\n");
+        s.push_str("|---|---|---|---:|---:|---:|\n");
+        for p in &r.peak_sites {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {:.1}% |",
+                code(&p.label),
+                code(&p.function),
+                p.category,
+                bytes(p.bytes),
+                group_digits(p.blocks),
+                p.share * 100.0
+            );
+        }
+        s.push('\n');
+    }
+
+    if !d.ooms.is_empty() {
+        s.push_str("#### Out-of-memory errors\n\n");
+        for (k, o) in d.ooms.iter().enumerate() {
+            let v = match o.verdict {
+                Verdict::Fragmentation => "fragmentation",
+                Verdict::Capacity => "capacity",
+            };
+            let _ = writeln!(
+                s,
+                "**OOM {} at event {}: {}.** {} requested with {} allocated, {} reserved ({} \
+                 reserved but unallocated), largest free block {}.\n",
+                k + 1,
+                group_digits(o.event as u64),
+                v,
+                bytes(o.requested),
+                bytes(o.allocated),
+                bytes(o.reserved),
+                bytes(o.free_in_reserved),
+                bytes(o.largest_free_block)
+            );
+            let _ = writeln!(s, "> {}\n", cell(&o.advice));
+            if let Some(st) = r.oom_stacks.get(k) {
+                details(s, "Stack of the failed request", st);
+            }
+        }
+    }
+
+    if !d.leaks.is_empty() {
+        s.push_str("#### Leak suspects\n\n");
+        s.push_str("| call site | function | live at the end | per iteration | grew in | confidence | trend |\n");
+        s.push_str("|---|---|---:|---:|---:|---:|---|\n");
+        for l in &d.leaks {
+            let label = d
+                .sites
+                .get(l.site)
+                .map(|s| s.short_label())
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} iterations | {:.2} | `{}` |",
+                code(&label),
+                code(&l.function),
+                bytes(l.live_bytes),
+                signed_bytes(l.growth_bytes_per_iteration as i64),
+                l.iterations,
+                l.confidence,
+                sparkline(&l.series, 16)
+            );
+        }
+        s.push('\n');
+        for (k, l) in d.leaks.iter().enumerate() {
+            if let Some(st) = r.leak_stacks.get(k) {
+                let label = d
+                    .sites
+                    .get(l.site)
+                    .map(|s| s.short_label())
+                    .unwrap_or_default();
+                details(s, &format!("Stack of {label}"), st);
+            }
+        }
+    }
+
+    if let Some(w) = &d.fragmentation.worst {
+        s.push_str("#### Fragmentation\n\n");
+        s.push_str("| moment | event | reserved | reserved but unallocated | largest free block | external |\n");
+        s.push_str("|---|---:|---:|---:|---:|---:|\n");
+        let fr = &d.fragmentation;
+        for (name, p) in [
+            ("most split", Some(w)),
+            ("peak reserved", fr.at_peak_reserved.as_ref()),
+            ("end", fr.at_end.as_ref()),
+        ] {
+            if let Some(p) = p {
+                let _ = writeln!(
+                    s,
+                    "| {name} | {} | {} | {} | {} | {:.0}% |",
+                    group_digits(p.event as u64),
+                    bytes(p.reserved),
+                    bytes(p.reserved_unallocated),
+                    bytes(p.largest_free_block),
+                    p.external * 100.0
+                );
+            }
+        }
+        let split: Vec<u64> = r.frag.iter().map(|p| p.split).collect();
+        if split.iter().any(|&x| x > 0) {
+            let _ = writeln!(
+                s,
+                "\nFree memory outside the largest free block over time: `{}` (0 to {})",
+                sparkline(&split, SPARK_WIDTH),
+                bytes(split.iter().copied().max().unwrap_or(0))
+            );
+        }
+        s.push('\n');
+    }
+}
+
+/// A stack folded in `<details>`.
+fn details(s: &mut String, title: &str, lines: &[StackLine]) {
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "<details><summary>{}</summary>\n\n```text",
+        title.replace('<', "&lt;")
+    );
+    for l in lines.iter().take(14) {
+        let _ = writeln!(s, "{} {}", if l.user { "→" } else { " " }, l.text());
+    }
+    if lines.len() > 14 {
+        let _ = writeln!(s, "  … {} more frames", lines.len() - 14);
+    }
+    s.push_str("```\n\n</details>\n\n");
+}
+
+/// The diff for a pull-request comment.
+pub fn diff_report(d: &crate::output::diff::Diff) -> String {
+    use crate::output::diff::{headline_rows, point_text, Change, LIST};
+    let mut s = String::new();
+    let _ = writeln!(s, "## memsight diff\n");
+    let _ = writeln!(
+        s,
+        "- **A**: {} device {} at {}\n- **B**: {} device {} at {}\n",
+        code(&d.a.name),
+        d.a.device,
+        cell(&point_text(&d.a)),
+        code(&d.b.name),
+        d.b.device,
+        cell(&point_text(&d.b))
+    );
+    s.push_str("| | A | B | change |\n|---|---:|---:|---:|\n");
+    for (k, a, b, c) in headline_rows(d) {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} |",
+            cell(&k),
+            cell(&a),
+            cell(&b),
+            cell(&c)
+        );
+    }
+    s.push('\n');
+    for (change, title) in [
+        (Change::Grew, "Grew"),
+        (Change::New, "New (live in B only)"),
+        (Change::Gone, "Gone (live in A only)"),
+        (Change::Shrank, "Shrank"),
+    ] {
+        let list: Vec<_> = d.with(change).collect();
+        if list.is_empty() {
+            continue;
+        }
+        let _ = writeln!(s, "#### {title} ({})\n", list.len());
+        s.push_str("| call site | function | A live | B live | change | allocations A → B |\n");
+        s.push_str("|---|---|---:|---:|---:|---:|\n");
+        for x in list.iter().take(LIST) {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} ({} blocks) | {} ({} blocks) | **{}** | {} → {} |",
+                code(&x.label),
+                code(&x.function),
+                bytes(x.a.live_bytes),
+                x.a.live_blocks,
+                bytes(x.b.live_bytes),
+                x.b.live_blocks,
+                signed_bytes(x.delta_bytes),
+                x.a.allocs,
+                x.b.allocs
+            );
+        }
+        if list.len() > LIST {
+            let _ = writeln!(s, "\n… and {} more.", list.len() - LIST);
+        }
+        s.push('\n');
+    }
+    let same: Vec<_> = d
+        .with(Change::Same)
+        .filter(|x| x.a.live_bytes > 0)
+        .collect();
+    if !same.is_empty() {
+        let held: u64 = same.iter().map(|x| x.a.live_bytes).sum();
+        let _ = writeln!(
+            s,
+            "Unchanged: {} call site{} holding {} at both points.\n",
+            same.len(),
+            model::plural(same.len()),
+            bytes(held)
+        );
+    }
+    if d.sites.iter().all(|x| x.change == Change::Same) {
+        s.push_str("No call site's live memory changed.\n\n");
+    }
+    let _ = writeln!(
+        s,
+        "<sub>memsight {} · live bytes at each side's point, call sites matched by file, line and function</sub>",
+        env!("CARGO_PKG_VERSION")
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparkline_spans_the_range() {
+        let sp = sparkline(&[0, 1, 2, 3, 4, 5, 6, 7], 8);
+        assert_eq!(sp, "▁▂▃▄▅▆▇█");
+        assert_eq!(sparkline(&[5; 100], 10).chars().count(), 10);
+        assert_eq!(cell("a|b*c_d"), "a\\|b\\*c_d");
+        assert_eq!(code("x`y"), "`` x`y ``");
+    }
+}

@@ -1,0 +1,643 @@
+//! What a report shows, computed once from the analysis and shared by every format: the
+//! diagnosis in a few findings, what held the peak, downsampled time series and leak stacks.
+//!
+//! Charts are built from one sample per pixel column (never one shape per allocation), so a
+//! 1M-event trace gives the same small document as a 1k-event one.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::analysis::fragmentation::external_at;
+use crate::analysis::oom::category;
+use crate::analysis::{Allocation, DeviceAnalysis, Verdict, NONE};
+use crate::model::{Snapshot, StackId};
+use crate::output::format::{bytes, signed_bytes};
+
+/// The label of allocations whose stack has no Python frame (C++-only or empty stacks).
+pub const NO_STACK: &str = "(no Python frame)";
+
+/// Columns of the memory-over-time chart: about one per pixel of its plot area.
+pub const CHART_COLUMNS: usize = 880;
+/// Call sites drawn as their own band; the rest is one "other" band.
+pub const MAX_BANDS: usize = 8;
+/// Rows of the "what held the peak" table.
+pub const PEAK_SITES: usize = 10;
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Something failed or will (an OOM, a leak).
+    Problem,
+    /// Worth a look (fragmentation, an incomplete trace).
+    Warning,
+    /// Nothing wrong was found.
+    Ok,
+}
+
+/// One line of the diagnosis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    /// Short, e.g. `Fragmentation OOM` or `Memory leak at workloads.py:158`.
+    pub title: String,
+    /// One paragraph with the numbers and the fix.
+    pub detail: String,
+}
+
+/// A call site's share of the live memory at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SiteShare {
+    /// `workloads.py:158`-style label.
+    pub label: String,
+    pub file: String,
+    pub line: i64,
+    pub function: String,
+    pub bytes: u64,
+    pub blocks: u64,
+    /// Fraction of the allocated bytes at that moment (0..1).
+    pub share: f64,
+    /// `parameters`, `activations`, `gradients`, `optimizer state` or `other` (of the largest
+    /// block).
+    pub category: &'static str,
+}
+
+/// Band colours of steady call sites, bottom band first (colour-blind-friendly, cool hues,
+/// print well on white).
+pub const PALETTE: [&str; 8] = [
+    "#4e79a7", "#59a14f", "#76b7b2", "#edc948", "#b07aa1", "#9c755f", "#8cd17d", "#a0cbe8",
+];
+/// Band colours of leak suspects (warm hues, drawn on top).
+pub const LEAK_PALETTE: [&str; 3] = ["#e15759", "#f28e2b", "#ff9da7"];
+/// The "other call sites" band.
+pub const OTHER_COLOUR: &str = "#c7cbd1";
+
+/// What a band stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BandKind {
+    /// One call site.
+    Site,
+    /// One call site that is a leak suspect.
+    Leak,
+    /// Every call site not drawn on its own.
+    Other,
+}
+
+/// One band of the memory-over-time chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Band {
+    pub label: String,
+    /// Bytes this band holds at each column's sample event.
+    pub values: Vec<u64>,
+    /// Fill colour (`#rrggbb`).
+    pub colour: &'static str,
+    pub kind: BandKind,
+}
+
+/// The memory-over-time chart, downsampled to [`CHART_COLUMNS`] columns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Timeline {
+    /// Trace events in the device's trace.
+    pub events: usize,
+    /// The event each column shows (the one with the most allocated memory in its range, so
+    /// no peak is lost between columns). Increasing.
+    pub sample: Vec<usize>,
+    /// Bottom band first; at each column the bands add up to the allocated bytes.
+    pub bands: Vec<Band>,
+    /// Highest reserved bytes within each column's range of events.
+    pub reserved: Vec<u64>,
+    /// OOM events.
+    pub ooms: Vec<usize>,
+    /// `snapshot` marker events.
+    pub markers: Vec<usize>,
+    pub peak_event: usize,
+}
+
+impl Timeline {
+    /// The highest value the chart has to show.
+    pub fn max_value(&self) -> u64 {
+        let stacked = (0..self.sample.len())
+            .map(|c| self.bands.iter().map(|b| b.values[c]).sum::<u64>())
+            .max()
+            .unwrap_or(0);
+        stacked.max(self.reserved.iter().copied().max().unwrap_or(0))
+    }
+}
+
+/// Fragmentation at one column of the fragmentation chart.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FragSample {
+    pub event: usize,
+    pub reserved: u64,
+    /// Reserved but not allocated (highest in the column).
+    pub reserved_unallocated: u64,
+    /// Largest free block at the column's sample event.
+    pub largest_free_block: u64,
+    /// External fragmentation (0..1) at the column's sample event.
+    pub external: f64,
+    /// Free bytes outside the largest free block at the column's sample event (the most in
+    /// the column): memory no request larger than that block can use.
+    pub split: u64,
+}
+
+/// One frame of a stack for display.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StackLine {
+    pub function: String,
+    pub file: String,
+    pub line: i64,
+    /// The user's own code (not PyTorch, not an installed package, not C++).
+    pub user: bool,
+}
+
+impl StackLine {
+    /// `file:line in function`, with long library paths shortened.
+    pub fn text(&self) -> String {
+        let file = short_path(&self.file);
+        if self.line > 0 {
+            format!("{file}:{} in {}", self.line, self.function)
+        } else if self.function.is_empty() {
+            file
+        } else {
+            format!("{} ({file})", self.function)
+        }
+    }
+}
+
+/// Shortens `/…/site-packages/torch/x.py` to `torch/x.py`: the prefix is the same on every
+/// line and pushes what matters out of view.
+pub fn short_path(path: &str) -> String {
+    for marker in ["/site-packages/", "/dist-packages/"] {
+        if let Some(p) = path.rfind(marker) {
+            return path[p + marker.len()..].to_string();
+        }
+    }
+    path.to_string()
+}
+
+/// Everything a report shows for one device.
+#[derive(Debug, Clone)]
+pub struct DeviceReport<'a> {
+    pub d: &'a DeviceAnalysis,
+    pub findings: Vec<Finding>,
+    /// Call sites live at the allocated peak, largest first.
+    pub peak_sites: Vec<SiteShare>,
+    pub timeline: Timeline,
+    pub frag: Vec<FragSample>,
+    /// The representative stack of each leak suspect (same order as `d.leaks`).
+    pub leak_stacks: Vec<Vec<StackLine>>,
+    /// The representative stack of each OOM (same order as `d.ooms`).
+    pub oom_stacks: Vec<Vec<StackLine>>,
+    /// Time from the first to the last event, when the trace has times.
+    pub duration_us: Option<i64>,
+}
+
+/// The headline verdict of a device, e.g. `Fragmentation OOM` or `Healthy`.
+pub fn headline(findings: &[Finding]) -> String {
+    findings
+        .iter()
+        .find(|f| f.severity == Severity::Problem)
+        .or_else(|| findings.first())
+        .map(|f| f.title.clone())
+        .unwrap_or_else(|| "Nothing to analyse".into())
+}
+
+/// Builds the report of one device.
+pub fn device_report<'a>(snap: &Snapshot, d: &'a DeviceAnalysis) -> DeviceReport<'a> {
+    let events = snap.trace(d.device).map(|t| &t.events[..]).unwrap_or(&[]);
+    let duration_us = match (events.first(), events.last()) {
+        (Some(a), Some(b)) if a.time_us != 0 && b.time_us != 0 => Some(b.time_us - a.time_us),
+        _ => None,
+    };
+    let peak_t = if d.events == 0 {
+        None
+    } else {
+        Some(d.peak.allocated_event)
+    };
+    let peak_sites = sites_at(snap, d, peak_t, PEAK_SITES);
+    DeviceReport {
+        d,
+        findings: findings(d),
+        timeline: timeline(d, &peak_sites),
+        frag: frag_series(d),
+        leak_stacks: d
+            .leaks
+            .iter()
+            .map(|l| {
+                let stack = d.sites.get(l.site).map(|s| s.stack).unwrap_or(0);
+                stack_lines(snap, stack)
+            })
+            .collect(),
+        oom_stacks: d.ooms.iter().map(|o| stack_lines(snap, o.stack)).collect(),
+        peak_sites,
+        duration_us,
+    }
+}
+
+/// The frames of a stack, innermost first, C++ frames left out when there are Python ones.
+pub fn stack_lines(snap: &Snapshot, stack: StackId) -> Vec<StackLine> {
+    let all: Vec<StackLine> = snap
+        .stacks
+        .get(stack)
+        .iter()
+        .map(|&f| {
+            let fr = snap.frames.get(f);
+            let file = snap.frames.filename(f).to_string();
+            StackLine {
+                function: snap.frames.strings.get(fr.name).to_string(),
+                user: !crate::analysis::sites::is_library_file(&file, fr.line),
+                file,
+                line: fr.line,
+            }
+        })
+        .collect();
+    let python: Vec<StackLine> = all
+        .iter()
+        .filter(|l| l.line > 0 && l.file.ends_with(".py"))
+        .cloned()
+        .collect();
+    if python.is_empty() {
+        all
+    } else {
+        python
+    }
+}
+
+/// Whether allocation `a` is allocated at `t` (`None`: the only state of a trace-less dump).
+fn live(a: &Allocation, t: Option<usize>) -> bool {
+    match t {
+        Some(t) => a.allocated_at(t as u32),
+        None => a.free_requested == NONE,
+    }
+}
+
+/// Live memory by call site after event `t`, largest first, at most `n` rows.
+pub fn sites_at(snap: &Snapshot, d: &DeviceAnalysis, t: Option<usize>, n: usize) -> Vec<SiteShare> {
+    // site -> (bytes, blocks, largest block's stack)
+    let mut by: HashMap<u32, (u64, u64, u64, StackId)> = HashMap::new();
+    let mut total = 0u64;
+    for (k, a) in d.replay.allocations.iter().enumerate() {
+        if !live(a, t) {
+            continue;
+        }
+        let site = d.allocation_site.get(k).copied().unwrap_or(0);
+        let e = by.entry(site).or_insert((0, 0, 0, a.stack));
+        e.0 += a.size;
+        e.1 += 1;
+        if a.size > e.2 {
+            e.2 = a.size;
+            e.3 = a.stack;
+        }
+        total += a.size;
+    }
+    let mut v: Vec<SiteShare> = by
+        .into_iter()
+        .map(|(site, (b, blocks, _, stack))| {
+            let s = d.sites.get(site);
+            SiteShare {
+                label: match s {
+                    Some(s) if s.file == "<unknown>" => NO_STACK.to_string(),
+                    Some(s) => s.short_label(),
+                    None => String::new(),
+                },
+                file: s.map(|s| s.file.clone()).unwrap_or_default(),
+                line: s.map(|s| s.line).unwrap_or(0),
+                function: s.map(|s| s.function.clone()).unwrap_or_default(),
+                bytes: b,
+                blocks,
+                share: if total == 0 {
+                    0.0
+                } else {
+                    b as f64 / total as f64
+                },
+                category: category(snap, stack),
+            }
+        })
+        .collect();
+    v.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.label.cmp(&b.label)));
+    v.truncate(n);
+    v
+}
+
+/// The diagnosis: every OOM and leak, fragmentation when it matters, or a clean bill.
+pub fn findings(d: &DeviceAnalysis) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for o in &d.ooms {
+        let kind = match o.verdict {
+            Verdict::Fragmentation => "Fragmentation OOM",
+            Verdict::Capacity => "Capacity OOM",
+        };
+        out.push(Finding {
+            severity: Severity::Problem,
+            title: kind.to_string(),
+            detail: format!(
+                "A {} request failed at event {} with {} allocated and {} reserved ({} of it \
+                 free), largest free block {}. {}",
+                bytes(o.requested),
+                o.event,
+                bytes(o.allocated),
+                bytes(o.reserved),
+                bytes(o.free_in_reserved),
+                bytes(o.largest_free_block),
+                match o.verdict {
+                    Verdict::Fragmentation => {
+                        "The free memory is split into holes smaller than the request. Fix: \
+                         PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True (details below)."
+                    }
+                    Verdict::Capacity => {
+                        "The live tensors do not fit. Fix: make less live at once (details \
+                         below)."
+                    }
+                }
+            ),
+        });
+    }
+    if let Some(l) = d.leaks.first() {
+        let others = d.leaks.len() - 1;
+        let site = d
+            .sites
+            .get(l.site)
+            .map(|s| s.short_label())
+            .unwrap_or_default();
+        out.push(Finding {
+            severity: Severity::Problem,
+            title: format!("Memory leak at {site}"),
+            detail: format!(
+                "{site} in {} keeps {} alive in {} blocks, {} per iteration, growing in {} \
+                 iterations{}. Look for tensors kept across iterations: a loss summed without \
+                 .item() or torch.no_grad(), outputs appended to a list, a cache that never \
+                 evicts.",
+                l.function,
+                bytes(l.live_bytes),
+                l.live_blocks,
+                signed_bytes(l.growth_bytes_per_iteration as i64),
+                l.iterations,
+                if others > 0 {
+                    format!(" ({others} more suspect{} below)", plural(others))
+                } else {
+                    String::new()
+                }
+            ),
+        });
+    }
+    if let Some((x, p)) = crate::output::check::peak_fragmentation(d) {
+        // Fragmentation worth a word: at peak reserved, a tenth or more of the reserved memory
+        // was free but in pieces smaller than the largest free block (when no OOM says so).
+        let has_frag_oom = d.ooms.iter().any(|o| o.verdict == Verdict::Fragmentation);
+        if !has_frag_oom && x >= 0.1 {
+            out.push(Finding {
+                severity: Severity::Warning,
+                title: "Fragmented free memory".into(),
+                detail: format!(
+                    "At peak reserved (event {}), {} of the {} reserved was free, yet the \
+                     largest free block was only {}: {:.0}% of the reserved memory sat in \
+                     smaller holes. PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True lets the \
+                     allocator reuse them.",
+                    p.event,
+                    bytes(p.reserved_unallocated),
+                    bytes(p.reserved),
+                    bytes(p.largest_free_block),
+                    x * 100.0
+                ),
+            });
+        }
+    }
+    if !d.trace_complete {
+        out.push(Finding {
+            severity: Severity::Warning,
+            title: "Trace incomplete".into(),
+            detail: format!(
+                "The trace does not start from an empty allocator (the ring buffer wrapped or \
+                 history was enabled late); the state before its first event was reconstructed \
+                 from the dump. Counters are exact from event {}. Raise max_entries in \
+                 _record_memory_history to see the whole run.",
+                d.replay.exact_from
+            ),
+        });
+    }
+    if !out.iter().any(|f| f.severity == Severity::Problem) {
+        out.insert(
+            0,
+            Finding {
+                severity: Severity::Ok,
+                title: "Healthy".into(),
+                detail: format!(
+                    "No out-of-memory error and no leak: no call site's live memory grows \
+                     across iterations. Peak {} allocated, {} reserved.",
+                    bytes(d.peak.allocated),
+                    bytes(d.peak.reserved)
+                ),
+            },
+        );
+    }
+    out
+}
+
+pub(crate) fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Column `c` of `cols` covers events `[c*n/cols, (c+1)*n/cols)`.
+fn column_ranges(n: usize, cols: usize) -> Vec<(usize, usize)> {
+    (0..cols)
+        .map(|c| (c * n / cols, ((c + 1) * n / cols).max(c * n / cols + 1)))
+        .collect()
+}
+
+/// The memory-over-time chart: top call sites as stacked bands, downsampled.
+pub fn timeline(d: &DeviceAnalysis, peak_sites: &[SiteShare]) -> Timeline {
+    let n = d.events;
+    let s = &d.replay.series;
+    if n == 0 || s.len() < n {
+        return Timeline::default();
+    }
+    let cols = CHART_COLUMNS.min(n);
+    let mut sample = Vec::with_capacity(cols);
+    let mut reserved = Vec::with_capacity(cols);
+    for (lo, hi) in column_ranges(n, cols) {
+        let mut best = lo;
+        let mut res = 0;
+        for i in lo..hi {
+            if s.allocated[i] > s.allocated[best] {
+                best = i;
+            }
+            res = res.max(s.reserved[i]);
+        }
+        // Keep the peak event itself when it falls in this column.
+        if (lo..hi).contains(&d.peak.allocated_event) {
+            best = d.peak.allocated_event;
+        }
+        sample.push(best);
+        reserved.push(res);
+    }
+    // Live bytes of every site at every column, by difference arrays over the columns.
+    let ns = d.sites.sites.len().max(1);
+    let mut diff = vec![0i64; ns * (cols + 1)];
+    for (k, a) in d.replay.allocations.iter().enumerate() {
+        let site = d.allocation_site.get(k).copied().unwrap_or(0) as usize;
+        if site >= ns {
+            continue;
+        }
+        let start = if a.alloc_event == NONE {
+            0
+        } else {
+            sample.partition_point(|&x| x < a.alloc_event as usize)
+        };
+        let end = if a.free_requested == NONE {
+            cols
+        } else {
+            sample.partition_point(|&x| x < a.free_requested as usize)
+        };
+        if start < end {
+            diff[site * (cols + 1) + start] += a.size as i64;
+            diff[site * (cols + 1) + end] -= a.size as i64;
+        }
+    }
+    let mut per_site: Vec<Vec<u64>> = Vec::with_capacity(ns);
+    let mut tallest: Vec<(u64, usize)> = Vec::with_capacity(ns);
+    for site in 0..ns {
+        let mut acc = 0i64;
+        let mut v = Vec::with_capacity(cols);
+        let mut max = 0;
+        for c in 0..cols {
+            acc += diff[site * (cols + 1) + c];
+            let x = acc.max(0) as u64;
+            max = max.max(x);
+            v.push(x);
+        }
+        per_site.push(v);
+        tallest.push((max, site));
+    }
+    // Bands: the leak suspects, then the sites that held the peak, then the tallest others.
+    let mut chosen: Vec<usize> = Vec::new();
+    let push = |site: usize, chosen: &mut Vec<usize>| {
+        if chosen.len() < MAX_BANDS && site < ns && !chosen.contains(&site) {
+            chosen.push(site);
+        }
+    };
+    for l in d.leaks.iter().take(3) {
+        push(l.site as usize, &mut chosen);
+    }
+    for p in peak_sites.iter().take(MAX_BANDS) {
+        if let Some(site) = d
+            .sites
+            .sites
+            .iter()
+            .position(|s| s.file == p.file && s.line == p.line && s.function == p.function)
+        {
+            push(site, &mut chosen);
+        }
+    }
+    tallest.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for &(max, site) in &tallest {
+        if max > 0 {
+            push(site, &mut chosen);
+        }
+    }
+    // Steady call sites at the bottom, largest first (it reads best), then everything else,
+    // then the leak suspects on top in warm colours: the growing part of the stack is theirs.
+    let leak_sites: Vec<usize> = d.leaks.iter().take(3).map(|l| l.site as usize).collect();
+    let (mut leaking, mut steady): (Vec<usize>, Vec<usize>) =
+        chosen.iter().partition(|s| leak_sites.contains(s));
+    steady.sort_by_key(|&site| std::cmp::Reverse(per_site[site].iter().sum::<u64>()));
+    leaking.sort_by_key(|s| leak_sites.iter().position(|l| l == s));
+    let mut other = vec![0u64; cols];
+    for (site, v) in per_site.iter().enumerate() {
+        if !chosen.contains(&site) {
+            for c in 0..cols {
+                other[c] += v[c];
+            }
+        }
+    }
+    let label = |site: usize| {
+        d.sites
+            .get(site as u32)
+            .map(|s| {
+                if s.file == "<unknown>" {
+                    NO_STACK.to_string()
+                } else if s.function.is_empty() {
+                    s.short_label()
+                } else {
+                    format!("{} ({})", s.short_label(), s.function)
+                }
+            })
+            .unwrap_or_default()
+    };
+    let mut bands: Vec<Band> = Vec::new();
+    for (k, &site) in steady.iter().enumerate() {
+        bands.push(Band {
+            label: label(site),
+            values: std::mem::take(&mut per_site[site]),
+            colour: PALETTE[k % PALETTE.len()],
+            kind: BandKind::Site,
+        });
+    }
+    if other.iter().any(|&x| x > 0) {
+        bands.push(Band {
+            label: "other call sites".into(),
+            values: other,
+            colour: OTHER_COLOUR,
+            kind: BandKind::Other,
+        });
+    }
+    for (k, &site) in leaking.iter().enumerate() {
+        bands.push(Band {
+            label: format!("{} · leak", label(site)),
+            values: std::mem::take(&mut per_site[site]),
+            colour: LEAK_PALETTE[k % LEAK_PALETTE.len()],
+            kind: BandKind::Leak,
+        });
+    }
+    let trace_events = n;
+    Timeline {
+        events: trace_events,
+        sample,
+        bands,
+        reserved,
+        ooms: d.ooms.iter().map(|o| o.event).collect(),
+        markers: d.markers.iter().map(|m| m.event).collect(),
+        peak_event: d.peak.allocated_event,
+    }
+}
+
+/// Fragmentation over time, one sample per chart column.
+pub fn frag_series(d: &DeviceAnalysis) -> Vec<FragSample> {
+    let n = d.events;
+    let s = &d.replay.series;
+    if n == 0 || s.len() < n {
+        return Vec::new();
+    }
+    let cols = CHART_COLUMNS.min(n);
+    column_ranges(n, cols)
+        .into_iter()
+        .map(|(lo, hi)| {
+            // The event with the most split free memory in the column represents it.
+            let split = |i: usize| {
+                s.reserved[i]
+                    .saturating_sub(s.active[i])
+                    .saturating_sub(s.largest_free[i])
+            };
+            let mut best = lo;
+            let mut ru = 0;
+            for i in lo..hi {
+                if split(i) > split(best) {
+                    best = i;
+                }
+                ru = ru.max(s.reserved[i].saturating_sub(s.allocated[i]));
+            }
+            FragSample {
+                event: best,
+                reserved: s.reserved[best],
+                reserved_unallocated: ru,
+                largest_free_block: s.largest_free[best],
+                external: external_at(&d.replay, best),
+                split: split(best),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,448 @@
+//! The request stream of a recorded trace: what the *program* asked of the allocator, with
+//! what the allocator decided on its own taken out.
+//!
+//! Kept: every `alloc` (and every failed request, recorded as an `oom` entry), the frees of
+//! those blocks, `empty_cache` calls and `snapshot` markers. Dropped: `segment_*` entries,
+//! which the model makes itself. They are kept aside as the recording's own decisions, for
+//! two uses: the addresses `cudaMalloc` returned (the model reuses them when it makes the same
+//! call, so that ties between equal blocks break as they did) and the fidelity check.
+//!
+//! `empty_cache` leaves no entry of its own: it shows as a run of `segment_free` (or
+//! `segment_unmap`) entries. The same run also appears inside a request that found no cached
+//! block and no room under the cap (free cached segments and retry). A run is taken as
+//! `empty_cache` unless it is followed by the segment allocation or OOM of a request that,
+//! given the reserved memory before the run and the cap, had to release memory (or garbage
+//! collection was due).
+
+use crate::model::{Action, BlockState, DeviceTrace, Event, FxHashMap, Segment, Snapshot};
+
+use super::settings::Settings;
+
+/// Marks "no block" / "no hint".
+pub const NIL: u32 = u32::MAX;
+
+/// One thing the program did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Req {
+    /// A request for `size` bytes on `stream`; `id` names the block for its frees.
+    /// `hints` is the range of [`RequestStream::segments`] the recording created while
+    /// serving it. `recorded_oom`: the recording failed it.
+    Alloc {
+        id: u32,
+        size: u64,
+        stream: u64,
+        hints: (u32, u32),
+        recorded_oom: bool,
+    },
+    /// The program dropped block `id` (`allocated` falls).
+    FreeRequested(u32),
+    /// Block `id` became reusable (after uses on other streams completed).
+    FreeCompleted(u32),
+    /// `torch.cuda.empty_cache()`.
+    EmptyCache,
+    /// A `torch.cuda.memory._snapshot()` marker.
+    Marker,
+}
+
+/// A request with the index of the trace entry it comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request {
+    pub event: u32,
+    pub req: Req,
+}
+
+/// What a segment entry did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SegKind {
+    SegmentAlloc,
+    SegmentFree,
+    SegmentMap,
+    SegmentUnmap,
+}
+
+impl SegKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            SegKind::SegmentAlloc => "segment_alloc",
+            SegKind::SegmentFree => "segment_free",
+            SegKind::SegmentMap => "segment_map",
+            SegKind::SegmentUnmap => "segment_unmap",
+        }
+    }
+
+    /// Whether memory is added (cudaMalloc or pages mapped).
+    pub fn grows(self) -> bool {
+        matches!(self, SegKind::SegmentAlloc | SegKind::SegmentMap)
+    }
+}
+
+/// A segment entry: recorded, or made by the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct SegEvent {
+    pub kind: SegKind,
+    pub addr: u64,
+    pub size: u64,
+}
+
+/// A block or segment that existed before the first entry (the ring buffer wrapped, or
+/// history was turned on late), reconstructed from the dump.
+#[derive(Debug, Clone, Default)]
+pub struct Initial {
+    /// (address, size, stream, expandable)
+    pub segments: Vec<(u64, u64, u64, bool)>,
+    /// (id, address, block size, requested size, stream, still allocated)
+    pub blocks: Vec<(u32, u64, u64, u64, u64, bool)>,
+}
+
+/// The request stream of one device.
+#[derive(Debug, Clone, Default)]
+pub struct RequestStream {
+    pub device: usize,
+    pub requests: Vec<Request>,
+    /// Every recorded segment entry, in order (hints and fidelity reference).
+    pub segments: Vec<SegEvent>,
+    /// Trace index of each entry of `segments`.
+    pub segment_events: Vec<u32>,
+    /// Number of block ids (allocs, failed requests and blocks from before the trace).
+    pub ids: u32,
+    pub initial: Initial,
+    /// Free / release entries that named no known block (counted, skipped).
+    pub unmatched: u32,
+    /// Number of trace entries.
+    pub events: usize,
+}
+
+/// `get_allocation_size`: what `cudaMalloc` is asked for a block of `size` (rounded) bytes.
+pub fn allocation_size(size: u64) -> u64 {
+    const SMALL_BUFFER: u64 = 2 << 20;
+    const MIN_LARGE_ALLOC: u64 = 10 << 20;
+    const ROUND_LARGE: u64 = 2 << 20;
+    if size <= super::settings::SMALL_SIZE {
+        SMALL_BUFFER
+    } else if size < MIN_LARGE_ALLOC {
+        super::settings::LARGE_BUFFER
+    } else {
+        size.div_ceil(ROUND_LARGE) * ROUND_LARGE
+    }
+}
+
+/// Extracts the request stream of `device`. `recorded` and `cap` are the settings and the
+/// memory cap the trace was recorded under: they decide which `segment_free` runs were
+/// `empty_cache` calls.
+pub fn extract(
+    snap: &Snapshot,
+    device: usize,
+    recorded: &Settings,
+    cap: Option<u64>,
+) -> RequestStream {
+    let empty = DeviceTrace {
+        device,
+        ..Default::default()
+    };
+    let trace = snap.trace(device).unwrap_or(&empty);
+    let events = &trace.events;
+    let mut out = RequestStream {
+        device,
+        events: events.len(),
+        ..Default::default()
+    };
+
+    let mut live: FxHashMap<u64, u32> = Default::default();
+    let mut reserved: u64 = 0;
+
+    // Blocks and segments from before the trace.
+    let dump: Vec<_> = snap.segments_of(device).collect();
+    out.initial = initial_state(events, &dump, recorded);
+    for s in &out.initial.segments {
+        reserved += s.1;
+    }
+    for b in &mut out.initial.blocks {
+        b.0 = out.ids;
+        out.ids += 1;
+        live.insert(b.1, b.0);
+    }
+
+    let mut hint_start = 0u32;
+    // Completions of cross-stream frees that the allocator's synchronisation inside a
+    // request's retry made: they belong after that request's first search (see below).
+    let mut deferred: Vec<Request> = Vec::new();
+    let mut i = 0usize;
+    while i < events.len() {
+        let e = &events[i];
+        let ev = i as u32;
+        match e.action {
+            Action::Alloc | Action::Oom => {
+                let recorded_oom = e.action == Action::Oom;
+                let id = out.ids;
+                out.ids += 1;
+                if !recorded_oom {
+                    live.insert(e.addr, id);
+                }
+                let end = out.segments.len() as u32;
+                out.requests.push(Request {
+                    event: ev,
+                    req: Req::Alloc {
+                        id,
+                        size: e.size,
+                        stream: e.stream,
+                        hints: (hint_start, end),
+                        recorded_oom,
+                    },
+                });
+                hint_start = end;
+                out.requests.append(&mut deferred);
+            }
+            Action::FreeRequested => match live.get(&e.addr) {
+                Some(&id) => out.requests.push(Request {
+                    event: ev,
+                    req: Req::FreeRequested(id),
+                }),
+                None => out.unmatched += 1,
+            },
+            Action::FreeCompleted => match live.remove(&e.addr) {
+                Some(id) => out.requests.push(Request {
+                    event: ev,
+                    req: Req::FreeCompleted(id),
+                }),
+                None => out.unmatched += 1,
+            },
+            Action::SegmentAlloc | Action::SegmentMap => {
+                let kind = if e.action == Action::SegmentAlloc {
+                    SegKind::SegmentAlloc
+                } else {
+                    SegKind::SegmentMap
+                };
+                out.segments.push(SegEvent {
+                    kind,
+                    addr: e.addr,
+                    size: e.size,
+                });
+                out.segment_events.push(ev);
+                reserved += e.size;
+            }
+            Action::SegmentFree | Action::SegmentUnmap => {
+                // A run of releases: empty_cache, or part of a request's retry.
+                let mut j = i;
+                let before = reserved;
+                while j < events.len()
+                    && matches!(events[j].action, Action::SegmentFree | Action::SegmentUnmap)
+                {
+                    let f = &events[j];
+                    let kind = if f.action == Action::SegmentFree {
+                        SegKind::SegmentFree
+                    } else {
+                        SegKind::SegmentUnmap
+                    };
+                    out.segments.push(SegEvent {
+                        kind,
+                        addr: f.addr,
+                        size: f.size,
+                    });
+                    out.segment_events.push(j as u32);
+                    reserved = reserved.saturating_sub(f.size);
+                    j += 1;
+                }
+                if inside_request(events, j, before, recorded, cap) {
+                    // `release_cached_blocks` first completes every block still waiting on
+                    // another stream; those free_completed entries sit right before the run.
+                    // Had the request's first search been able to use them it would not have
+                    // come this far, so they are applied after the request: the model
+                    // completes them itself when it takes the same path.
+                    let mut k = i;
+                    while let Some(r) = out.requests.last().copied() {
+                        let Req::FreeCompleted(_) = r.req else { break };
+                        let at = r.event as usize;
+                        let immediate = at > 0
+                            && events[at - 1].action == Action::FreeRequested
+                            && events[at - 1].addr == events[at].addr;
+                        if at + 1 != k || immediate {
+                            break;
+                        }
+                        deferred.insert(0, r);
+                        out.requests.pop();
+                        k = at;
+                    }
+                } else {
+                    out.requests.push(Request {
+                        event: ev,
+                        req: Req::EmptyCache,
+                    });
+                    hint_start = out.segments.len() as u32;
+                }
+                i = j;
+                continue;
+            }
+            Action::Snapshot => out.requests.push(Request {
+                event: ev,
+                req: Req::Marker,
+            }),
+            Action::Other(_) => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Whether the release run ending before entry `j` belongs to the request that follows:
+/// the next entries are that request's new segment (or its OOM), and with `reserved` before
+/// the run the request could not have had its segment without releasing first.
+fn inside_request(
+    events: &[Event],
+    j: usize,
+    reserved: u64,
+    recorded: &Settings,
+    cap: Option<u64>,
+) -> bool {
+    let Some(next) = events.get(j) else {
+        return false;
+    };
+    match next.action {
+        Action::Oom => true,
+        Action::SegmentAlloc | Action::SegmentMap => {
+            let Some(cap) = cap else {
+                return false;
+            };
+            // The request these segments serve.
+            let Some(req) = events[j..]
+                .iter()
+                .find(|e| matches!(e.action, Action::Alloc | Action::Oom))
+            else {
+                return false;
+            };
+            let alloc_size = allocation_size(recorded.round_size(req.size));
+            let gc_due = recorded.garbage_collection_threshold > 0.0
+                && reserved as f64 > recorded.garbage_collection_threshold * cap as f64;
+            reserved + alloc_size > cap || gc_due
+        }
+        _ => false,
+    }
+}
+
+/// What existed before the first entry: the dump's segments and active blocks the trace never
+/// made, and the segments and blocks the trace releases without having made them (their
+/// block size is estimated as the rounded request). Empty for a trace that starts from an
+/// empty allocator. Block ids are left 0 for the caller to number.
+fn initial_state(events: &[Event], dump: &[&Segment], settings: &Settings) -> Initial {
+    use std::collections::HashSet;
+    let mut init = Initial::default();
+    let mut live: HashSet<u64> = HashSet::new();
+    let mut pending: HashSet<u64> = HashSet::new();
+    let mut ever_alloc: HashSet<u64> = HashSet::new();
+    let mut segs: HashSet<u64> = HashSet::new();
+    let mut ever_seg: HashSet<u64> = HashSet::new();
+    let mut mapped: Vec<(u64, u64)> = Vec::new();
+    let mut ever_mapped: Vec<(u64, u64)> = Vec::new();
+    let mut pre_blocks: Vec<(u64, u64, u64, bool)> = Vec::new();
+    for e in events {
+        match e.action {
+            Action::Alloc => {
+                live.insert(e.addr);
+                ever_alloc.insert(e.addr);
+            }
+            Action::FreeRequested => {
+                if !live.contains(&e.addr) && !pending.contains(&e.addr) {
+                    pre_blocks.push((e.addr, e.size, e.stream, true));
+                    live.insert(e.addr);
+                }
+                pending.insert(e.addr);
+            }
+            Action::FreeCompleted => {
+                let was_pending = pending.remove(&e.addr);
+                if !live.remove(&e.addr) && !was_pending {
+                    pre_blocks.push((e.addr, e.size, e.stream, false));
+                }
+            }
+            Action::SegmentAlloc => {
+                segs.insert(e.addr);
+                ever_seg.insert(e.addr);
+            }
+            Action::SegmentFree if !segs.remove(&e.addr) => {
+                init.segments.push((e.addr, e.size, e.stream, false));
+            }
+            Action::SegmentMap => {
+                mapped.push((e.addr, e.addr + e.size));
+                ever_mapped.push((e.addr, e.addr + e.size));
+            }
+            Action::SegmentUnmap => {
+                let (a, b) = (e.addr, e.addr + e.size);
+                let covered: u64 = mapped
+                    .iter()
+                    .map(|&(x, y)| y.min(b).saturating_sub(x.max(a)))
+                    .sum();
+                if covered < b - a {
+                    init.segments.push((a, b - a, e.stream, true));
+                }
+                mapped = subtract(&mapped, a, b);
+            }
+            _ => {}
+        }
+    }
+    let mut dump_blocks = Vec::new();
+    for s in dump {
+        if s.is_expandable {
+            let mut parts = vec![(s.address, s.address + s.total_size)];
+            for &(x, y) in &ever_mapped {
+                parts = parts
+                    .iter()
+                    .flat_map(|&(a, b)| subtract(&[(a, b)], x, y))
+                    .collect();
+            }
+            for (a, b) in parts {
+                init.segments.push((a, b - a, s.stream, true));
+            }
+        } else if !ever_seg.contains(&s.address) {
+            init.segments
+                .push((s.address, s.total_size, s.stream, false));
+        }
+        let mut addr = s.address;
+        for b in &s.blocks {
+            if b.address != 0 {
+                addr = b.address;
+            }
+            let active = matches!(
+                b.state,
+                BlockState::ActiveAllocated | BlockState::ActivePendingFree
+            );
+            if active && !ever_alloc.contains(&addr) {
+                let allocated = b.state == BlockState::ActiveAllocated;
+                dump_blocks.push((0, addr, b.size, b.requested_size, s.stream, allocated));
+            }
+            addr += b.size;
+        }
+    }
+    if init.segments.is_empty() {
+        return init;
+    }
+    let mut seen: HashSet<u64> = HashSet::new();
+    for b in dump_blocks {
+        seen.insert(b.1);
+        init.blocks.push(b);
+    }
+    for (addr, requested, stream, allocated) in pre_blocks {
+        if seen.insert(addr) {
+            let size = settings.round_size(requested);
+            init.blocks
+                .push((0, addr, size, requested, stream, allocated));
+        }
+    }
+    init
+}
+
+/// `ranges` minus `[a, b)`.
+fn subtract(ranges: &[(u64, u64)], a: u64, b: u64) -> Vec<(u64, u64)> {
+    let mut out = Vec::with_capacity(ranges.len() + 1);
+    for &(x, y) in ranges {
+        if y <= a || x >= b {
+            out.push((x, y));
+        } else {
+            if x < a {
+                out.push((x, a));
+            }
+            if y > b {
+                out.push((b, y));
+            }
+        }
+    }
+    out
+}
