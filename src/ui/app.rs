@@ -543,6 +543,10 @@ impl MemsightApp {
 
     fn document(&mut self, ui: &mut Ui) {
         let dark = self.settings.theme.is_dark();
+        // The central area has no frame (the loaded views bring their own panels): paint the
+        // panel background for the welcome, loading and error screens.
+        ui.painter()
+            .rect_filled(ui.max_rect(), 0.0, ui.visuals().panel_fill);
         let Some(doc) = self.docs.get_mut(self.active) else {
             welcome(ui);
             return;
@@ -675,7 +679,7 @@ fn view_bar(
         let mut f: Filter = doc.filter.clone();
         let mut device = doc.device;
         if l.devices.len() > 1 {
-            egui::ComboBox::from_id_salt("device")
+            egui::ComboBox::new("device", "device")
                 .selected_text(format!(
                     "cuda:{}",
                     l.analysis
@@ -710,8 +714,7 @@ fn view_bar(
             return;
         };
         ui.separator();
-        ui.label("stream");
-        egui::ComboBox::from_id_salt("stream")
+        egui::ComboBox::new("stream", "stream")
             .width(90.0)
             .selected_text(f.stream.map_or("all".to_string(), |s| s.to_string()))
             .show_ui(ui, |ui| {
@@ -720,8 +723,7 @@ fn view_bar(
                     ui.selectable_value(&mut f.stream, Some(s), s.to_string());
                 }
             });
-        ui.label("pool");
-        egui::ComboBox::from_id_salt("pool")
+        egui::ComboBox::new("pool", "pool")
             .width(70.0)
             .selected_text(match f.pool {
                 Pool::All => "all",

@@ -30,8 +30,8 @@ pub struct SiteBytes {
 pub struct DeviceData {
     /// Index into `analysis.devices`.
     pub index: usize,
-    /// Hue of each call site (see [`theme::site_hue`]).
-    pub site_hue: Vec<f32>,
+    /// Hue and shade of each call site (see [`theme::site_color`]).
+    pub site_tone: Vec<(f32, f32)>,
     /// The unfiltered timeline.
     pub lod: Arc<Lod>,
     /// Call sites holding memory at the allocated peak, largest first.
@@ -50,20 +50,32 @@ impl DeviceData {
             .iter()
             .map(|s| super::views::category_index(crate::analysis::oom::category(snap, s.stack)))
             .collect();
-        let site_hue = d
+        let lod = Arc::new(Lod::build(d, None));
+        // The sites with their own timeline band get well-separated palette colours in band
+        // order; the rest a hue from their name. Either way one colour per site in every view.
+        let mut site_tone: Vec<(f32, f32)> = d
             .sites
             .sites
             .iter()
-            .map(|s| theme::site_hue(&format!("{}:{}:{}", s.file, s.line, s.function)))
+            .map(|s| {
+                (
+                    theme::site_hue(&format!("{}:{}:{}", s.file, s.line, s.function)),
+                    0.0,
+                )
+            })
             .collect();
-        let lod = Arc::new(Lod::build(d, None));
+        for (rank, g) in lod.groups.iter().enumerate() {
+            if let Some(t) = g.site.and_then(|s| site_tone.get_mut(s as usize)) {
+                *t = theme::palette(rank);
+            }
+        }
         let peak_holders = live_by_site(d, d.peak.allocated_event);
         let mut streams: Vec<u64> = d.replay.allocations.iter().map(|a| a.stream).collect();
         streams.sort_unstable();
         streams.dedup();
         DeviceData {
             index,
-            site_hue,
+            site_tone,
             site_category,
             lod,
             peak_holders,

@@ -43,6 +43,11 @@ pub struct TimeWindow {
     pub t1: f64,
 }
 
+/// Every segment with its blocks at one event.
+pub type LayoutAt = Arc<Vec<crate::analysis::SegmentView>>;
+/// Free in reserved, largest free block and split free memory per chart column (0..1).
+pub type FragColumns = Arc<Vec<[f32; 3]>>;
+
 /// Per-tab view state.
 pub struct DocUi {
     pub view: View,
@@ -60,9 +65,9 @@ pub struct DocUi {
     pub lod: Option<Arc<Lod>>,
     pub lod_job: Option<LodJob>,
     /// Segment layout at the cursor, cached by (device, cursor).
-    pub layout_cache: Option<(usize, usize, Arc<Vec<crate::analysis::SegmentView>>)>,
+    pub layout_cache: Option<(usize, usize, LayoutAt)>,
     /// Fragmentation chart columns, cached by (device, width in columns).
-    pub frag_cache: Option<(usize, usize, Arc<Vec<[f32; 3]>>)>,
+    pub frag_cache: Option<(usize, usize, FragColumns)>,
 }
 
 impl Default for DocUi {

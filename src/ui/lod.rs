@@ -30,21 +30,26 @@ pub struct Group {
 /// argmax of a column of values over power-of-two buckets.
 #[derive(Debug, Clone, Default)]
 pub struct MaxPyramid {
-    /// `levels[l][i]`: index of the largest value in `[i << (l+1), (i+1) << (l+1))`.
-    levels: Vec<Vec<u32>>,
+    /// `levels[l][i]`: index and value of the largest value in `[i << (l+1), (i+1) << (l+1))`
+    /// (the value is kept beside the index so a query never jumps back into `values`).
+    levels: Vec<Vec<(u32, u64)>>,
 }
 
 impl MaxPyramid {
     pub fn build(values: &[u64]) -> MaxPyramid {
-        let mut levels: Vec<Vec<u32>> = Vec::new();
-        let mut prev: Vec<u32> = (0..values.len() as u32).collect();
+        let mut levels: Vec<Vec<(u32, u64)>> = Vec::new();
+        let mut prev: Vec<(u32, u64)> = values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (i as u32, v))
+            .collect();
         while prev.len() > 1 {
-            let next: Vec<u32> = prev
+            let next: Vec<(u32, u64)> = prev
                 .chunks(2)
                 .map(|c| match c {
-                    [a, b] if values[*b as usize] > values[*a as usize] => *b,
+                    [a, b] if b.1 > a.1 => *b,
                     [a, ..] => *a,
-                    [] => 0,
+                    [] => (0, 0),
                 })
                 .collect();
             levels.push(next.clone());
@@ -59,28 +64,24 @@ impl MaxPyramid {
         if a >= b {
             return a.min(values.len().saturating_sub(1));
         }
-        let mut best = a;
+        let (mut best, mut best_v) = (a, values[a]);
         let mut i = a;
         while i < b {
-            // The largest aligned bucket starting at i that fits in [i, b).
-            let mut l = 0usize;
-            while l < self.levels.len() {
-                let size = 2usize << l;
-                if i % size != 0 || i + size > b {
-                    break;
-                }
-                l += 1;
-            }
-            let (cand, step) = if l == 0 {
-                (i, 1)
+            // The largest aligned bucket starting at i that fits in [i, b): O(1) per step.
+            let align = if i == 0 { u32::MAX } else { i.trailing_zeros() };
+            let fit = usize::BITS - 1 - (b - i).leading_zeros();
+            let l = align.min(fit).min(self.levels.len() as u32) as usize;
+            let (cand, v) = if l == 0 {
+                (i, values[i])
             } else {
-                let size = 1usize << l;
-                (self.levels[l - 1][i >> l] as usize, size)
+                let (k, v) = self.levels[l - 1][i >> l];
+                (k as usize, v)
             };
-            if values[cand] > values[best] {
+            if v > best_v {
                 best = cand;
+                best_v = v;
             }
-            i += step;
+            i += 1 << l;
         }
         best
     }

@@ -127,10 +127,25 @@ pub fn site_hue(key: &str) -> f32 {
     ((h % 1000) as f32 * 0.618_034).fract()
 }
 
-/// The colour of a call site with hue `hue` for the current theme.
-pub fn site_color(hue: f32, dark: bool) -> Color32 {
+/// The colour of a call site with hue `hue` and shade offset `shade` (-0.15..0.15 of
+/// lightness) for the current theme.
+pub fn site_color(hue: f32, shade: f32, dark: bool) -> Color32 {
     let (s, l) = if dark { (0.62, 0.56) } else { (0.58, 0.52) };
-    hsl(hue, s, l)
+    hsl(hue, s, (l + shade).clamp(0.2, 0.85))
+}
+
+/// Well-separated (hue, shade) for the `rank`-th largest call site: twelve hues, then the
+/// same hues lighter, then darker.
+pub fn palette(rank: usize) -> (f32, f32) {
+    const HUES: [f32; 12] = [
+        0.58, 0.08, 0.33, 0.95, 0.14, 0.75, 0.50, 0.02, 0.25, 0.66, 0.42, 0.86,
+    ];
+    let shade = match (rank / HUES.len()) % 3 {
+        0 => 0.0,
+        1 => 0.14,
+        _ => -0.14,
+    };
+    (HUES[rank % HUES.len()], shade)
 }
 
 fn hsl(h: f32, s: f32, l: f32) -> Color32 {

@@ -99,6 +99,14 @@ fn body(ui: &mut Ui, cx: &mut ViewCtx) {
                 cx.doc.select_site(Some(leak.site));
                 cx.doc.view = View::Leaks;
             }
+            if ui
+                .small_button("timeline")
+                .on_hover_text("Show its band in the memory timeline")
+                .clicked()
+            {
+                cx.doc.select_site(Some(leak.site));
+                cx.doc.view = View::Timeline;
+            }
             ui.label(format!(
                 "in {}() grows by {} per iteration over {} iterations and holds {} in {} \
                  blocks at the end (confidence {:.0}%).",
@@ -109,14 +117,6 @@ fn body(ui: &mut Ui, cx: &mut ViewCtx) {
                 leak.live_blocks,
                 leak.confidence * 100.0
             ));
-            if ui
-                .small_button("timeline")
-                .on_hover_text("Show its band in the memory timeline")
-                .clicked()
-            {
-                cx.doc.select_site(Some(leak.site));
-                cx.doc.view = View::Timeline;
-            }
         });
         if k == 0 {
             ui.label(

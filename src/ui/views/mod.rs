@@ -48,7 +48,7 @@ impl View {
             View::Timeline => "Memory timeline",
             View::Segments => "Segments",
             View::Leaks => "Leaks",
-            View::Summary => "File",
+            View::Summary => "File info",
         }
     }
 
@@ -93,8 +93,8 @@ impl ViewCtx<'_, '_> {
     /// The colour of call site `site` under the current colouring.
     pub fn site_color(&self, site: u32) -> Color32 {
         match self.doc.color_by {
-            ColorBy::Site => match self.dd.site_hue.get(site as usize) {
-                Some(&h) => theme::site_color(h, self.dark()),
+            ColorBy::Site => match self.dd.site_tone.get(site as usize) {
+                Some(&(h, shade)) => theme::site_color(h, shade, self.dark()),
                 None => theme::other(self.dark()),
             },
             ColorBy::Category => {
@@ -145,7 +145,7 @@ pub fn category_color(cat: u8, dark: bool) -> Color32 {
     if cat >= 4 {
         theme::other(dark)
     } else {
-        theme::site_color(hue, dark)
+        theme::site_color(hue, 0.0, dark)
     }
 }
 

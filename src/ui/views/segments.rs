@@ -11,7 +11,7 @@ use crate::output::format;
 use super::{short_bytes, ViewCtx};
 use crate::ui::theme;
 
-const ROW_H: f32 = 22.0;
+const ROW_H: f32 = 26.0;
 const LABEL_W: f32 = 190.0;
 const CHART_H: f32 = 120.0;
 
@@ -25,6 +25,19 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
     scrubber(ui, cx);
     let layout = layout_at(cx);
     status(ui, cx, &layout);
+    if layout.is_empty() {
+        ui.label(RichText::new("No segment is reserved after this event.").weak());
+    } else {
+        ui.label(
+            RichText::new(
+                "One bar per segment: blocks coloured by call site, free gaps dark, grey blocks \
+                 freed but pending on a stream. Blocks are to scale inside a bar; bar lengths \
+                 follow the square root of segment sizes.",
+            )
+            .weak()
+            .small(),
+        );
+    }
     let avail = ui.available_height() - CHART_H - 28.0;
     egui::ScrollArea::vertical()
         .id_salt("segments")

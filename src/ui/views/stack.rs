@@ -202,7 +202,7 @@ fn frame_row(ui: &mut Ui, cx: &mut ViewCtx, f: u32, user: bool) {
                     .corner_radius(3.0)
                     .show(ui, |ui| {
                         ui.label(
-                            RichText::new(format!("{:>5}  {}", fr.line, text.trim_end()))
+                            RichText::new(format!("{:>5}  {}", fr.line, text.trim()))
                                 .monospace()
                                 .size(11.5),
                         );

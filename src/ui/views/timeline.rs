@@ -118,6 +118,12 @@ impl Frame {
     }
 }
 
+/// `c` darkened by `f` (0..1), alpha kept.
+fn shade(c: Color32, f: f32) -> Color32 {
+    let m = |v: u8| (v as f32 * f) as u8;
+    Color32::from_rgba_premultiplied(m(c.r()), m(c.g()), m(c.b()), c.a())
+}
+
 fn quad(mesh: &mut Mesh, r: Rect, color: Color32) {
     let i = mesh.vertices.len() as u32;
     for p in [
@@ -195,6 +201,10 @@ fn plot(ui: &mut Ui, cx: &mut ViewCtx, size: egui::Vec2) {
                 }
                 let site = cx.d.allocation_site.get(k as usize).copied();
                 let mut color = site.map_or(theme::other(dark), |s| cx.site_color(s));
+                // Neighbouring allocations of one site alternate shades to stay apart.
+                if k % 2 == 1 {
+                    color = shade(color, 0.82);
+                }
                 if cx.doc.selection.allocation == Some(k) {
                     color = theme::accent(dark);
                 }
@@ -609,9 +619,9 @@ fn grid(painter: &Painter, f: &Frame, dark: bool, left: f32) {
 }
 
 fn event_label(e: u64) -> String {
-    if e >= 1_000_000 && e % 100_000 == 0 {
+    if e >= 1_000_000 && e.is_multiple_of(100_000) {
         format!("{:.1}M", e as f64 / 1e6)
-    } else if e >= 10_000 && e % 1000 == 0 {
+    } else if e >= 10_000 && e.is_multiple_of(1000) {
         format!("{}k", e / 1000)
     } else {
         e.to_string()
@@ -653,7 +663,7 @@ fn markers(painter: &Painter, cx: &ViewCtx, f: &Frame, dark: bool) {
             painter.vline(
                 x,
                 rect.y_range(),
-                Stroke::new(1.0, theme::marker(dark).gamma_multiply(0.7)),
+                Stroke::new(1.0, theme::marker(dark).gamma_multiply(0.3)),
             );
             last_x = x;
         }

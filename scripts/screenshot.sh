@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Screenshots of the app's main views under Xvfb, into assets/screenshot-*.png.
+# Needs: xvfb, xdotool, imagemagick (import). Usage: scripts/screenshot.sh [path/to/memsight]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${1:-${CARGO_TARGET_DIR:-target}/release/memsight}
+DISPLAY_NUM=${DISPLAY_NUM:-:77}
+W=1500 H=920
+mkdir -p assets
+
+Xvfb "$DISPLAY_NUM" -screen 0 ${W}x${H}x24 >/dev/null 2>&1 &
+XVFB=$!
+export DISPLAY=$DISPLAY_NUM
+APP=
+cleanup() { [ -n "$APP" ] && kill "$APP" 2>/dev/null; kill "$XVFB" 2>/dev/null; }
+trap cleanup EXIT
+sleep 2
+
+start() {
+  # The stored settings (theme, recent files) must not leak into the pictures.
+  XDG_DATA_HOME=$(mktemp -d) "$BIN" "$@" >/dev/null 2>&1 &
+  APP=$!
+  sleep "${LOAD_WAIT:-6}"
+  xdotool search --name memsight | head -1 | xargs -r xdotool windowfocus
+  xdotool mousemove $((W - 10)) $((H - 10))
+}
+stop() { kill "$APP"; wait "$APP" 2>/dev/null || true; APP=; }
+shot() { sleep 1; import -window root "assets/screenshot-$1.png"; echo "assets/screenshot-$1.png"; }
+
+start sample_snapshots/train_val_leak.pickle
+shot diagnosis
+xdotool key 4                              # Leaks
+sleep 1
+xdotool mousemove 96 189 sleep 0.4 click 1 sleep 0.4           # the first leak suspect row
+xdotool mousemove $((W - 10)) $((H - 10))
+shot leaks
+xdotool key 2                              # Memory timeline, the leak highlighted
+xdotool mousemove 700 450                  # hover: a tooltip
+shot timeline
+stop
+
+start sample_snapshots/gpt_train_amp.pickle
+xdotool key 2                              # Memory timeline
+sleep 1
+xdotool mousemove 182 121 sleep 0.4 click 1 sleep 0.4          # bands by allocation
+xdotool mousemove 55 12 sleep 0.4 click 1 sleep 0.4            # View menu
+sleep 1
+xdotool mousemove 100 185 sleep 0.4 click 1 sleep 0.4          # Light theme
+xdotool key Escape
+xdotool mousemove 600 500
+for _ in 1 2 3 4 5; do xdotool key w; sleep 0.3; done   # zoom in around the pointer
+shot allocations-light
+stop
+
+start sample_snapshots/frag_oom.pickle
+xdotool key 3                              # Segments
+sleep 1
+xdotool mousemove 955 121 sleep 0.4 click 1 sleep 0.4          # Next OOM
+xdotool mousemove 500 215                  # hover a block of the fragmented segment
+shot segments
+stop
