@@ -456,3 +456,23 @@ fn cancel_stops_a_long_load_and_says_so() {
     }
     assert!(h.query_by_label_contains("Loading was cancelled").is_some());
 }
+
+#[test]
+fn every_export_format_renders_the_open_file() {
+    let h = app("frag_oom");
+    let doc = h.state().active_doc().unwrap();
+    let DocState::Ready(l) = &doc.state else {
+        panic!()
+    };
+    let formats = memsight::ui::extensions::export_formats();
+    assert_eq!(formats.len(), 3);
+    for f in formats {
+        let bytes = (f.render)(&l.snap, &l.analysis, 0, "frag_oom.pickle").expect("rendered");
+        let text = String::from_utf8(bytes).expect("text");
+        assert!(
+            text.contains("fragmentation"),
+            "{} report names the verdict",
+            f.extension
+        );
+    }
+}
