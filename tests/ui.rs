@@ -487,3 +487,26 @@ fn every_export_format_renders_the_open_file() {
         );
     }
 }
+
+/// PNG snapshots of the main views, rendered by wgpu (a software adapter works: llvmpipe
+/// through EGL). `UPDATE_SNAPSHOTS=1` rewrites them after a deliberate change of the look.
+#[test]
+fn snapshots_of_the_main_views() {
+    let path = common::snapshot_path("train_val_leak").unwrap();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .wgpu()
+        .build_eframe(move |cc| {
+            MemsightApp::with_sources(&cc.egui_ctx, Settings::default(), vec![Source::Path(path)])
+        });
+    wait_loaded(&mut h, Duration::from_secs(120));
+    h.snapshot("ui_diagnosis");
+    click_view(&mut h, View::Leaks);
+    h.get_by_label("workloads.py:158").click();
+    h.run_steps(3);
+    h.snapshot("ui_leaks");
+    click_view(&mut h, View::Timeline);
+    h.snapshot("ui_timeline");
+    click_view(&mut h, View::Segments);
+    h.snapshot("ui_segments");
+}
