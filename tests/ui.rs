@@ -257,6 +257,10 @@ fn frame_time_on_huge_trace() {
             act(h, i);
             let s = Instant::now();
             h.step();
+            // The frame's CPU work includes turning its shapes into triangles.
+            let shapes = h.output().shapes.clone();
+            let ppp = h.output().pixels_per_point;
+            let _ = h.ctx.tessellate(shapes, ppp);
             wall.push(s.elapsed().as_secs_f64() * 1e3);
         }
         let mut ft: Vec<f64> = h
@@ -266,7 +270,7 @@ fn frame_time_on_huge_trace() {
             .map(|&x| x as f64 * 1e3)
             .collect();
         stats(name, "app update", &mut ft);
-        stats(name, "harness step", &mut wall);
+        stats(name, "step+tessellate", &mut wall);
     };
     click_view(&mut h, View::Timeline);
     report("timeline zoom in/out", &mut h, &|h, i| {
@@ -314,6 +318,9 @@ fn frame_time_on_huge_trace() {
         h.state_mut().active_doc_mut().unwrap().ui.cursor = (i * 4099) % n;
         let s = Instant::now();
         h.step();
+        let shapes = h.output().shapes.clone();
+        let ppp = h.output().pixels_per_point;
+        let _ = h.ctx.tessellate(shapes, ppp);
         wall.push(s.elapsed().as_secs_f64() * 1e3);
     }
     let mut ft: Vec<f64> = h
@@ -323,7 +330,11 @@ fn frame_time_on_huge_trace() {
         .map(|&x| x as f64 * 1e3)
         .collect();
     stats("segments scrub (cursor jumps)", "app update", &mut ft);
-    stats("segments scrub (cursor jumps)", "harness step", &mut wall);
+    stats(
+        "segments scrub (cursor jumps)",
+        "step+tessellate",
+        &mut wall,
+    );
 }
 
 fn stats(name: &str, what: &str, v: &mut [f64]) {
@@ -455,4 +466,47 @@ fn cancel_stops_a_long_load_and_says_so() {
         _ => panic!("the load was not cancelled"),
     }
     assert!(h.query_by_label_contains("Loading was cancelled").is_some());
+}
+
+#[test]
+fn every_export_format_renders_the_open_file() {
+    let h = app("frag_oom");
+    let doc = h.state().active_doc().unwrap();
+    let DocState::Ready(l) = &doc.state else {
+        panic!()
+    };
+    let formats = memsight::ui::extensions::export_formats();
+    assert_eq!(formats.len(), 3);
+    for f in formats {
+        let bytes = (f.render)(&l.snap, &l.analysis, 0, "frag_oom.pickle").expect("rendered");
+        let text = String::from_utf8(bytes).expect("text");
+        assert!(
+            text.contains("fragmentation"),
+            "{} report names the verdict",
+            f.extension
+        );
+    }
+}
+
+/// PNG snapshots of the main views, rendered by wgpu (a software adapter works: llvmpipe
+/// through EGL). `UPDATE_SNAPSHOTS=1` rewrites them after a deliberate change of the look.
+#[test]
+fn snapshots_of_the_main_views() {
+    let path = common::snapshot_path("train_val_leak").unwrap();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .wgpu()
+        .build_eframe(move |cc| {
+            MemsightApp::with_sources(&cc.egui_ctx, Settings::default(), vec![Source::Path(path)])
+        });
+    wait_loaded(&mut h, Duration::from_secs(120));
+    h.snapshot("ui_diagnosis");
+    click_view(&mut h, View::Leaks);
+    h.get_by_label("workloads.py:158").click();
+    h.run_steps(3);
+    h.snapshot("ui_leaks");
+    click_view(&mut h, View::Timeline);
+    h.snapshot("ui_timeline");
+    click_view(&mut h, View::Segments);
+    h.snapshot("ui_segments");
 }

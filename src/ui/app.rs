@@ -213,14 +213,15 @@ impl MemsightApp {
         };
         let Some(l) = doc.loaded() else { return };
         let (snap, analysis) = (l.snap.clone(), l.analysis.clone());
-        let device = l.devices.get(doc.ui.device).map(|d| d.index).unwrap_or(0);
-        let name = format!("{}.{}", doc.source.title(), fmt.extension);
+        let device = l.device(doc.ui.device).map(|(d, _)| d.device).unwrap_or(0);
+        let title = doc.source.title();
+        let name = format!("{title}.{}", fmt.extension);
         let (tx, rx) = channel();
         let repaint = self.repaint.clone();
         std::thread::spawn(move || {
             let msg = match rfd::FileDialog::new().set_file_name(&name).save_file() {
                 None => "Export cancelled".to_string(),
-                Some(path) => match (fmt.render)(&snap, &analysis, device)
+                Some(path) => match (fmt.render)(&snap, &analysis, device, &title)
                     .and_then(|b| std::fs::write(&path, b).map_err(|e| e.to_string()))
                 {
                     Ok(()) => format!("Exported {}", path.display()),

@@ -1,12 +1,14 @@
 //! Extension points for panels and menu items built elsewhere.
 //!
-//! - **File > Export**: a report renderer registers an [`ExportFormat`] in [`export_formats`];
-//!   the menu lists it, asks for a file name on a thread and writes what `render` returns.
+//! - **File > Export**: each [`ExportFormat`] of [`export_formats`] is a menu item; the app asks
+//!   for a file name on a thread and writes what `render` returns (the report renderer of
+//!   [`crate::output::report`]: HTML, Markdown, JSON).
 //! - **New views** (the What-if allocator simulator): see [`super::views`]: one enum variant,
 //!   one module, one match arm.
 
 use crate::analysis::Analysis;
 use crate::model::Snapshot;
+use crate::output::report::{render_with, ReportFormat, ReportOptions};
 
 /// One entry of File > Export.
 #[derive(Clone, Copy)]
@@ -15,11 +17,38 @@ pub struct ExportFormat {
     pub label: &'static str,
     /// File extension without the dot, e.g. "html".
     pub extension: &'static str,
-    /// Renders the report of one device (its id in `Analysis::devices`).
-    pub render: fn(&Snapshot, &Analysis, usize) -> Result<Vec<u8>, String>,
+    /// Renders the report of one device (its CUDA index), titled with the file name.
+    pub render: RenderFn,
 }
 
-/// The export formats the app offers (none until a report renderer registers here).
+/// `(snapshot, analysis, CUDA device, title)` to the bytes of the file.
+pub type RenderFn = fn(&Snapshot, &Analysis, usize, &str) -> Result<Vec<u8>, String>;
+
+fn report(snap: &Snapshot, a: &Analysis, device: usize, title: &str, f: ReportFormat) -> Vec<u8> {
+    let opts = ReportOptions {
+        title: title.to_string(),
+        device: Some(device),
+    };
+    render_with(snap, a, &opts, f).into_bytes()
+}
+
+/// The export formats the app offers.
 pub fn export_formats() -> Vec<ExportFormat> {
-    Vec::new()
+    vec![
+        ExportFormat {
+            label: "HTML report...",
+            extension: "html",
+            render: |s, a, d, t| Ok(report(s, a, d, t, ReportFormat::Html)),
+        },
+        ExportFormat {
+            label: "Markdown report...",
+            extension: "md",
+            render: |s, a, d, t| Ok(report(s, a, d, t, ReportFormat::Md)),
+        },
+        ExportFormat {
+            label: "JSON (analyze contract)...",
+            extension: "json",
+            render: |s, a, d, t| Ok(report(s, a, d, t, ReportFormat::Json)),
+        },
+    ]
 }

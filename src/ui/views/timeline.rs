@@ -595,6 +595,9 @@ fn grid(painter: &Painter, f: &Frame, dark: bool, left: f32) {
     let mut e = (f.w.t0 / estep).ceil() * estep;
     while e <= f.w.t1 {
         let x = f.x(e);
+        if x > f.rect.right() - 40.0 {
+            break; // room for the axis name
+        }
         painter.vline(
             x,
             f.rect.y_range(),
