@@ -510,3 +510,36 @@ fn snapshots_of_the_main_views() {
     click_view(&mut h, View::Segments);
     h.snapshot("ui_segments");
 }
+
+#[test]
+fn every_view_of_every_small_sample_draws_without_panicking() {
+    for name in [
+        "train_val_leak_wrapped",
+        "frag_oom_expandable",
+        "capacity_oom",
+        "gpt_train_amp",
+    ] {
+        let mut h = app(name);
+        for v in View::ALL {
+            click_view(&mut h, v);
+            if v == View::Timeline {
+                for bands in ["by allocation", "by call site"] {
+                    h.get_by_label(bands).click();
+                    h.run_steps(1);
+                    for key in [egui::Key::W, egui::Key::W, egui::Key::A, egui::Key::Home] {
+                        h.key_press(key);
+                        h.run_steps(1);
+                    }
+                }
+                h.get_by_label("category").click();
+                h.run_steps(1);
+            }
+            if v == View::Segments {
+                h.get_by_label("Peak").click();
+                h.run_steps(1);
+            }
+        }
+        let doc = h.state().active_doc().unwrap();
+        assert!(matches!(doc.state, DocState::Ready(_)), "{name} loaded");
+    }
+}

@@ -45,8 +45,19 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
         .auto_shrink([false, false])
         .show_rows(ui, ROW_H, layout.len(), |ui, range| {
             let max = layout.iter().map(|s| s.size).max().unwrap_or(1).max(1);
+            // At an OOM, free gaps show whether they could hold the failed request.
+            let need =
+                cx.d.ooms
+                    .iter()
+                    .find(|o| o.event == cx.doc.cursor)
+                    .map(|o| {
+                        crate::analysis::Rules::from_settings(
+                            cx.loaded.snap.allocator_settings.as_ref(),
+                        )
+                        .round_size(o.requested)
+                    });
             for i in range {
-                segment_row(ui, cx, &layout[i], max);
+                segment_row(ui, cx, &layout[i], max, need);
             }
         });
     ui.separator();
@@ -169,6 +180,13 @@ fn status(ui: &mut Ui, cx: &mut ViewCtx, layout: &[SegmentView]) {
     });
     if let Some(o) = oom {
         ui.label(
+            RichText::new(
+                "Free gaps underlined red are too small for the failed request; green ones \
+                 could hold it.",
+            )
+            .small(),
+        );
+        ui.label(
             RichText::new(format!(
                 "OUT OF MEMORY here: {} requested, verdict {}. {}",
                 format::bytes(o.requested),
@@ -180,7 +198,7 @@ fn status(ui: &mut Ui, cx: &mut ViewCtx, layout: &[SegmentView]) {
     }
 }
 
-fn segment_row(ui: &mut Ui, cx: &mut ViewCtx, s: &SegmentView, max: u64) {
+fn segment_row(ui: &mut Ui, cx: &mut ViewCtx, s: &SegmentView, max: u64, need: Option<u64>) {
     let dark = cx.dark();
     let width = ui.available_width();
     let (resp, painter) = ui.allocate_painter(vec2(width, ROW_H), Sense::click());
@@ -209,6 +227,20 @@ fn segment_row(ui: &mut Ui, cx: &mut ViewCtx, s: &SegmentView, max: u64) {
     let x_of = |addr: u64| {
         bar.left() + ((addr - s.addr) as f64 / s.size.max(1) as f64) as f32 * bar.width()
     };
+    if let Some(need) = need {
+        for (addr, size) in s.free_ranges() {
+            let (x0, x1) = (x_of(addr), x_of(addr + size).max(x_of(addr) + 1.0));
+            let fits = size >= need;
+            let c = if fits {
+                theme::good(dark)
+            } else {
+                theme::oom(dark)
+            };
+            let gap = Rect::from_min_max(pos2(x0, bar.top()), pos2(x1, bar.bottom()));
+            painter.rect_filled(gap, 0.0, c.gamma_multiply(0.22));
+            painter.hline(x0..=x1, bar.bottom() - 1.0, Stroke::new(2.0, c));
+        }
+    }
     let sel = cx.doc.selection;
     let mut mesh = egui::epaint::Mesh::default();
     let mut last_px = f32::NEG_INFINITY;
