@@ -231,7 +231,11 @@ fn wrong_shapes_are_not_snapshots() {
     // A segment with a negative size: named by place, not by a byte offset.
     let e = err(b"\x80\x04}\x8c\x08segments](}\x8c\ntotal_sizeJ\xfb\xff\xff\xffses.");
     assert!(matches!(e, ReadError::NotASnapshot { .. }), "{e}");
-    assert!(e.to_string().contains("segment 0: total_size is negative (-5)"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("segment 0: total_size is negative (-5)"),
+        "{e}"
+    );
     // A bare int.
     let e = err(b"K\x05.");
     assert!(e.to_string().contains("holds an int"), "{e}");

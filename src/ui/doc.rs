@@ -68,6 +68,8 @@ pub struct DocUi {
     pub layout_cache: Option<(usize, usize, LayoutAt)>,
     /// Fragmentation chart columns, cached by (device, width in columns).
     pub frag_cache: Option<(usize, usize, FragColumns)>,
+    /// The What-if view: variants, cap, the simulation running or done.
+    pub whatif: super::views::whatif::WhatIfState,
 }
 
 impl Default for DocUi {
@@ -85,6 +87,7 @@ impl Default for DocUi {
             lod_job: None,
             layout_cache: None,
             frag_cache: None,
+            whatif: Default::default(),
         }
     }
 }

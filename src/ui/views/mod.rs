@@ -10,6 +10,7 @@ pub mod segments;
 pub mod stack;
 pub mod summary;
 pub mod timeline;
+pub mod whatif;
 
 use egui::{Color32, RichText, Ui};
 
@@ -29,16 +30,18 @@ pub enum View {
     Timeline,
     Segments,
     Leaks,
+    WhatIf,
     Summary,
 }
 
 impl View {
     /// The views in tab order.
-    pub const ALL: [View; 5] = [
+    pub const ALL: [View; 6] = [
         View::Diagnosis,
         View::Timeline,
         View::Segments,
         View::Leaks,
+        View::WhatIf,
         View::Summary,
     ];
 
@@ -48,6 +51,7 @@ impl View {
             View::Timeline => "Memory timeline",
             View::Segments => "Segments",
             View::Leaks => "Leaks",
+            View::WhatIf => "What if",
             View::Summary => "File info",
         }
     }
@@ -58,6 +62,9 @@ impl View {
             View::Timeline => "Allocated memory over time, stacked by call site or allocation",
             View::Segments => "The blocks of every segment at the time cursor",
             View::Leaks => "Call sites whose memory grows iteration after iteration",
+            View::WhatIf => {
+                "Replay the same requests under other allocator settings or another cap"
+            }
             View::Summary => "What the file holds: format, devices, events, counters",
         }
     }
@@ -156,6 +163,7 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
         View::Timeline => timeline::show(ui, cx),
         View::Segments => segments::show(ui, cx),
         View::Leaks => leaks::show(ui, cx),
+        View::WhatIf => whatif::show(ui, cx),
         View::Summary => summary::show(ui, cx),
     }
 }

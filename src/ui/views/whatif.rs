@@ -1,0 +1,447 @@
+//! What if: the recorded requests replayed through memsight's model of the caching allocator
+//! under other settings or another cap, side by side with the recording, with reserved memory
+//! of every scenario overlaid on one chart. The simulations run on a worker thread.
+
+use std::sync::mpsc::{channel, Receiver, TryRecvError};
+use std::sync::Arc;
+use std::time::Instant;
+
+use egui::{Color32, RichText, Sense, Stroke, Ui};
+use rayon::prelude::*;
+
+use crate::model::Snapshot;
+use crate::output::format;
+use crate::whatif::{self, Recorded, Scenario, Settings, SimResult};
+
+use super::{section, swatch, ViewCtx};
+
+/// One-click variants: the settings users reach for after an OOM.
+const PRESETS: [(&str, &str); 4] = [
+    ("expandable segments", "expandable_segments:True"),
+    ("max split 256 MiB", "max_split_size_mb:256"),
+    ("round up in 4 divisions", "roundup_power2_divisions:4"),
+    ("GC at 60%", "garbage_collection_threshold:0.6"),
+];
+
+/// Colours of the variants' lines (the recording is drawn in the text colour).
+const VARIANT_COLORS: [Color32; 6] = [
+    Color32::from_rgb(0x2e, 0x86, 0xde),
+    Color32::from_rgb(0xe6, 0x7e, 0x22),
+    Color32::from_rgb(0x27, 0xae, 0x60),
+    Color32::from_rgb(0x8e, 0x44, 0xad),
+    Color32::from_rgb(0xc0, 0x39, 0x2b),
+    Color32::from_rgb(0x16, 0xa0, 0x85),
+];
+
+/// The panel's state in one tab.
+pub struct WhatIfState {
+    /// One variant per line, `PYTORCH_CUDA_ALLOC_CONF` style (`key:value,key:value`), applied
+    /// on top of the recorded settings.
+    pub variants: String,
+    /// Memory cap for the variants (`3GiB`); empty: the cap the recording ran under.
+    pub cap: String,
+    job: Option<(usize, Receiver<Result<Outcome, String>>)>,
+    /// The last outcome and the device it belongs to.
+    outcome: Option<(usize, Arc<Outcome>)>,
+    error: Option<String>,
+    /// The default variant runs once when the view first opens, so it never starts empty.
+    started: bool,
+}
+
+impl Default for WhatIfState {
+    fn default() -> Self {
+        WhatIfState {
+            variants: PRESETS[0].1.to_string(),
+            cap: String::new(),
+            job: None,
+            outcome: None,
+            error: None,
+            started: false,
+        }
+    }
+}
+
+/// What a run found.
+pub struct Outcome {
+    pub recorded: Recorded,
+    pub variants: Vec<(String, SimResult)>,
+    pub requests: usize,
+    pub ms: f64,
+}
+
+impl WhatIfState {
+    /// Whether a simulation is running (the panel then keeps repainting).
+    pub fn busy(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// The last finished simulations and the device they belong to.
+    pub fn outcome(&self) -> Option<(usize, &Outcome)> {
+        self.outcome.as_ref().map(|(d, o)| (*d, o.as_ref()))
+    }
+
+    /// Starts the simulations of the current variants on a worker thread.
+    pub fn start(&mut self, snap: Arc<Snapshot>, device: usize) {
+        self.started = true;
+        self.error = None;
+        let cap = match self.cap.trim() {
+            "" => None,
+            t => match format::parse_size(t) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    self.error = Some(format!("cap: {e}"));
+                    return;
+                }
+            },
+        };
+        let base = Settings::from_snapshot(&snap);
+        let mut scenarios = Vec::new();
+        for line in self
+            .variants
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+        {
+            let mut s = base.clone();
+            if let Err(e) = s.apply_conf(line) {
+                self.error = Some(format!("{line}: {e}"));
+                return;
+            }
+            scenarios.push((line.to_string(), s));
+        }
+        if scenarios.is_empty() {
+            self.error = Some("give at least one variant, e.g. expandable_segments:True".into());
+            return;
+        }
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            let t = Instant::now();
+            let recorded_settings = Settings::from_snapshot(&snap);
+            let recorded_cap = whatif::infer_cap(&snap, device);
+            let stream = whatif::extract(&snap, device, &recorded_settings, recorded_cap);
+            let mut recorded =
+                whatif::recorded_from(&snap, &stream, recorded_cap, whatif::DEFAULT_DEVICE_TOTAL);
+            recorded.cap_inferred = recorded_cap.is_some();
+            let cap = cap.or(recorded.cap);
+            let variants = scenarios
+                .into_par_iter()
+                .map(|(label, s)| {
+                    let sim = whatif::simulate_stream(&stream, &Scenario::new(s, cap));
+                    (label, sim)
+                })
+                .collect();
+            let _ = tx.send(Ok(Outcome {
+                recorded,
+                variants,
+                requests: stream.requests.len(),
+                ms: t.elapsed().as_secs_f64() * 1e3,
+            }));
+        });
+        self.job = Some((device, rx));
+    }
+
+    fn poll(&mut self) {
+        let Some((device, rx)) = &self.job else {
+            return;
+        };
+        match rx.try_recv() {
+            Ok(Ok(o)) => {
+                self.outcome = Some((*device, Arc::new(o)));
+                self.job = None;
+            }
+            Ok(Err(e)) => {
+                self.error = Some(e);
+                self.job = None;
+            }
+            Err(TryRecvError::Empty) => {}
+            Err(TryRecvError::Disconnected) => {
+                self.error = Some("the simulation stopped unexpectedly".into());
+                self.job = None;
+            }
+        }
+    }
+}
+
+pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
+    let device = cx.d.device;
+    let st = &mut cx.doc.whatif;
+    if !st.started {
+        st.start(cx.loaded.snap.clone(), device);
+    }
+    st.poll();
+    if st.busy() {
+        ui.ctx().request_repaint();
+    }
+    section(ui, "What if the allocator had other settings?");
+    ui.label(
+        "memsight replays the requests this program made through a model of PyTorch's caching \
+         allocator (pools, rounding, splitting, max_split_size_mb, garbage collection, \
+         expandable segments, the memory cap). Under the recorded settings the model makes the \
+         same segment calls as the recording; under yours it shows what would have happened.",
+    );
+    ui.add_space(6.0);
+    ui.horizontal(|ui| {
+        ui.label("Presets:");
+        for (label, conf) in PRESETS {
+            let clicked = ui
+                .button(label)
+                .on_hover_text(format!("Add the variant {conf}"))
+                .clicked();
+            if clicked && !st.variants.lines().any(|l| l.trim() == conf) {
+                if !st.variants.trim().is_empty() && !st.variants.ends_with('\n') {
+                    st.variants.push('\n');
+                }
+                st.variants.push_str(conf);
+            }
+        }
+    });
+    ui.label("Variants, one per line (key:value,key:value on top of the recorded settings):");
+    ui.add(
+        egui::TextEdit::multiline(&mut st.variants)
+            .code_editor()
+            .desired_rows(3)
+            .desired_width(f32::INFINITY),
+    );
+    ui.horizontal(|ui| {
+        ui.label("Memory cap:");
+        ui.add(
+            egui::TextEdit::singleline(&mut st.cap)
+                .hint_text("recorded")
+                .desired_width(90.0),
+        )
+        .on_hover_text("Like torch.cuda.set_per_process_memory_fraction, e.g. 3GiB. Empty: the cap the recording ran under.");
+        let run = ui.add_enabled(!st.busy(), egui::Button::new("Simulate"));
+        if run.clicked() {
+            st.start(cx.loaded.snap.clone(), device);
+        }
+        if st.busy() {
+            ui.spinner();
+            ui.label("simulating...");
+        }
+    });
+    if let Some(e) = &st.error {
+        ui.colored_label(ui.visuals().error_fg_color, e);
+    }
+    let Some((dev, outcome)) = st.outcome.clone() else {
+        return;
+    };
+    if dev != device {
+        ui.label("Simulate again for this device.");
+        return;
+    }
+    ui.add_space(8.0);
+    results_table(ui, &outcome);
+    ui.add_space(8.0);
+    section(ui, "Reserved memory over the trace");
+    chart(ui, cx, &outcome);
+}
+
+fn cap_text(cap: Option<u64>, inferred: bool) -> String {
+    match cap {
+        Some(c) if inferred => format!("{} (inferred)", format::bytes(c)),
+        Some(c) => format::bytes(c),
+        None => "none".into(),
+    }
+}
+
+fn results_table(ui: &mut Ui, o: &Outcome) {
+    ui.label(
+        RichText::new(format!(
+            "{} requests replayed, {} scenario(s) in {:.0} ms",
+            o.requests,
+            o.variants.len() + 1,
+            o.ms
+        ))
+        .weak(),
+    );
+    let rec = &o.recorded;
+    egui::Grid::new("whatif_table")
+        .striped(true)
+        .num_columns(7)
+        .spacing([16.0, 4.0])
+        .show(ui, |ui| {
+            for h in [
+                "scenario",
+                "cap",
+                "peak reserved",
+                "peak allocated",
+                "unallocated at peak",
+                "segments",
+                "OOMs",
+            ] {
+                ui.label(RichText::new(h).strong());
+            }
+            ui.end_row();
+            ui.horizontal(|ui| {
+                swatch(ui, ui.visuals().text_color());
+                ui.label("recorded");
+            });
+            ui.label(cap_text(rec.cap, rec.cap_inferred));
+            ui.label(format::bytes(rec.peak_reserved));
+            ui.label(format::bytes(rec.peak_allocated));
+            ui.label(format::bytes(rec.unallocated_at_peak));
+            ui.label(rec.segments_allocated.to_string());
+            ui.label(match rec.ooms.first() {
+                None => "none".to_string(),
+                Some((e, r)) => format!(
+                    "{} (first at event {e}, {})",
+                    rec.ooms.len(),
+                    format::bytes(*r)
+                ),
+            });
+            ui.end_row();
+            for (k, (label, sim)) in o.variants.iter().enumerate() {
+                ui.horizontal(|ui| {
+                    swatch(ui, VARIANT_COLORS[k % VARIANT_COLORS.len()]);
+                    ui.label(RichText::new(label).monospace());
+                });
+                ui.label(cap_text(sim.scenario.cap, false));
+                ui.label(format::bytes(sim.peak_reserved));
+                ui.label(format::bytes(sim.peak_allocated));
+                ui.label(format::bytes(sim.unallocated_at_peak));
+                ui.label(sim.segments_allocated.to_string());
+                let ooms = match sim.ooms.first() {
+                    None => RichText::new("none").color(Color32::from_rgb(0x27, 0xae, 0x60)),
+                    Some(f) => RichText::new(format!(
+                        "{} (first at event {}, {})",
+                        sim.ooms.len(),
+                        f.event,
+                        format::bytes(f.requested)
+                    ))
+                    .color(ui.visuals().error_fg_color),
+                };
+                ui.label(ooms);
+                ui.end_row();
+            }
+        });
+    for (e, r) in &rec.ooms {
+        let fate: Vec<String> = o
+            .variants
+            .iter()
+            .map(|(label, sim)| {
+                let failed = sim.ooms.iter().any(|x| x.event == *e);
+                format!("{label}: {}", if failed { "still fails" } else { "served" })
+            })
+            .collect();
+        ui.label(format!(
+            "Recorded OOM at event {e} ({}): {}",
+            format::bytes(*r),
+            fate.join("; ")
+        ));
+    }
+}
+
+/// Reserved memory of the recording (exact replay) and of each variant (per request), one
+/// maximum per pixel column, on one scale.
+fn chart(ui: &mut Ui, cx: &ViewCtx, o: &Outcome) {
+    let width = ui.available_width().max(200.0);
+    let (rect, resp) = ui.allocate_exact_size(egui::vec2(width, 220.0), Sense::hover());
+    let painter = ui.painter_at(rect);
+    let visuals = ui.visuals();
+    painter.rect_filled(rect, 4.0, visuals.extreme_bg_color);
+    let events = cx.d.events.max(1);
+    let cols = (rect.width() as usize).max(1);
+    let col_of = |e: usize| (e * cols / events).min(cols - 1);
+    // Max per column; a column without an event keeps the level of the one before (the
+    // counters are a step function of the event index).
+    let columns = |points: &mut dyn Iterator<Item = (usize, u64)>| -> Vec<u64> {
+        let mut v: Vec<Option<u64>> = vec![None; cols];
+        for (e, b) in points {
+            let c = &mut v[col_of(e)];
+            *c = Some(c.map_or(b, |x| x.max(b)));
+        }
+        let mut last = 0;
+        v.into_iter()
+            .map(|x| {
+                last = x.unwrap_or(last);
+                last
+            })
+            .collect()
+    };
+    let mut lines: Vec<(Color32, Vec<u64>)> = Vec::new();
+    let recorded = columns(&mut cx.d.replay.series.reserved.iter().copied().enumerate());
+    lines.push((visuals.text_color(), recorded));
+    for (k, (_, sim)) in o.variants.iter().enumerate() {
+        let mut points = sim
+            .series
+            .event
+            .iter()
+            .zip(&sim.series.reserved)
+            .map(|(&e, &r)| (e as usize, r));
+        lines.push((
+            VARIANT_COLORS[k % VARIANT_COLORS.len()],
+            columns(&mut points),
+        ));
+    }
+    let top = lines
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .chain(o.variants.iter().filter_map(|(_, s)| s.scenario.cap))
+        .max()
+        .unwrap_or(1)
+        .max(1) as f32
+        * 1.08;
+    let y_of = |b: u64| rect.bottom() - 6.0 - (b as f32 / top) * (rect.height() - 12.0);
+    let x_of = |c: usize| rect.left() + c as f32 + 0.5;
+    if let Some(cap) = o.recorded.cap {
+        let y = y_of(cap);
+        painter.line_segment(
+            [egui::pos2(rect.left(), y), egui::pos2(rect.right(), y)],
+            Stroke::new(1.0, visuals.warn_fg_color),
+        );
+        painter.text(
+            egui::pos2(rect.left() + 4.0, y - 2.0),
+            egui::Align2::LEFT_BOTTOM,
+            format!("cap {}", format::bytes(cap)),
+            egui::FontId::proportional(11.0),
+            visuals.warn_fg_color,
+        );
+    }
+    for (color, v) in &lines {
+        let pts: Vec<egui::Pos2> = v
+            .iter()
+            .enumerate()
+            .map(|(c, &b)| egui::pos2(x_of(c), y_of(b)))
+            .collect();
+        painter.add(egui::Shape::line(pts, Stroke::new(1.5, *color)));
+    }
+    // OOMs of each scenario as ticks at the bottom.
+    for (e, _) in &o.recorded.ooms {
+        let x = x_of(col_of(*e as usize));
+        painter.line_segment(
+            [
+                egui::pos2(x, rect.bottom() - 14.0),
+                egui::pos2(x, rect.bottom()),
+            ],
+            Stroke::new(2.0, visuals.text_color()),
+        );
+    }
+    for (k, (_, sim)) in o.variants.iter().enumerate() {
+        for oom in &sim.ooms {
+            let x = x_of(col_of(oom.event as usize));
+            painter.line_segment(
+                [
+                    egui::pos2(x, rect.bottom() - 14.0),
+                    egui::pos2(x, rect.bottom()),
+                ],
+                Stroke::new(2.0, VARIANT_COLORS[k % VARIANT_COLORS.len()]),
+            );
+        }
+    }
+    painter.text(
+        rect.right_top() + egui::vec2(-4.0, 4.0),
+        egui::Align2::RIGHT_TOP,
+        format::bytes(top as u64),
+        egui::FontId::proportional(11.0),
+        visuals.weak_text_color(),
+    );
+    if let Some(p) = resp.hover_pos() {
+        let c = ((p.x - rect.left()) as usize).min(cols - 1);
+        let e = c * events / cols;
+        let mut text = format!("event {e}\nrecorded: {}", format::bytes(lines[0].1[c]));
+        for ((label, _), (_, v)) in o.variants.iter().zip(&lines[1..]) {
+            text.push_str(&format!("\n{label}: {}", format::bytes(v[c])));
+        }
+        resp.on_hover_text_at_pointer(text);
+    }
+}
