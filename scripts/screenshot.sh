@@ -59,3 +59,13 @@ xdotool mousemove 955 121 sleep 0.4 click 1 sleep 0.4          # Next OOM
 xdotool mousemove 500 215                  # hover a block of the fragmented segment
 shot segments
 stop
+
+start sample_snapshots/frag_oom.pickle
+xdotool key 5                              # What if: expandable segments simulated on opening
+sleep 1
+xdotool mousemove 272 190 sleep 0.4 click 1 sleep 0.4          # preset: max split 256 MiB
+xdotool mousemove 236 283 sleep 0.4 click 1 sleep 0.4          # Simulate
+sleep 2
+xdotool mousemove 600 560                  # hover the chart: every scenario at that event
+shot whatif
+stop
