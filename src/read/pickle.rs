@@ -233,9 +233,60 @@ pub(crate) struct Machine<'r, 'p> {
     pub unknown: UnknownCounts,
     pub protocol: Option<u8>,
     scratch: Vec<FrameId>,
+    /// Recently read short strings (see [`ShortStrings`]).
+    short: ShortStrings,
     /// A reusable buffer for the items of APPENDS/SETITEMS.
     spare: Vec<Value>,
     progress: Option<ProgressFn<'p>>,
+}
+
+/// A direct-mapped cache of short strings (up to 16 bytes) to their interned ids.
+///
+/// Why: every trace entry's keys (`action`, `addr`, `size`, ...) and its action name arrive as
+/// fresh string objects, not memo references, so a 1M-event trace interns millions of the same
+/// few strings. A hit here is two word compares; a miss falls back to the interner (UTF-8
+/// check, hash, compare). Only valid UTF-8 that was interned as itself is cached, so a hit
+/// returns exactly what the interner would.
+struct ShortStrings {
+    slots: Box<[(u128, u32, StrId)]>,
+}
+
+impl ShortStrings {
+    const EMPTY: u32 = u32::MAX;
+
+    fn new() -> ShortStrings {
+        ShortStrings {
+            slots: vec![(0, Self::EMPTY, 0); 256].into_boxed_slice(),
+        }
+    }
+
+    #[inline(always)]
+    fn key(raw: &[u8]) -> Option<(u128, usize)> {
+        if raw.len() > 16 {
+            return None;
+        }
+        let mut buf = [0u8; 16];
+        buf[..raw.len()].copy_from_slice(raw);
+        let k = u128::from_le_bytes(buf);
+        let mix = (k as u64) ^ ((k >> 64) as u64).rotate_left(29) ^ raw.len() as u64;
+        Some((k, (mix.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize))
+    }
+
+    #[inline(always)]
+    fn get(&self, raw: &[u8]) -> Option<StrId> {
+        let (k, slot) = Self::key(raw)?;
+        let &(key, len, id) = self.slots.get(slot)?;
+        (len == raw.len() as u32 && key == k).then_some(id)
+    }
+
+    #[inline(always)]
+    fn put(&mut self, raw: &[u8], id: StrId) {
+        if let Some((k, slot)) = Self::key(raw) {
+            if let Some(s) = self.slots.get_mut(slot) {
+                *s = (k, raw.len() as u32, id);
+            }
+        }
+    }
 }
 
 /// Names of opcodes the reader refuses, for error messages.
@@ -281,6 +332,7 @@ impl<'r, 'p> Machine<'r, 'p> {
             unknown: UnknownCounts::default(),
             protocol: None,
             scratch: Vec::with_capacity(64),
+            short: ShortStrings::new(),
             spare: Vec::with_capacity(64),
             progress,
         }
@@ -368,13 +420,17 @@ impl<'r, 'p> Machine<'r, 'p> {
     #[inline]
     fn read_str(&mut self, n: usize) -> Result<Value> {
         let raw = self.input.take(n, "a string")?;
+        if let Some(id) = self.short.get(raw) {
+            return Ok(Value::Str(id));
+        }
         let id = match std::str::from_utf8(raw) {
             Ok(s) => self.frames.strings.intern(s),
             Err(_) => {
                 let s = String::from_utf8_lossy(raw).into_owned();
-                self.frames.strings.intern(&s)
+                return Ok(Value::Str(self.frames.strings.intern(&s)));
             }
         };
+        self.short.put(raw, id);
         Ok(Value::Str(id))
     }
 
