@@ -46,6 +46,7 @@ fn check_all_formats(name: &str, snap: &Snapshot, a: &Analysis) -> String {
     let opts = ReportOptions {
         title: format!("{name}.pickle"),
         device: None,
+        focus_site: None,
     };
     let d = &a.devices[0];
     let r = model::device_report(snap, d);
@@ -362,6 +363,7 @@ fn html_renders_in_chromium() {
         let opts = ReportOptions {
             title: format!("{name}.pickle"),
             device: None,
+            focus_site: None,
         };
         let html = report::render_with(&snap, &a, &opts, ReportFormat::Html);
         let page = dir.join(format!("{name}.html"));
@@ -472,4 +474,66 @@ fn segments_only_and_empty_snapshots() {
     for f in [ReportFormat::Html, ReportFormat::Md] {
         assert!(report::render(&snap, &a, None, f).contains("nothing to analyse"));
     }
+}
+
+/// `--site` singles out a call site, as the app's export of a selection does: its allocations,
+/// what it held at the peak and at the end, and its stack.
+#[test]
+fn report_singles_out_a_call_site() {
+    let Some(path) = common::snapshot_path("train_val_leak") else {
+        return;
+    };
+    let o = Command::new(bin())
+        .args([
+            "report",
+            path.to_str().unwrap(),
+            "--site",
+            "workloads.py:158",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let sel = &v["devices"][0]["selection"];
+    let leak = &v["devices"][0]["leaks"][0];
+    assert_eq!(sel["site"], "workloads.py:158");
+    assert_eq!(sel["live_at_end"], leak["live_bytes"]);
+    assert_eq!(sel["blocks_at_end"], leak["live_blocks"]);
+    assert!(sel["allocations"].as_u64().unwrap() >= sel["blocks_at_end"].as_u64().unwrap());
+    assert!(sel["leak_growth_per_iteration"].as_f64().unwrap() > 0.0);
+    let first_user = sel["stack"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["user"] == true)
+        .expect("a user frame");
+    assert_eq!(first_user["line"], 158);
+    let md = Command::new(bin())
+        .args([
+            "report",
+            path.to_str().unwrap(),
+            "--site",
+            "workloads.py:158",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(md.stdout).unwrap();
+    assert!(
+        text.contains("#### Selected call site: `workloads.py:158`"),
+        "{text}"
+    );
+    // A site that is not there is a clear error, exit 2.
+    let bad = Command::new(bin())
+        .args([
+            "report",
+            path.to_str().unwrap(),
+            "--site",
+            "workloads.py:9999",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no call site workloads.py:9999"));
 }

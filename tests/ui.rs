@@ -10,6 +10,7 @@ use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 
 use memsight::ui::doc::DocState;
+use memsight::ui::extensions::ExportScope;
 use memsight::ui::loader::Source;
 use memsight::ui::settings::Settings;
 use memsight::ui::views::View;
@@ -478,7 +479,11 @@ fn every_export_format_renders_the_open_file() {
     let formats = memsight::ui::extensions::export_formats();
     assert_eq!(formats.len(), 3);
     for f in formats {
-        let bytes = (f.render)(&l.snap, &l.analysis, 0, "frag_oom.pickle").expect("rendered");
+        let scope = ExportScope {
+            device: 0,
+            site: None,
+        };
+        let bytes = (f.render)(&l.snap, &l.analysis, scope, "frag_oom.pickle").expect("rendered");
         let text = String::from_utf8(bytes).expect("text");
         assert!(
             text.contains("fragmentation"),
@@ -586,4 +591,43 @@ fn whatif_view_serves_the_fragmentation_oom_with_expandable_segments() {
     let (_, o) = doc.ui.whatif.outcome().expect("simulated again");
     assert_eq!(o.variants[0].1.scenario.cap, Some(1 << 30));
     assert!(!o.variants[0].1.ooms.is_empty());
+}
+
+/// Export follows the selection: with the leaking line selected, every format singles it out.
+#[test]
+fn export_carries_the_selected_call_site() {
+    let mut h = app("train_val_leak");
+    click_view(&mut h, View::Leaks);
+    h.get_by_label("workloads.py:158").click();
+    h.run_steps(3);
+    let doc = h.state().active_doc().expect("a tab");
+    let site = doc.ui.selection.site.expect("the leak is selected");
+    let DocState::Ready(l) = &doc.state else {
+        panic!("loaded")
+    };
+    let leak = &l.analysis.devices[0].leaks[0];
+    assert_eq!(leak.site, site);
+    let scope = ExportScope {
+        device: 0,
+        site: Some(site),
+    };
+    for f in memsight::ui::extensions::export_formats() {
+        let bytes = (f.render)(&l.snap, &l.analysis, scope, "t.pickle").expect("rendered");
+        let text = String::from_utf8(bytes).expect("text");
+        match f.extension {
+            "json" => {
+                let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+                let sel = &v["devices"][0]["selection"];
+                assert_eq!(sel["site"], "workloads.py:158");
+                assert_eq!(sel["live_at_end"].as_u64(), Some(leak.live_bytes));
+            }
+            ext => {
+                assert!(text.contains("Selected call site"), "{ext}");
+                assert!(
+                    text.contains("workloads.py:158 in w_train_val_leak"),
+                    "{ext} stack"
+                );
+            }
+        }
+    }
 }

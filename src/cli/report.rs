@@ -21,6 +21,31 @@ pub struct ReportArgs {
     /// Only this device (default: every device).
     #[arg(long)]
     pub device: Option<usize>,
+    /// Single out one call site, as the app's export of a selection does: `workloads.py:158`
+    /// (file name or a path suffix, and the line). Reports the first device with that site
+    /// unless --device says which.
+    #[arg(long, value_name = "FILE:LINE")]
+    pub site: Option<String>,
+}
+
+/// The device and site index of `FILE:LINE` (`device`: only that device).
+fn find_site(a: &analysis::Analysis, spec: &str, device: Option<usize>) -> Result<(usize, u32)> {
+    let (file, line) = spec
+        .rsplit_once(':')
+        .and_then(|(f, l)| Some((f, l.parse::<i64>().ok()?)))
+        .with_context(|| format!("--site {spec:?}: expected FILE:LINE, e.g. workloads.py:158"))?;
+    for d in &a.devices {
+        if device.is_some_and(|want| want != d.device) {
+            continue;
+        }
+        let found = d.sites.sites.iter().position(|s| {
+            s.line == line && (s.file == file || s.file.ends_with(&format!("/{file}")))
+        });
+        if let Some(i) = found {
+            return Ok((d.device, i as u32));
+        }
+    }
+    bail!("no call site {spec} in this snapshot")
 }
 
 /// The format for an output path: `--format`, else the extension, else an error.
@@ -79,9 +104,17 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
             );
         }
     }
+    let (device, focus_site) = match &args.site {
+        Some(spec) => {
+            let (dev, site) = find_site(&a, spec, args.device)?;
+            (Some(dev), Some(site))
+        }
+        None => (args.device, None),
+    };
     let opts = ReportOptions {
         title: display_name(&args.file),
-        device: args.device,
+        device,
+        focus_site,
     };
     let text = report::render_with(&snap, &a, &opts, format);
     write_output(args.output.as_deref(), &text)?;

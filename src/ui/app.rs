@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use egui::{Align2, Color32, FontId, Key, RichText, Ui};
 
 use super::doc::{DocState, DocUi, Document};
-use super::extensions::{export_formats, ExportFormat};
+use super::extensions::{export_formats, ExportFormat, ExportScope};
 use super::filters::{Filter, Pool};
 use super::loader::{LoadJob, LodJob, Poll, Source};
 use super::settings::{self, Settings};
@@ -213,7 +213,10 @@ impl MemsightApp {
         };
         let Some(l) = doc.loaded() else { return };
         let (snap, analysis) = (l.snap.clone(), l.analysis.clone());
-        let device = l.device(doc.ui.device).map(|(d, _)| d.device).unwrap_or(0);
+        let scope = ExportScope {
+            device: l.device(doc.ui.device).map(|(d, _)| d.device).unwrap_or(0),
+            site: doc.ui.selection.site,
+        };
         let title = doc.source.title();
         let name = format!("{title}.{}", fmt.extension);
         let (tx, rx) = channel();
@@ -221,7 +224,7 @@ impl MemsightApp {
         std::thread::spawn(move || {
             let msg = match rfd::FileDialog::new().set_file_name(&name).save_file() {
                 None => "Export cancelled".to_string(),
-                Some(path) => match (fmt.render)(&snap, &analysis, device, &title)
+                Some(path) => match (fmt.render)(&snap, &analysis, scope, &title)
                     .and_then(|b| std::fs::write(&path, b).map_err(|e| e.to_string()))
                 {
                     Ok(()) => format!("Exported {}", path.display()),

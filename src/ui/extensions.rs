@@ -17,17 +17,33 @@ pub struct ExportFormat {
     pub label: &'static str,
     /// File extension without the dot, e.g. "html".
     pub extension: &'static str,
-    /// Renders the report of one device (its CUDA index), titled with the file name.
+    /// Renders the report of one device and selection, titled with the file name.
     pub render: RenderFn,
 }
 
-/// `(snapshot, analysis, CUDA device, title)` to the bytes of the file.
-pub type RenderFn = fn(&Snapshot, &Analysis, usize, &str) -> Result<Vec<u8>, String>;
+/// What is exported: the current device and the selected call site, if any.
+#[derive(Debug, Clone, Copy)]
+pub struct ExportScope {
+    /// CUDA device index.
+    pub device: usize,
+    /// Selected call site (index into the device's `sites`).
+    pub site: Option<u32>,
+}
 
-fn report(snap: &Snapshot, a: &Analysis, device: usize, title: &str, f: ReportFormat) -> Vec<u8> {
+/// `(snapshot, analysis, scope, title)` to the bytes of the file.
+pub type RenderFn = fn(&Snapshot, &Analysis, ExportScope, &str) -> Result<Vec<u8>, String>;
+
+fn report(
+    snap: &Snapshot,
+    a: &Analysis,
+    scope: ExportScope,
+    title: &str,
+    f: ReportFormat,
+) -> Vec<u8> {
     let opts = ReportOptions {
         title: title.to_string(),
-        device: Some(device),
+        device: Some(scope.device),
+        focus_site: scope.site,
     };
     render_with(snap, a, &opts, f).into_bytes()
 }

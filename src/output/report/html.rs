@@ -172,6 +172,7 @@ fn device(s: &mut String, r: &DeviceReport) {
     );
     s.push_str("</div>\n");
 
+    focus(s, r);
     memory_over_time(s, r);
     peak_table(s, r);
     ooms(s, r);
@@ -297,6 +298,26 @@ fn stack_block(s: &mut String, title: &str, lines: &[StackLine]) {
         );
     }
     s.push_str("</div>");
+}
+
+/// The call site the user selected in the app, when the report was exported with one.
+fn focus(s: &mut String, r: &DeviceReport) {
+    let Some(f) = &r.focus else { return };
+    let _ = writeln!(
+        s,
+        "<h3>Selected call site: <code>{}</code> <span class=\"muted\">{}</span></h3>\n<div class=\"kv\">",
+        esc(&f.site),
+        esc(&f.function)
+    );
+    kv(s, "allocations", &group_digits(f.allocations));
+    kv(s, "live at the peak", &bytes(f.live_at_peak));
+    kv(s, "live at the end", &bytes(f.live_at_end));
+    kv(s, "blocks at the end", &group_digits(f.blocks_at_end));
+    if let Some(g) = f.leak_growth_per_iteration {
+        kv(s, "leak: growth per iteration", &signed_bytes(g as i64));
+    }
+    s.push_str("</div>\n");
+    stack_block(s, "Stack (innermost frame first)", &f.stack);
 }
 
 fn kv(s: &mut String, k: &str, v: &str) {

@@ -170,6 +170,26 @@ fn device(s: &mut String, r: &DeviceReport, many: bool) {
     }
     s.push('\n');
 
+    if let Some(f) = &r.focus {
+        let _ = writeln!(
+            s,
+            "#### Selected call site: {} in {}\n\n{} allocations; {} live at the peak, {} in {} \
+             blocks at the end{}.\n",
+            code(&f.site),
+            code(&f.function),
+            group_digits(f.allocations),
+            bytes(f.live_at_peak),
+            bytes(f.live_at_end),
+            group_digits(f.blocks_at_end),
+            f.leak_growth_per_iteration
+                .map(|g| format!(
+                    "; a leak suspect growing {} per iteration",
+                    signed_bytes(g as i64)
+                ))
+                .unwrap_or_default()
+        );
+        details(s, "Stack (innermost frame first)", &f.stack);
+    }
     let _ = writeln!(
         s,
         "#### What held the peak ({} at event {})\n",

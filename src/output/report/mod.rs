@@ -66,6 +66,9 @@ pub struct ReportOptions {
     pub title: String,
     /// Only this device (`None`: every device with a trace or a segment).
     pub device: Option<usize>,
+    /// A call site to single out (index into the device's `sites`; the app's selection).
+    /// Only used with `device`, since site indices belong to one device.
+    pub focus_site: Option<u32>,
 }
 
 /// Renders the report of `snap` (analysed as `analysis`) in `format`, for `device` or for
@@ -79,6 +82,7 @@ pub fn render(
     let opts = ReportOptions {
         title: "memory snapshot".into(),
         device,
+        focus_site: None,
     };
     render_with(snap, analysis, &opts, format)
 }
@@ -94,7 +98,13 @@ pub fn render_with(
         .devices
         .iter()
         .filter(|d| opts.device.is_none_or(|want| d.device == want))
-        .map(|d| model::device_report(snap, d))
+        .map(|d| {
+            let mut r = model::device_report(snap, d);
+            if opts.device.is_some() {
+                r.focus = opts.focus_site.and_then(|site| model::focus(snap, d, site));
+            }
+            r
+        })
         .collect();
     match format {
         ReportFormat::Html => html::report(&opts.title, &reports),
@@ -177,6 +187,12 @@ pub fn json(reports: &[model::DeviceReport]) -> Value {
                     "peak_sites".into(),
                     serde_json::to_value(&r.peak_sites).unwrap_or(Value::Null),
                 );
+                if let Some(f) = &r.focus {
+                    m.insert(
+                        "selection".into(),
+                        serde_json::to_value(f).unwrap_or(Value::Null),
+                    );
+                }
             }
             v
         })

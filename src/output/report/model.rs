@@ -191,6 +191,60 @@ pub struct DeviceReport<'a> {
     pub oom_stacks: Vec<Vec<StackLine>>,
     /// Time from the first to the last event, when the trace has times.
     pub duration_us: Option<i64>,
+    /// The call site the user selected (the app's export of its selection).
+    pub focus: Option<Focus>,
+}
+
+/// A call site the report singles out: what it allocated, what it held and its stack.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Focus {
+    /// `workloads.py:158`.
+    pub site: String,
+    pub function: String,
+    /// Allocations the site made in the trace.
+    pub allocations: u64,
+    /// Bytes it held at the allocated peak, and at the end of the trace.
+    pub live_at_peak: u64,
+    pub live_at_end: u64,
+    /// Blocks it held at the end.
+    pub blocks_at_end: u64,
+    /// Growth per iteration, when the site is a leak suspect.
+    pub leak_growth_per_iteration: Option<f64>,
+    pub stack: Vec<StackLine>,
+}
+
+/// The [`Focus`] of call site `site` (an index into `d.sites`), `None` when there is none.
+pub fn focus(snap: &Snapshot, d: &DeviceAnalysis, site: u32) -> Option<Focus> {
+    let s = d.sites.get(site)?;
+    let end = d.events.checked_sub(1);
+    let (mut allocations, mut at_peak, mut at_end, mut blocks) = (0u64, 0u64, 0u64, 0u64);
+    for (i, a) in d.replay.allocations.iter().enumerate() {
+        if d.allocation_site.get(i) != Some(&site) {
+            continue;
+        }
+        allocations += 1;
+        if d.events > 0 && a.allocated_at(d.peak.allocated_event as u32) {
+            at_peak += a.size;
+        }
+        if end.is_some_and(|t| a.allocated_at(t as u32)) {
+            at_end += a.size;
+            blocks += 1;
+        }
+    }
+    Some(Focus {
+        site: s.short_label(),
+        function: s.function.clone(),
+        allocations,
+        live_at_peak: at_peak,
+        live_at_end: at_end,
+        blocks_at_end: blocks,
+        leak_growth_per_iteration: d
+            .leaks
+            .iter()
+            .find(|l| l.site == site)
+            .map(|l| l.growth_bytes_per_iteration),
+        stack: stack_lines(snap, s.stack),
+    })
 }
 
 /// The headline verdict of a device, e.g. `Fragmentation OOM` or `Healthy`.
@@ -232,6 +286,7 @@ pub fn device_report<'a>(snap: &Snapshot, d: &'a DeviceAnalysis) -> DeviceReport
         oom_stacks: d.ooms.iter().map(|o| stack_lines(snap, o.stack)).collect(),
         peak_sites,
         duration_us,
+        focus: None,
     }
 }
 
