@@ -200,7 +200,10 @@ impl Rules {
     }
 }
 
-fn roundup_power2_next_division(size: u64, divisions: u64) -> u64 {
+/// `roundup_power2_divisions`: rounds `size` up to the next of `divisions` equal steps between
+/// two powers of two (the allocator's `roundup_power2_next_division`). Shared by the replay and
+/// the what-if model so both round alike.
+pub(crate) fn roundup_power2_next_division(size: u64, divisions: u64) -> u64 {
     if size.is_power_of_two() {
         return size;
     }

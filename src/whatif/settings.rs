@@ -178,7 +178,7 @@ impl Settings {
         let idx = log.saturating_sub(20).min(ROUNDUP_INTERVALS - 1);
         let divisions = self.roundup_power2_divisions[idx];
         if divisions > 1 && size > MIN_BLOCK * divisions {
-            roundup_power2_next_division(size, divisions)
+            crate::analysis::replay::roundup_power2_next_division(size, divisions)
         } else {
             size.div_ceil(MIN_BLOCK) * MIN_BLOCK
         }
@@ -312,23 +312,6 @@ fn parse_divisions(value: &str) -> Result<[u64; ROUNDUP_INTERVALS], &'static str
                 .map_err(|_| "expected a power of 2 or a [..] list")?,
         )?;
         Ok([d; ROUNDUP_INTERVALS])
-    }
-}
-
-fn roundup_power2_next_division(size: u64, divisions: u64) -> u64 {
-    if size.is_power_of_two() {
-        return size;
-    }
-    let floor = 1u64 << (63 - size.leading_zeros());
-    let step = floor >> (63 - divisions.leading_zeros());
-    if step == 0 {
-        return floor << 1;
-    }
-    let rounded = size & !(step - 1);
-    if rounded == size {
-        size
-    } else {
-        rounded + step
     }
 }
 
