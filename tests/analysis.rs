@@ -297,3 +297,32 @@ fn recorded_wrapped_ring_fixture() {
     assert!(!d.markers.is_empty());
     // markers_match_pytorch_counters_exactly checks the survivors byte for byte.
 }
+
+/// A wrapped ring, a file with no trace, and a complete trace each say what they are.
+#[test]
+fn trace_notes_tell_a_wrapped_ring_from_no_trace() {
+    let (snap, a, _) = analyse("train_val_leak_wrapped").expect("bundled fixture");
+    let note = a.devices[0]
+        .trace_note(snap.format.variant)
+        .expect("the ring wrapped");
+    assert!(note.partial);
+    assert!(
+        note.text.contains("every figure is exact from event"),
+        "{}",
+        note.text
+    );
+
+    let (snap, a, _) = analyse("frag_oom").expect("bundled sample");
+    assert_eq!(a.devices[0].trace_note(snap.format.variant), None);
+
+    // PyTorch 2.0: blocks carry their history, there is no trace to have wrapped.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/public/yiyi-philosophy__1_3b_snapshot_08fa910.pickle");
+    let snap = load_path(&path, &LoadOptions::default()).expect("public 2.0 snapshot loads");
+    let a = analysis::analyze(&snap);
+    let note = a.devices[0]
+        .trace_note(snap.format.variant)
+        .expect("no trace");
+    assert!(!note.partial);
+    assert!(note.text.contains("PyTorch 2.0 format"), "{}", note.text);
+}

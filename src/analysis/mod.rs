@@ -14,7 +14,7 @@ pub mod sites;
 
 use rayon::prelude::*;
 
-use crate::model::{Action, Snapshot};
+use crate::model::{Action, FormatVariant, Snapshot};
 
 pub use fragmentation::Fragmentation;
 pub use layout::{BlockView, LayoutIndex, SegmentView};
@@ -62,6 +62,52 @@ pub struct DeviceAnalysis {
     pub ooms: Vec<OomReport>,
     pub leaks: Vec<LeakSuspect>,
     pub layout: LayoutIndex,
+}
+
+/// What the trace of a device cannot tell (see [`DeviceAnalysis::trace_note`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceNote {
+    /// A trace whose start is missing (a wrapped ring); `false`: no trace at all.
+    pub partial: bool,
+    /// The explanation in plain words.
+    pub text: String,
+}
+
+impl DeviceAnalysis {
+    /// What the trace cannot tell, or `None` when it covers the whole run from an empty
+    /// allocator. One text for the command line, the app and the reports.
+    pub fn trace_note(&self, variant: FormatVariant) -> Option<TraceNote> {
+        if self.trace_complete {
+            return None;
+        }
+        let at_dump = "the figures describe memory when the snapshot was taken";
+        let (partial, text) = match variant {
+            FormatVariant::BlockHistory if self.events <= 1 => (
+                false,
+                format!(
+                    "This file has the PyTorch 2.0 format (each block carries its own history, \
+                     there is no allocator trace): {at_dump}."
+                ),
+            ),
+            _ if self.events == 0 => (
+                false,
+                format!(
+                    "No allocator trace for this device (history was not recorded, or recorded \
+                     nothing): {at_dump}."
+                ),
+            ),
+            _ => (
+                true,
+                format!(
+                    "The trace does not start from an empty allocator (the ring buffer wrapped \
+                     or history was enabled late): the state before its first event was \
+                     reconstructed from the dump; every figure is exact from event {}.",
+                    self.replay.exact_from
+                ),
+            ),
+        };
+        Some(TraceNote { partial, text })
+    }
 }
 
 /// The analysis of a whole snapshot.

@@ -50,14 +50,8 @@ pub fn summary_text(snap: &Snapshot, a: &Analysis) -> String {
 
 fn device_text(s: &mut String, snap: &Snapshot, d: &DeviceAnalysis) {
     let _ = writeln!(s, "Device {}: {} events", d.device, d.events);
-    if !d.trace_complete {
-        let _ = writeln!(
-            s,
-            "  The trace does not start from an empty allocator (ring buffer wrapped or history \
-             enabled late): the state before its first event was reconstructed from the dump; \
-             counters are exact from event {}.",
-            d.replay.exact_from
-        );
+    if let Some(note) = d.trace_note(snap.format.variant) {
+        let _ = writeln!(s, "  {}", note.text);
     }
     let _ = writeln!(
         s,

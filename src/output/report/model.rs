@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::analysis::fragmentation::external_at;
 use crate::analysis::oom::category;
 use crate::analysis::{Allocation, DeviceAnalysis, Verdict, NONE};
-use crate::model::{Snapshot, StackId};
+use crate::model::{FormatVariant, Snapshot, StackId};
 use crate::output::format::{bytes, signed_bytes};
 
 /// The label of allocations whose stack has no Python frame (C++-only or empty stacks).
@@ -272,7 +272,7 @@ pub fn device_report<'a>(snap: &Snapshot, d: &'a DeviceAnalysis) -> DeviceReport
     let peak_sites = sites_at(snap, d, peak_t, PEAK_SITES);
     DeviceReport {
         d,
-        findings: findings(d),
+        findings: findings(d, snap.format.variant),
         timeline: timeline(d, &peak_sites),
         frag: frag_series(d),
         leak_stacks: d
@@ -376,7 +376,7 @@ pub fn sites_at(snap: &Snapshot, d: &DeviceAnalysis, t: Option<usize>, n: usize)
 }
 
 /// The diagnosis: every OOM and leak, fragmentation when it matters, or a clean bill.
-pub fn findings(d: &DeviceAnalysis) -> Vec<Finding> {
+pub fn findings(d: &DeviceAnalysis, variant: FormatVariant) -> Vec<Finding> {
     let mut out = Vec::new();
     for o in &d.ooms {
         let kind = match o.verdict {
@@ -458,17 +458,22 @@ pub fn findings(d: &DeviceAnalysis) -> Vec<Finding> {
             });
         }
     }
-    if !d.trace_complete {
+    if let Some(note) = d.trace_note(variant) {
         out.push(Finding {
             severity: Severity::Warning,
-            title: "Trace incomplete".into(),
-            detail: format!(
-                "The trace does not start from an empty allocator (the ring buffer wrapped or \
-                 history was enabled late); the state before its first event was reconstructed \
-                 from the dump. Counters are exact from event {}. Raise max_entries in \
-                 _record_memory_history to see the whole run.",
-                d.replay.exact_from
-            ),
+            title: if note.partial {
+                "Trace incomplete".into()
+            } else {
+                "No allocator trace".into()
+            },
+            detail: if note.partial {
+                format!(
+                    "{} Raise max_entries in _record_memory_history to see the whole run.",
+                    note.text
+                )
+            } else {
+                note.text
+            },
         });
     }
     if !out.iter().any(|f| f.severity == Severity::Problem) {

@@ -33,16 +33,8 @@ fn body(ui: &mut Ui, cx: &mut ViewCtx) {
         .size(20.0)
         .strong(),
     );
-    if !d.trace_complete {
-        ui.label(
-            RichText::new(format!(
-                "The trace does not start from an empty allocator (ring buffer wrapped or \
-                 history enabled late): the state before it was reconstructed from the dump; \
-                 every figure is exact from event {}.",
-                d.replay.exact_from
-            ))
-            .color(theme::warn(dark)),
-        );
+    if let Some(note) = d.trace_note(cx.loaded.snap.format.variant) {
+        ui.label(RichText::new(note.text).color(theme::warn(dark)));
     }
 
     // The headline.
