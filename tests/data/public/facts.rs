@@ -36,6 +36,28 @@ pub fn actions_of(snap: &Snapshot) -> BTreeMap<String, u64> {
     out
 }
 
+/// Checks every file of a folder's expected.json (at least `min` of them) and fails with all
+/// the mismatches at once.
+pub fn check_folder(dir: &Path, min: usize) {
+    let exp = expected(dir);
+    assert!(
+        exp.len() >= min,
+        "only {} files in {}",
+        exp.len(),
+        dir.display()
+    );
+    let bad: Vec<String> = exp
+        .iter()
+        .flat_map(|(file, want)| check(dir, file, want))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{} mismatches:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
 /// Checks one file against its expected facts; returns the mismatches.
 pub fn check(dir: &Path, file: &str, want: &Value) -> Vec<String> {
     let path = dir.join(file);
