@@ -253,6 +253,17 @@ impl Diff {
     pub fn with(&self, c: Change) -> impl Iterator<Item = &SiteDiff> {
         self.sites.iter().filter(move |s| s.change == c)
     }
+
+    /// The unchanged sites that hold memory, in order.
+    pub fn unchanged_holding(&self) -> impl Iterator<Item = &SiteDiff> {
+        self.with(Change::Same).filter(|x| x.a.live_bytes > 0)
+    }
+
+    /// How many unchanged sites hold memory, and the bytes they hold at both points.
+    pub fn unchanged_held(&self) -> (usize, u64) {
+        self.unchanged_holding()
+            .fold((0, 0), |(n, b), x| (n + 1, b + x.a.live_bytes))
+    }
 }
 
 type Key = (String, i64, String);
@@ -514,17 +525,13 @@ pub fn text(d: &Diff) -> String {
             let _ = writeln!(s, "  ... {} more", list.len() - LIST);
         }
     }
-    let same: Vec<&SiteDiff> = d
-        .with(Change::Same)
-        .filter(|x| x.a.live_bytes > 0)
-        .collect();
-    if !same.is_empty() {
-        let held: u64 = same.iter().map(|x| x.a.live_bytes).sum();
+    let (same, held) = d.unchanged_held();
+    if same > 0 {
         let _ = writeln!(
             s,
             "\nUnchanged: {} call site{} holding {} at both points",
-            same.len(),
-            super::report::model::plural(same.len()),
+            same,
+            super::report::model::plural(same),
             bytes(held)
         );
     }

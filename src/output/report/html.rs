@@ -610,20 +610,20 @@ pub fn diff_report(d: &crate::output::diff::Diff, charts: Option<&super::DiffCha
             );
         }
     }
-    let same: Vec<_> = d
-        .with(Change::Same)
-        .filter(|x| x.a.live_bytes > 0)
-        .collect();
-    if !same.is_empty() {
-        let held: u64 = same.iter().map(|x| x.a.live_bytes).sum();
-        let names: Vec<String> = same.iter().take(6).map(|x| esc(&x.label)).collect();
+    let (same, held) = d.unchanged_held();
+    if same > 0 {
+        let names: Vec<String> = d
+            .unchanged_holding()
+            .take(6)
+            .map(|x| esc(&x.label))
+            .collect();
         let _ = writeln!(
             s,
             "<h3>Unchanged <span class=\"tag\">{}</span></h3>\n<p class=\"muted\">{} held at both points by {}{}.</p>",
-            same.len(),
+            same,
             esc(&bytes(held)),
             names.join(", "),
-            if same.len() > 6 { ", …" } else { "" }
+            if same > 6 { ", …" } else { "" }
         );
     }
     if d.sites.iter().all(|x| x.change == Change::Same) {

@@ -392,17 +392,13 @@ pub fn diff_report(d: &crate::output::diff::Diff) -> String {
         }
         s.push('\n');
     }
-    let same: Vec<_> = d
-        .with(Change::Same)
-        .filter(|x| x.a.live_bytes > 0)
-        .collect();
-    if !same.is_empty() {
-        let held: u64 = same.iter().map(|x| x.a.live_bytes).sum();
+    let (same, held) = d.unchanged_held();
+    if same > 0 {
         let _ = writeln!(
             s,
             "Unchanged: {} call site{} holding {} at both points.\n",
-            same.len(),
-            model::plural(same.len()),
+            same,
+            model::plural(same),
             bytes(held)
         );
     }
