@@ -172,6 +172,51 @@ impl<'r> Input<'r> {
         Ok(Some(b))
     }
 
+    /// The next byte if the window holds one: the opcode loop's fast path, no refill.
+    #[inline(always)]
+    pub fn next_fast(&mut self) -> Option<u8> {
+        if self.pos < self.end {
+            let b = *self.buf.get(self.pos)?;
+            self.pos += 1;
+            Some(b)
+        } else {
+            None
+        }
+    }
+
+    /// The next 16 bytes (without consuming them), when the window holds that many: lets short
+    /// fields be read with one wide load and a mask instead of a variable-length copy.
+    #[inline(always)]
+    pub fn peek16(&self) -> Option<[u8; 16]> {
+        if self.end - self.pos >= 16 {
+            let s = self.buf.get(self.pos..self.pos + 16)?;
+            let mut a = [0u8; 16];
+            a.copy_from_slice(s);
+            Some(a)
+        } else {
+            None
+        }
+    }
+
+    /// Skips `n` bytes already seen through [`Self::peek16`].
+    #[inline(always)]
+    pub fn skip(&mut self, n: usize) {
+        debug_assert!(n <= self.end - self.pos);
+        self.pos += n;
+    }
+
+    /// The next byte without consuming it, or `None` at a clean end of data.
+    pub fn peek_byte(&mut self) -> Result<Option<u8>> {
+        if self.pos == self.end {
+            match self.fill(1, "an opcode") {
+                Ok(()) => {}
+                Err(ReadError::Truncated { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.buf.get(self.pos).copied())
+    }
+
     /// Takes exactly `n` bytes.
     #[inline]
     pub fn take(&mut self, n: usize, what: &'static str) -> Result<&[u8]> {

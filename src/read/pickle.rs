@@ -136,26 +136,52 @@ pub(crate) enum Node {
     Event(u32),
 }
 
+/// A trace entry's key, as [`Machine::make_event`] dispatches on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Action,
+    Addr,
+    Size,
+    Stream,
+    TimeUs,
+    Frames,
+    DeviceFree,
+    CompileContext,
+    UserMetadata,
+    /// A key memsight does not model (kept as an extra field).
+    Other,
+}
+
 /// String ids of the keys and action names the reader looks for, interned up front so that
 /// matching a key is an integer comparison.
+///
+/// Why the tables: these strings are interned first, so their ids are small; looking a key up
+/// is one bounds check and one load instead of a chain of comparisons, which matters at
+/// nine keys per trace entry and a million entries.
 pub(crate) struct Keys {
     pub action: StrId,
-    pub addr: StrId,
-    pub size: StrId,
-    pub stream: StrId,
-    pub time_us: StrId,
-    pub frames: StrId,
-    pub device_free: StrId,
-    pub compile_context: StrId,
-    pub user_metadata: StrId,
     pub name: StrId,
     pub filename: StrId,
     pub line: StrId,
-    actions: Vec<(StrId, Action)>,
+    /// [`Field`] by string id, for ids below its length.
+    fields: Vec<Field>,
+    /// Known [`Action`] by string id of its name, for ids below its length.
+    actions: Vec<Option<Action>>,
 }
 
 impl Keys {
     fn new(strings: &mut crate::model::StringTable) -> Keys {
+        let fields = [
+            ("action", Field::Action),
+            ("addr", Field::Addr),
+            ("size", Field::Size),
+            ("stream", Field::Stream),
+            ("time_us", Field::TimeUs),
+            ("frames", Field::Frames),
+            ("device_free", Field::DeviceFree),
+            ("compile_context", Field::CompileContext),
+            ("user_metadata", Field::UserMetadata),
+        ];
         let names = [
             "alloc",
             "free_requested",
@@ -167,33 +193,46 @@ impl Keys {
             "snapshot",
             "oom",
         ];
-        let actions = names
+        let fields: Vec<(StrId, Field)> = fields
+            .iter()
+            .map(|&(n, f)| (strings.intern(n), f))
+            .collect();
+        let actions: Vec<(StrId, Action)> = names
             .iter()
             .filter_map(|n| Action::from_name(n).map(|a| (strings.intern(n), a)))
             .collect();
+        let mut field_table = vec![Field::Other; strings.len()];
+        for (id, f) in fields {
+            field_table[id as usize] = f;
+        }
+        let mut action_table = vec![None; strings.len()];
+        for (id, a) in actions {
+            action_table[id as usize] = Some(a);
+        }
         Keys {
             action: strings.intern("action"),
-            addr: strings.intern("addr"),
-            size: strings.intern("size"),
-            stream: strings.intern("stream"),
-            time_us: strings.intern("time_us"),
-            frames: strings.intern("frames"),
-            device_free: strings.intern("device_free"),
-            compile_context: strings.intern("compile_context"),
-            user_metadata: strings.intern("user_metadata"),
             name: strings.intern("name"),
             filename: strings.intern("filename"),
             line: strings.intern("line"),
-            actions,
+            fields: field_table,
+            actions: action_table,
         }
     }
 
+    #[inline(always)]
+    fn field(&self, id: StrId) -> Field {
+        self.fields
+            .get(id as usize)
+            .copied()
+            .unwrap_or(Field::Other)
+    }
+
+    #[inline(always)]
     fn action(&self, id: StrId) -> Action {
-        self.actions
-            .iter()
-            .find(|(s, _)| *s == id)
-            .map(|(_, a)| *a)
-            .unwrap_or(Action::Other(id))
+        match self.actions.get(id as usize) {
+            Some(Some(a)) => *a,
+            _ => Action::Other(id),
+        }
     }
 }
 
@@ -218,6 +257,9 @@ pub(crate) struct Machine<'r, 'p> {
     input: Input<'r>,
     stack: Vec<Value>,
     marks: Vec<usize>,
+    /// The stack position of the innermost mark (0 with none): values below it belong to
+    /// outer containers and cannot be popped. Cached because every pop checks it.
+    floor: usize,
     memo: Vec<Slot>,
     /// Memoized ints and floats (see [`Slot`]).
     memo_wide: Vec<Value>,
@@ -268,15 +310,31 @@ impl ShortStrings {
         let mut buf = [0u8; 16];
         buf[..raw.len()].copy_from_slice(raw);
         let k = u128::from_le_bytes(buf);
-        let mix = (k as u64) ^ ((k >> 64) as u64).rotate_left(29) ^ raw.len() as u64;
-        Some((k, (mix.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize))
+        Some((k, Self::slot(k, raw.len())))
+    }
+
+    #[inline(always)]
+    fn slot(k: u128, len: usize) -> usize {
+        let mix = (k as u64) ^ ((k >> 64) as u64).rotate_left(29) ^ len as u64;
+        (mix.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize
     }
 
     #[inline(always)]
     fn get(&self, raw: &[u8]) -> Option<StrId> {
         let (k, slot) = Self::key(raw)?;
-        let &(key, len, id) = self.slots.get(slot)?;
-        (len == raw.len() as u32 && key == k).then_some(id)
+        self.lookup(k, slot, raw.len())
+    }
+
+    /// As [`Self::get`], for a string given as its bytes, little-endian, zero-padded.
+    #[inline(always)]
+    fn get_key(&self, k: u128, len: usize) -> Option<StrId> {
+        self.lookup(k, Self::slot(k, len), len)
+    }
+
+    #[inline(always)]
+    fn lookup(&self, k: u128, slot: usize, len: usize) -> Option<StrId> {
+        let &(key, l, id) = self.slots.get(slot)?;
+        (l == len as u32 && key == k).then_some(id)
     }
 
     #[inline(always)]
@@ -319,6 +377,7 @@ impl<'r, 'p> Machine<'r, 'p> {
             input,
             stack: Vec::with_capacity(1024),
             marks: Vec::with_capacity(64),
+            floor: 0,
             memo: Vec::with_capacity(1024),
             memo_wide: Vec::new(),
             nodes: Vec::with_capacity(1024),
@@ -355,35 +414,53 @@ impl<'r, 'p> Machine<'r, 'p> {
 
     #[inline]
     fn pop(&mut self) -> Result<Value> {
-        let floor = self.marks.last().copied().unwrap_or(0);
-        if self.stack.len() <= floor {
-            return Err(
-                self.malformed("stack underflow (an opcode needs a value that is not there)")
-            );
+        if self.stack.len() > self.floor {
+            if let Some(v) = self.stack.pop() {
+                return Ok(v);
+            }
         }
-        self.stack
-            .pop()
-            .ok_or_else(|| self.malformed("stack underflow"))
+        Err(self.underflow())
     }
 
     #[inline]
     fn top(&self) -> Result<Value> {
-        let floor = self.marks.last().copied().unwrap_or(0);
-        if self.stack.len() <= floor {
-            return Err(self.malformed("stack underflow"));
+        if self.stack.len() > self.floor {
+            if let Some(&v) = self.stack.last() {
+                return Ok(v);
+            }
         }
-        self.stack
-            .last()
-            .copied()
-            .ok_or_else(|| self.malformed("stack underflow"))
+        Err(self.underflow())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn underflow(&self) -> ReadError {
+        self.malformed("stack underflow (an opcode needs a value that is not there)")
+    }
+
+    #[inline]
+    fn push_mark(&mut self) {
+        self.floor = self.stack.len();
+        self.marks.push(self.floor);
+    }
+
+    /// Closes the innermost MARK and returns its stack position.
+    #[inline]
+    fn close_mark(&mut self, what: &'static str) -> Result<usize> {
+        match self.marks.pop() {
+            Some(m) => {
+                self.floor = self.marks.last().copied().unwrap_or(0);
+                Ok(m)
+            }
+            None => Err(self.malformed(what)),
+        }
     }
 
     /// The value just below a popped mark at stack position `m` (the container that APPENDS or
     /// SETITEMS fills).
     #[inline]
     fn below_mark(&self, m: usize) -> Result<Value> {
-        let floor = self.marks.last().copied().unwrap_or(0);
-        if m == 0 || m - 1 < floor {
+        if m == 0 || m - 1 < self.floor {
             return Err(self.malformed("APPENDS or SETITEMS with no container below its MARK"));
         }
         Ok(self.stack[m - 1])
@@ -391,10 +468,7 @@ impl<'r, 'p> Machine<'r, 'p> {
 
     /// Pops everything down to the most recent MARK.
     fn pop_mark(&mut self) -> Result<Vec<Value>> {
-        let m = self
-            .marks
-            .pop()
-            .ok_or_else(|| self.malformed("MARK expected but none is open"))?;
+        let m = self.close_mark("MARK expected but none is open")?;
         Ok(self.stack.split_off(m))
     }
 
@@ -524,7 +598,16 @@ impl<'r, 'p> Machine<'r, 'p> {
     #[inline(always)]
     fn unpack(&self, s: Slot) -> Value {
         let id = s.0 as u32;
-        match s.0 >> Slot::SHIFT {
+        let tag = s.0 >> Slot::SHIFT;
+        // Frame dicts, frame lists and strings are nearly every memo read: test them first
+        // rather than go through a jump table.
+        if tag == 6 {
+            return Value::Node(id);
+        }
+        if tag == 3 {
+            return Value::Str(id);
+        }
+        match tag {
             1 => Value::None,
             2 => Value::Bool(id != 0),
             3 => Value::Str(id),
@@ -714,20 +797,21 @@ impl<'r, 'p> Machine<'r, 'p> {
             _ => return Ok(false),
         }
         let items = &self.stack[mark..];
-        if !items.len().is_multiple_of(2) || items.len() > 64 {
+        if !items.len().is_multiple_of(2) {
             return Ok(false);
         }
         let action = Value::Str(self.keys.action);
         if !items.iter().step_by(2).any(|k| *k == action) {
             return Ok(false);
         }
-        let mut buf = [Value::None; 64];
-        let n = items.len();
-        buf[..n].copy_from_slice(items);
-        self.stack.truncate(mark);
+        // The pairs are read in place: the stack is lent out while the event is built (making
+        // an event never touches the machine's stack).
+        let stack = std::mem::take(&mut self.stack);
         let idx = self.events.len() as u32;
-        let event = self.make_event(idx, &buf[..n])?;
-        self.events.push(event);
+        let event = self.make_event(idx, &stack[mark..]);
+        self.stack = stack;
+        self.stack.truncate(mark);
+        self.events.push(event?);
         self.nodes[id as usize] = Node::Event(idx);
         Ok(true)
     }
@@ -789,7 +873,6 @@ impl<'r, 'p> Machine<'r, 'p> {
 
     /// Builds a typed event from flat key/value pairs.
     fn make_event(&mut self, idx: u32, items: &[Value]) -> Result<Event> {
-        let k = &self.keys;
         let mut ev = Event {
             action: Action::Other(0),
             addr: 0,
@@ -801,32 +884,14 @@ impl<'r, 'p> Machine<'r, 'p> {
             compile_context: 0,
             user_metadata: 0,
         };
-        let (ka, kaddr, ksize, kstream, ktime, kframes, kfree, kcc, kum) = (
-            k.action,
-            k.addr,
-            k.size,
-            k.stream,
-            k.time_us,
-            k.frames,
-            k.device_free,
-            k.compile_context,
-            k.user_metadata,
-        );
         for pair in items.chunks_exact(2) {
             let (key, val) = (pair[0], pair[1]);
             let Value::Str(key) = key else {
-                let key_text = self.to_pyvalue(key, 0)?.to_string();
-                let value = self.to_pyvalue(val, 0)?;
-                *self
-                    .unknown
-                    .keys
-                    .entry("event.<non-string key>".into())
-                    .or_default() += 1;
-                self.event_extras.push((idx, key_text, value));
+                self.event_extra(idx, None, key, val)?;
                 continue;
             };
-            if key == ka {
-                match val {
+            match self.keys.field(key) {
+                Field::Action => match val {
                     Value::Str(s) => {
                         ev.action = self.keys.action(s);
                         if let Action::Other(s) = ev.action {
@@ -835,51 +900,71 @@ impl<'r, 'p> Machine<'r, 'p> {
                         }
                     }
                     _ => return Err(self.malformed("a trace entry's action is not a string")),
+                },
+                Field::Addr => ev.addr = self.u64_field(val, "addr")?,
+                Field::Size => ev.size = self.u64_field(val, "size")?,
+                Field::Stream => ev.stream = self.u64_field(val, "stream")?,
+                Field::TimeUs => {
+                    ev.time_us = match val {
+                        Value::Int(i) => i,
+                        Value::Float(f) => f as i64,
+                        _ => return Err(self.malformed("a trace entry's time_us is not a number")),
+                    }
                 }
-            } else if key == kaddr {
-                ev.addr = self.as_u64(val, "addr")?;
-            } else if key == ksize {
-                ev.size = self.as_u64(val, "size")?;
-            } else if key == kstream {
-                ev.stream = self.as_u64(val, "stream")?;
-            } else if key == ktime {
-                ev.time_us = match val {
-                    Value::Int(i) => i,
-                    Value::Float(f) => f as i64,
-                    _ => return Err(self.malformed("a trace entry's time_us is not a number")),
-                };
-            } else if key == kframes {
-                ev.stack = self.stack_of(val)?;
-            } else if key == kfree {
-                ev.device_free = self.as_u64(val, "device_free")?;
-            } else if key == kcc {
-                ev.compile_context = self.str_or_text(val)?;
-            } else if key == kum {
-                ev.user_metadata = self.str_or_text(val)?;
-            } else {
-                let name = self.frames.strings.get(key).to_string();
-                let value = self.to_pyvalue(val, 0)?;
-                *self
-                    .unknown
-                    .keys
-                    .entry(format!("event.{name}"))
-                    .or_default() += 1;
-                self.event_extras.push((idx, name, value));
+                Field::Frames => ev.stack = self.stack_of(val)?,
+                Field::DeviceFree => ev.device_free = self.u64_field(val, "device_free")?,
+                Field::CompileContext => ev.compile_context = self.str_or_text(val)?,
+                Field::UserMetadata => ev.user_metadata = self.str_or_text(val)?,
+                Field::Other => self.event_extra(idx, Some(key), Value::Str(key), val)?,
             }
         }
         Ok(ev)
     }
 
+    /// Keeps a trace entry's key/value pair that memsight does not model, and counts the key.
+    #[cold]
+    #[inline(never)]
+    fn event_extra(&mut self, idx: u32, key: Option<StrId>, k: Value, val: Value) -> Result<()> {
+        let (counted, name) = match key {
+            Some(id) => {
+                let name = self.frames.strings.get(id).to_string();
+                (format!("event.{name}"), name)
+            }
+            None => (
+                "event.<non-string key>".to_string(),
+                self.to_pyvalue(k, 0)?.to_string(),
+            ),
+        };
+        let value = self.to_pyvalue(val, 0)?;
+        *self.unknown.keys.entry(counted).or_default() += 1;
+        self.event_extras.push((idx, name, value));
+        Ok(())
+    }
+
+    /// A non-negative integer field: the common case inline, the rest in [`Self::as_u64`].
+    #[inline(always)]
+    fn u64_field(&self, v: Value, field: &str) -> Result<u64> {
+        match v {
+            Value::Int(i) if i >= 0 => Ok(i as u64),
+            _ => self.as_u64(v, field),
+        }
+    }
+
     /// A string field, or the text of another value (kept, not dropped).
+    #[inline(always)]
     fn str_or_text(&mut self, v: Value) -> Result<StrId> {
         match v {
             Value::Str(s) => Ok(s),
             Value::None => Ok(0),
-            other => {
-                let text = self.to_pyvalue(other, 0)?.to_string();
-                Ok(self.frames.strings.intern(&text))
-            }
+            other => self.text_of(other),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn text_of(&mut self, v: Value) -> Result<StrId> {
+        let text = self.to_pyvalue(v, 0)?.to_string();
+        Ok(self.frames.strings.intern(&text))
     }
 
     /// An unsigned integer field. Negative values are only accepted for `stream` (where they
@@ -911,7 +996,19 @@ impl<'r, 'p> Machine<'r, 'p> {
     }
 
     /// The stack id of a `frames` value: a list of frame dicts, shared through the memo.
+    #[inline]
     pub fn stack_of(&mut self, v: Value) -> Result<StackId> {
+        // Most entries' frame lists were already interned by `try_stack_from_appends`.
+        if let Value::Node(id) = v {
+            if let Some(Node::Stack(s)) = self.nodes.get(id as usize) {
+                return Ok(*s);
+            }
+        }
+        self.stack_of_list(v)
+    }
+
+    #[inline(never)]
+    fn stack_of_list(&mut self, v: Value) -> Result<StackId> {
         let id = match v {
             Value::None => return Ok(0),
             Value::Node(id) => id as usize,
@@ -1054,10 +1151,23 @@ impl<'r, 'p> Machine<'r, 'p> {
         Ok(())
     }
 
+    /// The next opcode when the window is empty: refills it, or reports the missing STOP.
+    #[cold]
+    #[inline(never)]
+    fn next_op_slow(&mut self) -> Result<u8> {
+        match self.input.next_byte()? {
+            Some(b) => Ok(b),
+            None => Err(ReadError::Truncated {
+                offset: self.input.offset(),
+                what: "the next opcode (no STOP before the end of the data)",
+            }),
+        }
+    }
+
     /// Runs the machine to STOP and returns the root value.
     pub fn run(&mut self) -> Result<Value> {
         let mut ops: u32 = 0;
-        let first = match self.input.next_byte()? {
+        let first = match self.input.peek_byte()? {
             Some(b) => b,
             None => {
                 return Err(ReadError::NotPickle {
@@ -1066,7 +1176,6 @@ impl<'r, 'p> Machine<'r, 'p> {
                 })
             }
         };
-        let mut next = Some(first);
         // A pickle starts with PROTO (protocol 2+) or a protocol 0/1 opcode that pushes a
         // value or a mark; anything else means this is some other kind of file.
         if !matches!(
@@ -1094,22 +1203,13 @@ impl<'r, 'p> Machine<'r, 'p> {
                 what: format!("it starts with byte 0x{first:02x}, which no pickle starts with"),
             });
         }
-        let mut at_start = true;
         loop {
-            let op_offset = self.input.offset() - u64::from(at_start);
-            let op = match next.take() {
+            // Error paths work out the opcode's offset from the bytes its arguments took, so
+            // that the loop does not track it for every opcode.
+            let op = match self.input.next_fast() {
                 Some(b) => b,
-                None => match self.input.next_byte()? {
-                    Some(b) => b,
-                    None => {
-                        return Err(ReadError::Truncated {
-                            offset: op_offset,
-                            what: "the next opcode (no STOP before the end of the data)",
-                        })
-                    }
-                },
+                None => self.next_op_slow()?,
             };
-            let was_start = std::mem::replace(&mut at_start, false);
             ops = ops.wrapping_add(1);
             if ops & 0x3_ffff == 0 {
                 self.tick()?;
@@ -1120,7 +1220,8 @@ impl<'r, 'p> Machine<'r, 'p> {
                     if p > 5 {
                         return Err(self.malformed(format!("unknown pickle protocol {p}")));
                     }
-                    if was_start {
+                    // Only a PROTO at the very start of the stream says the protocol.
+                    if self.input.offset() == 2 {
                         self.protocol = Some(p);
                     }
                 }
@@ -1136,10 +1237,10 @@ impl<'r, 'p> Machine<'r, 'p> {
                     }
                     return Ok(v);
                 }
-                b'(' => self.marks.push(self.stack.len()),
+                b'(' => self.push_mark(),
                 b'0' => {
-                    if self.marks.last().is_some_and(|&m| m == self.stack.len()) {
-                        self.marks.pop();
+                    if !self.marks.is_empty() && self.floor == self.stack.len() {
+                        self.close_mark("POP of a MARK")?;
                     } else {
                         self.pop()?;
                     }
@@ -1167,6 +1268,20 @@ impl<'r, 'p> Machine<'r, 'p> {
                     self.stack.push(Value::Int(v as i64));
                 }
                 0x8a => {
+                    // Fast path: length byte and up to 8 bytes of integer in one wide load,
+                    // sign-extended with shifts.
+                    if let Some(w) = self.input.peek16() {
+                        let n = w[0] as usize;
+                        if (1..=8).contains(&n) {
+                            let mut a = [0u8; 8];
+                            a.copy_from_slice(&w[1..9]);
+                            let shift = 64 - 8 * n as u32;
+                            let i = (i64::from_le_bytes(a) << shift) >> shift;
+                            self.input.skip(1 + n);
+                            self.stack.push(Value::Int(i));
+                            continue;
+                        }
+                    }
                     let n = self.input.u8("a LONG1 length")? as usize;
                     let raw = self.input.take(n, "a LONG1")?;
                     let v = if n <= 8 && n > 0 {
@@ -1185,7 +1300,7 @@ impl<'r, 'p> Machine<'r, 'p> {
                     let n = self.input.u32("a LONG4 length")? as usize;
                     if n > 1 << 16 {
                         return Err(ReadError::Limit {
-                            offset: op_offset,
+                            offset: self.input.offset() - 5,
                             what: format!("a {n}-byte integer"),
                         });
                     }
@@ -1224,6 +1339,21 @@ impl<'r, 'p> Machine<'r, 'p> {
                     }
                 }
                 0x8c => {
+                    // Fast path: a short string already in the cache, found with one wide load.
+                    if let Some(w) = self.input.peek16() {
+                        let n = w[0] as usize;
+                        if n < 16 {
+                            let mut a = [0u8; 16];
+                            a.copy_from_slice(&w);
+                            let key = u128::from_le_bytes(a) >> 8;
+                            let key = key & ((1u128 << (8 * n)) - 1);
+                            if let Some(id) = self.short.get_key(key, n) {
+                                self.input.skip(1 + n);
+                                self.stack.push(Value::Str(id));
+                                continue;
+                            }
+                        }
+                    }
                     let n = self.input.u8("a SHORT_BINUNICODE length")? as usize;
                     let v = self.read_str(n)?;
                     self.stack.push(v);
@@ -1236,7 +1366,7 @@ impl<'r, 'p> Machine<'r, 'p> {
                 0x8d => {
                     let n = self.input.u64("a BINUNICODE8 length")?;
                     let n = usize::try_from(n).map_err(|_| ReadError::Limit {
-                        offset: op_offset,
+                        offset: self.input.offset() - 9,
                         what: format!("a string of {n} bytes"),
                     })?;
                     let v = self.read_str(n)?;
@@ -1280,7 +1410,7 @@ impl<'r, 'p> Machine<'r, 'p> {
                 0x8e | 0x96 => {
                     let n = self.input.u64("a BINBYTES8 length")?;
                     let n = usize::try_from(n).map_err(|_| ReadError::Limit {
-                        offset: op_offset,
+                        offset: self.input.offset() - 9,
                         what: format!("a bytes object of {n} bytes"),
                     })?;
                     let v = self.read_bytes(n)?;
@@ -1330,8 +1460,7 @@ impl<'r, 'p> Machine<'r, 'p> {
                 }
                 0x85..=0x87 => {
                     let n = (op - 0x84) as usize;
-                    let floor = self.marks.last().copied().unwrap_or(0);
-                    if self.stack.len() < floor + n {
+                    if self.stack.len() < self.floor + n {
                         return Err(self.malformed("TUPLEn needs more values than the stack has"));
                     }
                     let mut items = self.stack.split_off(self.stack.len() - n);
@@ -1347,10 +1476,7 @@ impl<'r, 'p> Machine<'r, 'p> {
                     self.extend_list(list, &mut [item])?;
                 }
                 b'e' | 0x90 => {
-                    let m = self
-                        .marks
-                        .pop()
-                        .ok_or_else(|| self.malformed("APPENDS without a MARK"))?;
+                    let m = self.close_mark("APPENDS without a MARK")?;
                     let list = self.below_mark(m)?;
                     if self.try_stack_from_appends(list, m)? {
                         continue;
@@ -1368,10 +1494,7 @@ impl<'r, 'p> Machine<'r, 'p> {
                     self.set_items(d, &[k, v])?;
                 }
                 b'u' => {
-                    let m = self
-                        .marks
-                        .pop()
-                        .ok_or_else(|| self.malformed("SETITEMS without a MARK"))?;
+                    let m = self.close_mark("SETITEMS without a MARK")?;
                     let d = self.below_mark(m)?;
                     if !self.try_event_from_setitems(d, m)? {
                         let mut items = std::mem::take(&mut self.spare);
@@ -1421,6 +1544,7 @@ impl<'r, 'p> Machine<'r, 'p> {
                     self.stack.push(v);
                 }
                 other => {
+                    let op_offset = self.input.offset() - 1;
                     if let Some(name) = forbidden_name(other) {
                         return Err(ReadError::Forbidden {
                             offset: op_offset,
@@ -1443,6 +1567,7 @@ impl<'r, 'p> Machine<'r, 'p> {
         self.memo_wide = Vec::new();
         self.stack = Vec::new();
         self.marks = Vec::new();
+        self.floor = 0;
         self.spare = Vec::new();
         self.input.release();
     }
