@@ -19,6 +19,10 @@ use std::time::Instant;
 
 use memsight::read::{load_path, LoadOptions};
 
+/// The allocator the `memsight` binary ships with, so that the figures are the product's.
+#[global_allocator]
+static ALLOC: memsight::alloc::HugePageAlloc = memsight::alloc::HugePageAlloc;
+
 const RUNS: usize = 5;
 
 fn main() {

@@ -6,6 +6,7 @@
 //! - [`output`] and [`cli`]: reports, JSON contracts and the command line;
 //! - `ui` (feature `gui`): the egui desktop app, the only layer that knows egui.
 
+pub mod alloc;
 pub mod analysis;
 pub mod cli;
 pub mod model;

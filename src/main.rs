@@ -8,6 +8,9 @@ use clap::{Parser, Subcommand};
 
 use memsight::cli;
 
+#[global_allocator]
+static ALLOC: memsight::alloc::HugePageAlloc = memsight::alloc::HugePageAlloc;
+
 #[derive(Parser)]
 #[command(
     name = "memsight",
