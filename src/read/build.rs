@@ -6,13 +6,13 @@ use crate::model::{
 };
 
 use super::error::{ReadError, Result};
-use super::pickle::{Machine, Node, Value};
+use super::pickle::{Machine, Node, Packed, Value};
 
-/// Dict items of `v`, or `None` if it is not a dict.
+/// Dict items of `v`, decoded, or `None` if it is not a dict.
 fn dict_items(m: &Machine, v: Value) -> Option<Vec<(Value, Value)>> {
     match v {
         Value::Node(id) => match &m.nodes[id as usize] {
-            Node::Dict(d) => Some(d.to_vec()),
+            Node::Dict(d) => Some(d.iter().map(|&(k, v)| (m.val(k), m.val(v))).collect()),
             _ => None,
         },
         _ => None,
@@ -22,15 +22,15 @@ fn dict_items(m: &Machine, v: Value) -> Option<Vec<(Value, Value)>> {
 fn list_items(m: &Machine, v: Value) -> Option<Vec<Value>> {
     match v {
         Value::Node(id) => match &m.nodes[id as usize] {
-            Node::List(d) | Node::Tuple(d) => Some(d.to_vec()),
+            Node::List(d) | Node::Tuple(d) => Some(d.iter().map(|&p| m.val(p)).collect()),
             _ => None,
         },
         _ => None,
     }
 }
 
-/// The items of a list or tuple, borrowed.
-fn list_slice<'m>(m: &'m Machine<'_, '_>, v: Value) -> Option<&'m [Value]> {
+/// The items of a list or tuple, borrowed (still packed: see [`Machine::val`]).
+fn list_slice<'m>(m: &'m Machine<'_, '_>, v: Value) -> Option<&'m [Packed]> {
     match v {
         Value::Node(id) => match &m.nodes[id as usize] {
             Node::List(d) | Node::Tuple(d) => Some(d),
@@ -394,7 +394,7 @@ fn build_traces(m: &mut Machine, v: Value) -> Result<Vec<DeviceTrace>> {
         })?;
         let mut idxs = Vec::with_capacity(items.len());
         for (i, &it) in items.iter().enumerate() {
-            match it {
+            match m.val(it) {
                 Value::Event(e) => idxs.push(e),
                 other => {
                     return Err(not_snapshot(format!(

@@ -37,6 +37,92 @@ pub(crate) enum Value {
     Unset,
 }
 
+/// A value as the machine stores it (on its stack, in the memo, in containers): one word, a
+/// 4-bit tag over a 60-bit payload. [`Machine::val`] decodes it into a [`Value`].
+///
+/// Why one word: the machine moves millions of values. A 16-byte enum is written field by
+/// field and then copied whole, which defeats the CPU's store-to-load forwarding (such stalls
+/// were a tenth of the load time), and it doubles the memory of the memo and of every list.
+/// Integers that do not fit in 60 bits, and floats (both rare in snapshots), live in a side
+/// table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Packed(u64);
+
+impl Packed {
+    const SHIFT: u32 = 60;
+    const PAYLOAD: u64 = (1 << Self::SHIFT) - 1;
+    const T_NONE: u64 = 1;
+    const T_BOOL: u64 = 2;
+    const T_INT: u64 = 3;
+    const T_STR: u64 = 4;
+    const T_BIGINT: u64 = 5;
+    const T_BYTES: u64 = 6;
+    const T_NODE: u64 = 7;
+    const T_EVENT: u64 = 8;
+    /// An int or float in [`Machine::wide`].
+    const T_WIDE: u64 = 9;
+
+    /// A memo slot never written (tag 0).
+    pub const UNSET: Packed = Packed(0);
+    pub const NONE: Packed = Packed::new(Self::T_NONE, 0);
+
+    #[inline(always)]
+    const fn new(tag: u64, payload: u64) -> Packed {
+        Packed(tag << Self::SHIFT | payload)
+    }
+
+    #[inline(always)]
+    pub const fn bool(b: bool) -> Packed {
+        Packed::new(Self::T_BOOL, b as u64)
+    }
+
+    #[inline(always)]
+    pub const fn str(id: StrId) -> Packed {
+        Packed::new(Self::T_STR, id as u64)
+    }
+
+    #[inline(always)]
+    pub const fn node(id: u32) -> Packed {
+        Packed::new(Self::T_NODE, id as u64)
+    }
+
+    #[inline(always)]
+    pub const fn event(id: u32) -> Packed {
+        Packed::new(Self::T_EVENT, id as u64)
+    }
+
+    /// An integer that fits in the 60-bit payload (as nearly all do).
+    #[inline(always)]
+    fn small_int(i: i64) -> Option<Packed> {
+        const LIMIT: i64 = 1 << (Packed::SHIFT - 1);
+        (-LIMIT..LIMIT)
+            .contains(&i)
+            .then_some(Packed::new(Self::T_INT, i as u64 & Self::PAYLOAD))
+    }
+
+    #[inline(always)]
+    fn tag(self) -> u64 {
+        self.0 >> Self::SHIFT
+    }
+
+    #[inline(always)]
+    fn id(self) -> u32 {
+        self.0 as u32
+    }
+
+    /// The arena index when this is a container node.
+    #[inline(always)]
+    pub fn as_node(self) -> Option<u32> {
+        (self.tag() == Self::T_NODE).then_some(self.id())
+    }
+
+    /// The string id when this is a string.
+    #[inline(always)]
+    pub fn as_str(self) -> Option<StrId> {
+        (self.tag() == Self::T_STR).then_some(self.id())
+    }
+}
+
 /// The items of a container node: nothing allocated while empty, one pointer otherwise.
 ///
 /// Why: a real snapshot has one node per trace entry and per frame list (600k+ in a 1M-event
@@ -78,10 +164,6 @@ impl<T: Clone> Items<T> {
             self.vec().extend_from_slice(xs);
         }
     }
-
-    pub fn extend(&mut self, xs: impl IntoIterator<Item = T>) {
-        self.vec().extend(xs);
-    }
 }
 
 impl<T> std::ops::Deref for Items<T> {
@@ -108,29 +190,12 @@ impl<'a, T> IntoIterator for &'a Items<T> {
     }
 }
 
-/// A memo slot: a [`Value`] packed into 8 bytes (tag in the top 4 bits, a 32-bit id below).
-/// Integers and floats, which picklers rarely memoize, go to a side table.
-///
-/// Why: a 1M-event trace memoizes about a million values; at 16 bytes per `Value` the memo
-/// alone would be a third of the model's size.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Slot(u64);
-
-impl Slot {
-    const UNSET: Slot = Slot(0);
-    const SHIFT: u32 = 60;
-
-    fn new(tag: u64, id: u32) -> Slot {
-        Slot(tag << Self::SHIFT | id as u64)
-    }
-}
-
 #[derive(Debug)]
 pub(crate) enum Node {
-    List(Items<Value>),
-    Tuple(Items<Value>),
-    Dict(Items<(Value, Value)>),
-    Set(Items<Value>),
+    List(Items<Packed>),
+    Tuple(Items<Packed>),
+    Dict(Items<(Packed, Packed)>),
+    Set(Items<Packed>),
     Frame(FrameId),
     Stack(StackId),
     Event(u32),
@@ -246,23 +311,24 @@ const MAX_DEPTH: usize = 512;
 const MAX_MEMO_GAP: usize = 1 << 20;
 /// Longest frame list interned batch by batch as it arrives (see `try_stack_from_appends`).
 const MAX_INCREMENTAL_STACK: usize = 4096;
-/// Dicts up to this size replace a repeated key as Python does; larger ones (never seen in a
-/// snapshot) just append, so that a hostile dict cannot make inserting quadratic.
-const MAX_DEDUP_DICT: usize = 1024;
+/// Dicts up to this size replace a repeated key as Python does; larger ones just append, so
+/// that a hostile dict cannot make inserting quadratic. A pickled dict never repeats a key, and
+/// snapshot dicts have a dozen keys at most, so this only bounds the work on crafted input.
+const MAX_DEDUP_DICT: usize = 64;
 /// How far a memo key may run ahead of the number of bytes read (see `memo_put`).
 const MEMO_SLACK: usize = 1 << 16;
 
 /// The machine's state, and after `run` the parsed data waiting for the typed builder.
 pub(crate) struct Machine<'r, 'p> {
     input: Input<'r>,
-    stack: Vec<Value>,
+    stack: Vec<Packed>,
     marks: Vec<usize>,
     /// The stack position of the innermost mark (0 with none): values below it belong to
     /// outer containers and cannot be popped. Cached because every pop checks it.
     floor: usize,
-    memo: Vec<Slot>,
-    /// Memoized ints and floats (see [`Slot`]).
-    memo_wide: Vec<Value>,
+    memo: Vec<Packed>,
+    /// Ints beyond 60 bits and floats (see [`Packed`]).
+    wide: Vec<Value>,
     pub nodes: Vec<Node>,
     pub frames: FrameTable,
     pub stacks: StackTable,
@@ -278,7 +344,7 @@ pub(crate) struct Machine<'r, 'p> {
     /// Recently read short strings (see [`ShortStrings`]).
     short: ShortStrings,
     /// A reusable buffer for the items of APPENDS/SETITEMS.
-    spare: Vec<Value>,
+    spare: Vec<Packed>,
     progress: Option<ProgressFn<'p>>,
 }
 
@@ -379,7 +445,7 @@ impl<'r, 'p> Machine<'r, 'p> {
             marks: Vec::with_capacity(64),
             floor: 0,
             memo: Vec::with_capacity(1024),
-            memo_wide: Vec::new(),
+            wide: Vec::new(),
             nodes: Vec::with_capacity(1024),
             frames,
             stacks: StackTable::default(),
@@ -413,7 +479,7 @@ impl<'r, 'p> Machine<'r, 'p> {
     }
 
     #[inline]
-    fn pop(&mut self) -> Result<Value> {
+    fn pop(&mut self) -> Result<Packed> {
         if self.stack.len() > self.floor {
             if let Some(v) = self.stack.pop() {
                 return Ok(v);
@@ -423,7 +489,7 @@ impl<'r, 'p> Machine<'r, 'p> {
     }
 
     #[inline]
-    fn top(&self) -> Result<Value> {
+    fn top(&self) -> Result<Packed> {
         if self.stack.len() > self.floor {
             if let Some(&v) = self.stack.last() {
                 return Ok(v);
@@ -459,7 +525,7 @@ impl<'r, 'p> Machine<'r, 'p> {
     /// The value just below a popped mark at stack position `m` (the container that APPENDS or
     /// SETITEMS fills).
     #[inline]
-    fn below_mark(&self, m: usize) -> Result<Value> {
+    fn below_mark(&self, m: usize) -> Result<Packed> {
         if m == 0 || m - 1 < self.floor {
             return Err(self.malformed("APPENDS or SETITEMS with no container below its MARK"));
         }
@@ -467,18 +533,18 @@ impl<'r, 'p> Machine<'r, 'p> {
     }
 
     /// Pops everything down to the most recent MARK.
-    fn pop_mark(&mut self) -> Result<Vec<Value>> {
+    fn pop_mark(&mut self) -> Result<Vec<Packed>> {
         let m = self.close_mark("MARK expected but none is open")?;
         Ok(self.stack.split_off(m))
     }
 
-    fn push_node(&mut self, node: Node) -> Value {
+    fn push_node(&mut self, node: Node) -> Packed {
         let id = self.nodes.len() as u32;
         self.nodes.push(node);
-        Value::Node(id)
+        Packed::node(id)
     }
 
-    fn intern_str(&mut self, bytes_are_utf8: bool, raw: Vec<u8>) -> Value {
+    fn intern_str(&mut self, bytes_are_utf8: bool, raw: Vec<u8>) -> Packed {
         let s = if bytes_are_utf8 {
             match String::from_utf8(raw) {
                 Ok(s) => s,
@@ -487,31 +553,31 @@ impl<'r, 'p> Machine<'r, 'p> {
         } else {
             raw.iter().map(|&b| b as char).collect()
         };
-        Value::Str(self.frames.strings.intern(&s))
+        Packed::str(self.frames.strings.intern(&s))
     }
 
     /// Reads a UTF-8 string of `n` bytes straight from the window and interns it.
     #[inline]
-    fn read_str(&mut self, n: usize) -> Result<Value> {
+    fn read_str(&mut self, n: usize) -> Result<Packed> {
         let raw = self.input.take(n, "a string")?;
         if let Some(id) = self.short.get(raw) {
-            return Ok(Value::Str(id));
+            return Ok(Packed::str(id));
         }
         let id = match std::str::from_utf8(raw) {
             Ok(s) => self.frames.strings.intern(s),
             Err(_) => {
                 let s = String::from_utf8_lossy(raw).into_owned();
-                return Ok(Value::Str(self.frames.strings.intern(&s)));
+                return Ok(Packed::str(self.frames.strings.intern(&s)));
             }
         };
         self.short.put(raw, id);
-        Ok(Value::Str(id))
+        Ok(Packed::str(id))
     }
 
-    fn read_bytes(&mut self, n: usize) -> Result<Value> {
+    fn read_bytes(&mut self, n: usize) -> Result<Packed> {
         let raw = self.input.take(n, "a bytes object")?.to_vec();
         self.bytes.push(raw);
-        Ok(Value::Bytes(self.bytes.len() as u32 - 1))
+        Ok(Packed::new(Packed::T_BYTES, self.bytes.len() as u64 - 1))
     }
 
     /// A little-endian two's complement integer (LONG1/LONG4).
@@ -577,59 +643,60 @@ impl<'r, 'p> Machine<'r, 'p> {
         Ok(self.long_from_bytes(&mag))
     }
 
-    #[inline(always)]
-    fn pack(&mut self, v: Value) -> Slot {
+    /// Stores `v` as a [`Packed`] word (wide ints and floats go to the side table).
+    fn pack(&mut self, v: Value) -> Packed {
         match v {
-            Value::Unset => Slot::UNSET,
-            Value::None => Slot::new(1, 0),
-            Value::Bool(b) => Slot::new(2, b as u32),
-            Value::Str(id) => Slot::new(3, id),
-            Value::BigInt(id) => Slot::new(4, id),
-            Value::Bytes(id) => Slot::new(5, id),
-            Value::Node(id) => Slot::new(6, id),
-            Value::Event(id) => Slot::new(7, id),
-            Value::Int(_) | Value::Float(_) => {
-                self.memo_wide.push(v);
-                Slot::new(8, self.memo_wide.len() as u32 - 1)
-            }
+            Value::Unset => Packed::UNSET,
+            Value::None => Packed::NONE,
+            Value::Bool(b) => Packed::bool(b),
+            Value::Int(i) => self.int(i),
+            Value::Str(id) => Packed::str(id),
+            Value::BigInt(id) => Packed::new(Packed::T_BIGINT, id as u64),
+            Value::Bytes(id) => Packed::new(Packed::T_BYTES, id as u64),
+            Value::Node(id) => Packed::node(id),
+            Value::Event(id) => Packed::event(id),
+            Value::Float(_) => self.wide_value(v),
         }
     }
 
     #[inline(always)]
-    fn unpack(&self, s: Slot) -> Value {
-        let id = s.0 as u32;
-        let tag = s.0 >> Slot::SHIFT;
-        // Frame dicts, frame lists and strings are nearly every memo read: test them first
-        // rather than go through a jump table.
-        if tag == 6 {
-            return Value::Node(id);
+    fn int(&mut self, i: i64) -> Packed {
+        match Packed::small_int(i) {
+            Some(p) => p,
+            None => self.wide_value(Value::Int(i)),
         }
-        if tag == 3 {
-            return Value::Str(id);
-        }
-        match tag {
-            1 => Value::None,
-            2 => Value::Bool(id != 0),
-            3 => Value::Str(id),
-            4 => Value::BigInt(id),
-            5 => Value::Bytes(id),
-            6 => Value::Node(id),
-            7 => Value::Event(id),
-            8 => self
-                .memo_wide
-                .get(id as usize)
-                .copied()
-                .unwrap_or(Value::Unset),
+    }
+
+    #[cold]
+    fn wide_value(&mut self, v: Value) -> Packed {
+        self.wide.push(v);
+        Packed::new(Packed::T_WIDE, self.wide.len() as u64 - 1)
+    }
+
+    /// Decodes a stored word.
+    #[inline(always)]
+    pub fn val(&self, p: Packed) -> Value {
+        let id = p.id();
+        match p.tag() {
+            Packed::T_NONE => Value::None,
+            Packed::T_BOOL => Value::Bool(id != 0),
+            Packed::T_INT => Value::Int(((p.0 << 4) as i64) >> 4),
+            Packed::T_STR => Value::Str(id),
+            Packed::T_BIGINT => Value::BigInt(id),
+            Packed::T_BYTES => Value::Bytes(id),
+            Packed::T_NODE => Value::Node(id),
+            Packed::T_EVENT => Value::Event(id),
+            Packed::T_WIDE => self.wide.get(id as usize).copied().unwrap_or(Value::Unset),
             _ => Value::Unset,
         }
     }
 
     /// Inlined into the opcode loop: memo reads are a third of a real snapshot's opcodes.
     #[inline(always)]
-    fn memo_get(&self, idx: usize) -> Result<Value> {
-        if let Some(&s) = self.memo.get(idx) {
-            if s != Slot::UNSET {
-                return Ok(self.unpack(s));
+    fn memo_get(&self, idx: usize) -> Result<Packed> {
+        if let Some(&p) = self.memo.get(idx) {
+            if p != Packed::UNSET {
+                return Ok(p);
             }
         }
         Err(self.memo_unset(idx))
@@ -641,7 +708,7 @@ impl<'r, 'p> Machine<'r, 'p> {
         self.malformed(format!("memo key {idx} is read before it is written"))
     }
 
-    fn memo_put(&mut self, idx: usize, v: Value) -> Result<()> {
+    fn memo_put(&mut self, idx: usize, v: Packed) -> Result<()> {
         if idx >= self.memo.len() {
             // Picklers number memo keys 0, 1, 2, ... and every write costs at least one byte
             // of input, so a key beyond the bytes read so far is hostile: refusing it bounds
@@ -658,15 +725,15 @@ impl<'r, 'p> Machine<'r, 'p> {
                     ),
                 });
             }
-            self.memo.resize(idx + 1, Slot::UNSET);
+            self.memo.resize(idx + 1, Packed::UNSET);
         }
-        self.memo[idx] = self.pack(v);
+        self.memo[idx] = v;
         Ok(())
     }
 
     /// Appends items to the list (or set) `target`, reducing event dicts to typed events.
-    fn extend_list(&mut self, target: Value, items: &mut [Value]) -> Result<()> {
-        let Value::Node(id) = target else {
+    fn extend_list(&mut self, target: Packed, items: &mut [Packed]) -> Result<()> {
+        let Some(id) = target.as_node() else {
             return Err(self.malformed("APPEND(S) on something that is not a list"));
         };
         for item in items.iter_mut() {
@@ -686,8 +753,8 @@ impl<'r, 'p> Machine<'r, 'p> {
     /// APPENDS of frames into an empty list (or a list already reduced to a stack, for lists
     /// pickled in several batches) interns the stack straight from the machine's stack, without
     /// materialising the list. Returns whether it did.
-    fn try_stack_from_appends(&mut self, target: Value, mark: usize) -> Result<bool> {
-        let Value::Node(id) = target else {
+    fn try_stack_from_appends(&mut self, target: Packed, mark: usize) -> Result<bool> {
+        let Some(id) = target.as_node() else {
             return Ok(false);
         };
         let prefix: Option<StackId> = match self.nodes.get(id as usize) {
@@ -729,8 +796,8 @@ impl<'r, 'p> Machine<'r, 'p> {
             let frames: Vec<FrameId> = self.stacks.get(s).to_vec();
             let mut list = Vec::with_capacity(frames.len());
             for f in frames {
-                let fid = self.push_node(Node::Frame(f));
-                list.push(fid);
+                let node = self.push_node(Node::Frame(f));
+                list.push(node);
             }
             self.nodes[id as usize] = Node::List(Items::from_vec(list));
         }
@@ -740,8 +807,8 @@ impl<'r, 'p> Machine<'r, 'p> {
 
     /// The frame id of `v` if it is a frame dict (`name`, `filename`, `line` and nothing else).
     #[inline]
-    fn as_frame(&mut self, v: Value) -> Option<FrameId> {
-        let Value::Node(id) = v else { return None };
+    fn as_frame(&mut self, v: Packed) -> Option<FrameId> {
+        let id = v.as_node()?;
         match &self.nodes[id as usize] {
             Node::Frame(f) => Some(*f),
             Node::Dict(d) if d.len() == 3 => {
@@ -753,7 +820,7 @@ impl<'r, 'p> Machine<'r, 'p> {
                 };
                 let mut seen = 0u8;
                 for &(k, val) in d {
-                    match (k, val) {
+                    match (self.val(k), self.val(val)) {
                         (Value::Str(k), Value::Str(s)) if k == kn => {
                             frame.name = s;
                             seen |= 1;
@@ -788,8 +855,8 @@ impl<'r, 'p> Machine<'r, 'p> {
     /// SETITEMS that fills an empty dict with a trace entry (it has an `action` key) builds
     /// the typed event straight from the stack, without materialising the dict. Returns
     /// whether it did.
-    fn try_event_from_setitems(&mut self, target: Value, mark: usize) -> Result<bool> {
-        let Value::Node(id) = target else {
+    fn try_event_from_setitems(&mut self, target: Packed, mark: usize) -> Result<bool> {
+        let Some(id) = target.as_node() else {
             return Ok(false);
         };
         match self.nodes.get(id as usize) {
@@ -800,7 +867,7 @@ impl<'r, 'p> Machine<'r, 'p> {
         if !items.len().is_multiple_of(2) {
             return Ok(false);
         }
-        let action = Value::Str(self.keys.action);
+        let action = Packed::str(self.keys.action);
         if !items.iter().step_by(2).any(|k| *k == action) {
             return Ok(false);
         }
@@ -816,44 +883,45 @@ impl<'r, 'p> Machine<'r, 'p> {
         Ok(true)
     }
 
-    fn set_items(&mut self, target: Value, items: &[Value]) -> Result<()> {
+    fn set_items(&mut self, target: Packed, items: &[Packed]) -> Result<()> {
         if !items.len().is_multiple_of(2) {
             return Err(self.malformed("SETITEMS with an odd number of values"));
         }
-        let Value::Node(id) = target else {
+        let Some(id) = target.as_node() else {
             return Err(self.malformed("SETITEM(S) on something that is not a dict"));
         };
-        let pairs = items.chunks_exact(2).map(|c| (c[0], c[1]));
-        match self.nodes.get_mut(id as usize) {
-            Some(Node::Dict(d)) => {
-                if d.is_empty() {
-                    d.extend(pairs);
-                } else {
-                    for (k, v) in pairs {
-                        if d.len() >= MAX_DEDUP_DICT {
-                            d.push((k, v));
-                            continue;
-                        }
-                        // A repeated key replaces the earlier value, as in Python.
-                        match d.iter_mut().find(|(dk, _)| *dk == k) {
-                            Some(slot) => slot.1 = v,
-                            None => d.push((k, v)),
-                        }
-                    }
-                }
-                Ok(())
-            }
-            _ => Err(self.malformed("SETITEM(S) on something that is not a dict")),
+        let id = id as usize;
+        if !matches!(self.nodes.get(id), Some(Node::Dict(_))) {
+            return Err(self.malformed("SETITEM(S) on something that is not a dict"));
         }
+        for pair in items.chunks_exact(2) {
+            let (k, v) = (pair[0], pair[1]);
+            // A repeated key replaces the earlier value, as in Python (compared decoded, so
+            // that equal wide ints match).
+            let key = self.val(k);
+            let existing = match &self.nodes[id] {
+                Node::Dict(d) if !d.is_empty() && d.len() < MAX_DEDUP_DICT => {
+                    d.iter().position(|&(dk, _)| dk == k || self.val(dk) == key)
+                }
+                _ => None,
+            };
+            if let Node::Dict(d) = &mut self.nodes[id] {
+                match existing {
+                    Some(i) => d[i].1 = v,
+                    None => d.push((k, v)),
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Turns a completed event dict into a typed event (other values pass through).
-    fn absorb(&mut self, v: Value) -> Result<Value> {
-        let Value::Node(id) = v else { return Ok(v) };
-        let action_key = self.keys.action;
+    fn absorb(&mut self, v: Packed) -> Result<Packed> {
+        let Some(id) = v.as_node() else { return Ok(v) };
+        let action_key = Packed::str(self.keys.action);
         let is_event = match &self.nodes[id as usize] {
-            Node::Dict(d) => d.iter().any(|(k, _)| *k == Value::Str(action_key)),
-            Node::Event(e) => return Ok(Value::Event(*e)),
+            Node::Dict(d) => d.iter().any(|(k, _)| *k == action_key),
+            Node::Event(e) => return Ok(Packed::event(*e)),
             _ => false,
         };
         if !is_event {
@@ -863,16 +931,16 @@ impl<'r, 'p> Machine<'r, 'p> {
         else {
             return Ok(v);
         };
-        let flat: Vec<Value> = items.iter().flat_map(|&(k, v)| [k, v]).collect();
+        let flat: Vec<Packed> = items.iter().flat_map(|&(k, v)| [k, v]).collect();
         let idx = self.events.len() as u32;
         let event = self.make_event(idx, &flat)?;
         self.events.push(event);
         self.nodes[id as usize] = Node::Event(idx);
-        Ok(Value::Event(idx))
+        Ok(Packed::event(idx))
     }
 
     /// Builds a typed event from flat key/value pairs.
-    fn make_event(&mut self, idx: u32, items: &[Value]) -> Result<Event> {
+    fn make_event(&mut self, idx: u32, items: &[Packed]) -> Result<Event> {
         let mut ev = Event {
             action: Action::Other(0),
             addr: 0,
@@ -885,9 +953,9 @@ impl<'r, 'p> Machine<'r, 'p> {
             user_metadata: 0,
         };
         for pair in items.chunks_exact(2) {
-            let (key, val) = (pair[0], pair[1]);
-            let Value::Str(key) = key else {
-                self.event_extra(idx, None, key, val)?;
+            let (key, val) = (pair[0], self.val(pair[1]));
+            let Some(key) = key.as_str() else {
+                self.event_extra(idx, None, self.val(key), val)?;
                 continue;
             };
             match self.keys.field(key) {
@@ -1030,8 +1098,8 @@ impl<'r, 'p> Machine<'r, 'p> {
         Ok(sid)
     }
 
-    fn frame_of(&mut self, v: Value) -> Result<FrameId> {
-        let Value::Node(id) = v else {
+    fn frame_of(&mut self, v: Packed) -> Result<FrameId> {
+        let Some(id) = v.as_node() else {
             return Err(self.malformed("a frame is not a dict"));
         };
         let id = id as usize;
@@ -1048,7 +1116,7 @@ impl<'r, 'p> Machine<'r, 'p> {
         let (kn, kf, kl) = (self.keys.name, self.keys.filename, self.keys.line);
         let mut extra: Vec<String> = Vec::new();
         for &(k, val) in items {
-            match (k, val) {
+            match (self.val(k), self.val(val)) {
                 (Value::Str(k), Value::Str(s)) if k == kn => frame.name = s,
                 (Value::Str(k), Value::Str(s)) if k == kf => frame.filename = s,
                 (Value::Str(k), Value::Int(i)) if k == kl => frame.line = i,
@@ -1097,8 +1165,8 @@ impl<'r, 'p> Machine<'r, 'p> {
                     let mut out = Vec::with_capacity(items.len());
                     for &(k, v) in items {
                         out.push((
-                            self.to_pyvalue(k, depth + 1)?,
-                            self.to_pyvalue(v, depth + 1)?,
+                            self.to_pyvalue(self.val(k), depth + 1)?,
+                            self.to_pyvalue(self.val(v), depth + 1)?,
                         ));
                     }
                     PyValue::Dict(out)
@@ -1135,10 +1203,10 @@ impl<'r, 'p> Machine<'r, 'p> {
         })
     }
 
-    fn seq(&self, items: &[Value], depth: usize) -> Result<Vec<PyValue>> {
+    fn seq(&self, items: &[Packed], depth: usize) -> Result<Vec<PyValue>> {
         items
             .iter()
-            .map(|&v| self.to_pyvalue(v, depth + 1))
+            .map(|&v| self.to_pyvalue(self.val(v), depth + 1))
             .collect()
     }
 
@@ -1235,7 +1303,7 @@ impl<'r, 'p> Machine<'r, 'p> {
                     if self.protocol.is_none() {
                         self.protocol = Some(0);
                     }
-                    return Ok(v);
+                    return Ok(self.val(v));
                 }
                 b'(' => self.push_mark(),
                 b'0' => {
@@ -1252,20 +1320,23 @@ impl<'r, 'p> Machine<'r, 'p> {
                     let v = self.top()?;
                     self.stack.push(v);
                 }
-                b'N' => self.stack.push(Value::None),
-                0x88 => self.stack.push(Value::Bool(true)),
-                0x89 => self.stack.push(Value::Bool(false)),
+                b'N' => self.stack.push(Packed::NONE),
+                0x88 => self.stack.push(Packed::bool(true)),
+                0x89 => self.stack.push(Packed::bool(false)),
                 b'J' => {
                     let v = self.input.u32("a BININT")? as i32;
-                    self.stack.push(Value::Int(v as i64));
+                    let p = self.int(v as i64);
+                    self.stack.push(p);
                 }
                 b'K' => {
                     let v = self.input.u8("a BININT1")?;
-                    self.stack.push(Value::Int(v as i64));
+                    let p = self.int(v as i64);
+                    self.stack.push(p);
                 }
                 b'M' => {
                     let v = self.input.u16("a BININT2")?;
-                    self.stack.push(Value::Int(v as i64));
+                    let p = self.int(v as i64);
+                    self.stack.push(p);
                 }
                 0x8a => {
                     // Fast path: length byte and up to 8 bytes of integer in one wide load,
@@ -1278,7 +1349,8 @@ impl<'r, 'p> Machine<'r, 'p> {
                             let shift = 64 - 8 * n as u32;
                             let i = (i64::from_le_bytes(a) << shift) >> shift;
                             self.input.skip(1 + n);
-                            self.stack.push(Value::Int(i));
+                            let p = self.int(i);
+                            self.stack.push(p);
                             continue;
                         }
                     }
@@ -1294,7 +1366,8 @@ impl<'r, 'p> Machine<'r, 'p> {
                         let raw = raw.to_vec();
                         self.long_from_bytes(&raw)
                     };
-                    self.stack.push(v);
+                    let p = self.pack(v);
+                    self.stack.push(p);
                 }
                 0x8b => {
                     let n = self.input.u32("a LONG4 length")? as usize;
@@ -1306,7 +1379,8 @@ impl<'r, 'p> Machine<'r, 'p> {
                     }
                     let raw = self.input.take(n, "a LONG4")?.to_vec();
                     let v = self.long_from_bytes(&raw);
-                    self.stack.push(v);
+                    let p = self.pack(v);
+                    self.stack.push(p);
                 }
                 b'I' => {
                     let line = self.input.line("an INT")?.to_vec();
@@ -1315,18 +1389,21 @@ impl<'r, 'p> Machine<'r, 'p> {
                         b"00" => Value::Bool(false),
                         _ => self.decimal_int(&line, "INT")?,
                     };
-                    self.stack.push(v);
+                    let p = self.pack(v);
+                    self.stack.push(p);
                 }
                 b'L' => {
                     let line = self.input.line("a LONG")?.to_vec();
                     let v = self.decimal_int(&line, "LONG")?;
-                    self.stack.push(v);
+                    let p = self.pack(v);
+                    self.stack.push(p);
                 }
                 b'G' => {
                     let raw = self.input.take(8, "a BINFLOAT")?;
                     let mut a = [0u8; 8];
                     a.copy_from_slice(raw);
-                    self.stack.push(Value::Float(f64::from_be_bytes(a)));
+                    let p = self.pack(Value::Float(f64::from_be_bytes(a)));
+                    self.stack.push(p);
                 }
                 b'F' => {
                     let line = self.input.line("a FLOAT")?;
@@ -1334,7 +1411,10 @@ impl<'r, 'p> Machine<'r, 'p> {
                         .ok()
                         .and_then(|s| s.trim().parse::<f64>().ok());
                     match f {
-                        Some(f) => self.stack.push(Value::Float(f)),
+                        Some(f) => {
+                            let p = self.pack(Value::Float(f));
+                            self.stack.push(p);
+                        }
                         None => return Err(self.malformed("FLOAT is not a number")),
                     }
                 }
@@ -1349,7 +1429,7 @@ impl<'r, 'p> Machine<'r, 'p> {
                             let key = key & ((1u128 << (8 * n)) - 1);
                             if let Some(id) = self.short.get_key(key, n) {
                                 self.input.skip(1 + n);
-                                self.stack.push(Value::Str(id));
+                                self.stack.push(Packed::str(id));
                                 continue;
                             }
                         }
@@ -1376,7 +1456,7 @@ impl<'r, 'p> Machine<'r, 'p> {
                     let line = self.input.line("a UNICODE")?.to_vec();
                     let s = raw_unicode_escape(&line);
                     let id = self.frames.strings.intern(&s);
-                    self.stack.push(Value::Str(id));
+                    self.stack.push(Packed::str(id));
                 }
                 b'S' => {
                     let line = self.input.line("a STRING")?.to_vec();
@@ -1506,8 +1586,7 @@ impl<'r, 'p> Machine<'r, 'p> {
                 }
                 0x94 => {
                     let v = self.top()?;
-                    let slot = self.pack(v);
-                    self.memo.push(slot);
+                    self.memo.push(v);
                 }
                 b'q' => {
                     let idx = self.input.u8("a BINPUT index")? as usize;
@@ -1564,7 +1643,6 @@ impl<'r, 'p> Machine<'r, 'p> {
     /// stream is read, so that building the typed model does not pay for it.
     pub fn release_parse_state(&mut self) {
         self.memo = Vec::new();
-        self.memo_wide = Vec::new();
         self.stack = Vec::new();
         self.marks = Vec::new();
         self.floor = 0;
@@ -1660,4 +1738,64 @@ fn python_string_literal(line: &[u8]) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn machine(bytes: &[u8]) -> Machine<'_, 'static> {
+        let input = Input::new(Box::new(bytes)).expect("input opens");
+        Machine::new(input, None)
+    }
+
+    #[test]
+    fn packed_values_round_trip_at_the_60_bit_edges() {
+        let mut m = machine(b".");
+        let edge = 1i64 << 59;
+        let values = [
+            Value::None,
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Int(0),
+            Value::Int(-1),
+            Value::Int(edge - 1),
+            Value::Int(-edge),
+            Value::Int(edge),
+            Value::Int(-edge - 1),
+            Value::Int(i64::MAX),
+            Value::Int(i64::MIN),
+            Value::Float(-0.5),
+            Value::Float(f64::INFINITY),
+            Value::Str(u32::MAX),
+            Value::BigInt(7),
+            Value::Bytes(3),
+            Value::Node(u32::MAX),
+            Value::Event(12),
+            Value::Unset,
+        ];
+        for v in values {
+            let p = m.pack(v);
+            assert_eq!(m.val(p), v, "{v:?} packed as {p:?}");
+        }
+        // Only the four ints beyond 60 bits and the two floats went to the side table.
+        assert_eq!(m.wide.len(), 6);
+    }
+
+    #[test]
+    fn repeated_wide_int_keys_replace_as_in_python() {
+        // {2**62: 1, 2**62: 2}, written with LONG1 so that both keys are wide ints.
+        let mut p = vec![0x80, 2, b'}', b'('];
+        for v in [1u8, 2] {
+            p.extend_from_slice(&[0x8a, 8, 0, 0, 0, 0, 0, 0, 0, 0x40, b'K', v]);
+        }
+        p.extend_from_slice(b"u.");
+        let mut m = machine(&p);
+        let root = m.run().expect("parses");
+        let dict = m.to_pyvalue(root, 0).expect("converts");
+        assert_eq!(
+            dict,
+            PyValue::Dict(vec![(PyValue::Int(1 << 62), PyValue::Int(2))])
+        );
+    }
 }
