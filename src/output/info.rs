@@ -69,25 +69,34 @@ pub fn summarize(snap: &Snapshot, file: &str, load_ms: f64) -> Info {
     for dev in snap.device_ids() {
         let trace = snap.trace(dev);
         let events = trace.map(|t| t.events.as_slice()).unwrap_or(&[]);
-        let mut actions = BTreeMap::new();
-        let mut stacks = std::collections::HashSet::new();
+        // Counted by action and marked by stack id first, named once at the end: a
+        // million-event trace should not cost a million strings.
+        let mut by_action: std::collections::HashMap<Action, u64> = Default::default();
+        let mut stack_seen = vec![false; snap.stacks.len()];
+        let mut time_span_us: Option<TimeSpan> = None;
         for e in events {
-            let name = match e.action {
+            *by_action.entry(e.action).or_insert(0) += 1;
+            if let Some(seen) = stack_seen.get_mut(e.stack as usize) {
+                *seen = true;
+            }
+            if e.time_us != 0 {
+                let span = time_span_us.get_or_insert(TimeSpan {
+                    first: e.time_us,
+                    last: e.time_us,
+                });
+                span.first = span.first.min(e.time_us);
+                span.last = span.last.max(e.time_us);
+            }
+        }
+        let mut actions = BTreeMap::new();
+        for (action, n) in by_action {
+            let name = match action {
                 Action::Other(s) => snap.frames.strings.get(s).to_string(),
                 a => a.name().unwrap_or("?").to_string(),
             };
-            *actions.entry(name).or_insert(0u64) += 1;
-            stacks.insert(e.stack);
+            *actions.entry(name).or_insert(0u64) += n;
         }
-        let times: Vec<i64> = events
-            .iter()
-            .map(|e| e.time_us)
-            .filter(|&t| t != 0)
-            .collect();
-        let time_span_us = match (times.iter().min(), times.iter().max()) {
-            (Some(&first), Some(&last)) => Some(TimeSpan { first, last }),
-            _ => None,
-        };
+        let stacks_used = stack_seen.iter().filter(|&&seen| seen).count();
         let segs: Vec<_> = snap.segments_of(dev).collect();
         devices.push(DeviceInfo {
             device: dev,
@@ -100,7 +109,7 @@ pub fn summarize(snap: &Snapshot, file: &str, load_ms: f64) -> Info {
             allocated: segs.iter().map(|s| s.allocated_size).sum(),
             active: segs.iter().map(|s| s.active_size).sum(),
             requested: segs.iter().map(|s| s.requested_size).sum(),
-            stacks_used: stacks.len(),
+            stacks_used,
         });
     }
     Info {
