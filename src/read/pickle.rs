@@ -1087,6 +1087,11 @@ impl<'r, 'p> Machine<'r, 'p> {
             Node::List(items) | Node::Tuple(items) => std::mem::take(items),
             _ => return Err(self.malformed("frames is not a list")),
         };
+        if items.is_empty() {
+            // `frames: []` (a third of big_trace's entries): the empty stack is always id 0.
+            self.nodes[id] = Node::Stack(0);
+            return Ok(0);
+        }
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         for item in &items {
