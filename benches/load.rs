@@ -3,7 +3,8 @@
 //! `cargo bench --bench load [-- FILE...]`. Without files it uses `big_trace` and `huge_trace`
 //! from `../shared/snapshots`, decompressed once with `xz -dk` into `target/bench-data/` so that
 //! both sides time parsing, not decompression. For each file it prints, as a Markdown table:
-//! - load time: memsight's reader vs CPython's `pickle.load`, min of several runs, and the ratio;
+//! - load time: memsight's reader vs CPython's `pickle.load`, in alternating rounds (each side's
+//!   best of its rounds), and the ratio;
 //! - peak resident memory of a fresh process that loads the file once, against the file size
 //!   (both sides measured the same way: `VmHWM` / `ru_maxrss` of a child process);
 //! - load plus full analysis (`analysis::analyze`), min of several runs, and its peak memory;
@@ -51,16 +52,27 @@ fn main() {
         eprintln!("python3 not found: the CPython baseline columns are left empty");
     }
 
-    println!("| file | size | memsight load (min of {RUNS}) | CPython pickle.load (min of {RUNS}) | speedup | memsight peak RSS | ratio to file | CPython peak RSS | load + analyze (min of 3) | its peak RSS | ratio to file |");
+    println!("| file | size | memsight load (best of {RUNS} rounds) | CPython pickle.load (best of {RUNS} rounds) | speedup | memsight peak RSS | ratio to file | CPython peak RSS | load + analyze (min of 3) | its peak RSS | ratio to file |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut layout_rows = Vec::new();
     for file in &files {
         let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
         let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("?");
-        let load_ms = min_ms(RUNS, || {
-            load_path(file, &LoadOptions::default()).expect("snapshot loads")
-        });
-        let py = python.then(|| cpython(file)).flatten();
+        // Rounds alternate memsight and CPython, so that a machine that slows down for a
+        // while (this one shares its host) slows both sides, not one.
+        let mut load_ms = f64::INFINITY;
+        let mut py_ms: Option<f64> = None;
+        for _ in 0..RUNS {
+            load_ms = load_ms.min(min_ms(1, || {
+                load_path(file, &LoadOptions::default()).expect("snapshot loads")
+            }));
+            if python {
+                if let Some(t) = cpython_ms(file) {
+                    py_ms = Some(py_ms.map_or(t, |b| b.min(t)));
+                }
+            }
+        }
+        let py = py_ms.zip(python.then(|| cpython_rss(file)).flatten());
         let (rss_load, _) = child_run("load", file);
         let analyze_ms = min_ms(3, || {
             let snap = load_path(file, &LoadOptions::default()).expect("snapshot loads");
@@ -155,23 +167,30 @@ fn python_available() -> bool {
 
 /// CPython's `pickle.load` of the file: min time of [`RUNS`] in one process, and the peak RSS
 /// of a separate process that loads it once.
-fn cpython(file: &Path) -> Option<(f64, u64)> {
-    let timing = format!(
-        "import pickle,time\nbest=1e9\nfor _ in range({RUNS}):\n    t=time.perf_counter()\n    \
+/// CPython's `pickle.load` of `file` in ms: the better of two loads in one `python3` process
+/// (the second reuses the memory the first freed, as memsight's rounds after the first do).
+fn cpython_ms(file: &Path) -> Option<f64> {
+    python_number(&format!(
+        "import pickle,time\nbest=1e9\nfor _ in range(2):\n    t=time.perf_counter()\n    \
          with open({path:?},'rb') as f: d=pickle.load(f)\n    best=min(best,time.perf_counter()-t)\n    \
          del d\nprint(best*1e3)",
         path = file.display().to_string()
-    );
-    let rss = format!(
+    ))
+}
+
+/// Peak RSS in bytes of a fresh `python3` that loads `file` once.
+fn cpython_rss(file: &Path) -> Option<u64> {
+    let rss = python_number(&format!(
         "import pickle,resource\nwith open({path:?},'rb') as f: d=pickle.load(f)\n\
          print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss*1024)",
         path = file.display().to_string()
-    );
-    let run = |code: &str| -> Option<f64> {
-        let out = Command::new("python3").arg("-c").arg(code).output().ok()?;
-        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
-    };
-    Some((run(&timing)?, run(&rss)? as u64))
+    ))?;
+    Some(rss as u64)
+}
+
+fn python_number(code: &str) -> Option<f64> {
+    let out = Command::new("python3").arg("-c").arg(code).output().ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
 /// Runs this binary as a child that does `mode` on `file` once; returns (peak RSS bytes, ms).
