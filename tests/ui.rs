@@ -631,3 +631,37 @@ fn export_carries_the_selected_call_site() {
         }
     }
 }
+
+/// A PyTorch 2.0 file has no trace to scrub: the Segments view shows the layout at dump time,
+/// with the blocks the file lists.
+#[test]
+fn a_file_without_a_trace_shows_its_segments_at_dump_time() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/fixtures/history_only.pickle");
+    let mut h = app_with(vec![Source::Path(path)]);
+    click_view(&mut h, View::Segments);
+    assert!(h.query_by_label_contains("Segments at dump time").is_some());
+    // One 2 MiB segment holding the two active blocks of 512 B and 1 MiB.
+    let expected = {
+        let doc = h.state().active_doc().expect("a tab");
+        let DocState::Ready(l) = &doc.state else {
+            panic!("not loaded")
+        };
+        let seg = &l.snap.segments[0];
+        let active: u64 = seg
+            .blocks
+            .iter()
+            .filter(|b| b.state == memsight::model::BlockState::ActiveAllocated)
+            .map(|b| b.size)
+            .sum();
+        format!(
+            "1 segments, {} reserved, {} allocated",
+            memsight::ui::views::short_bytes(seg.total_size),
+            memsight::ui::views::short_bytes(active)
+        )
+    };
+    assert!(
+        h.query_by_label_contains(&expected).is_some(),
+        "no label with {expected:?}"
+    );
+}

@@ -18,7 +18,7 @@ const CHART_H: f32 = 120.0;
 pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
     let n = cx.d.events;
     if n == 0 {
-        ui.label("This device has no trace events.");
+        dump_time(ui, cx);
         return;
     }
     cx.doc.cursor = cx.doc.cursor.min(n - 1);
@@ -62,6 +62,67 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
         });
     ui.separator();
     frag_chart(ui, cx);
+}
+
+/// A device without trace events (a torch 2.0 file, or one dumped with history recording off):
+/// there is no time to scrub, but the snapshot's segment list still gives the layout at dump
+/// time, which is what a user opening such a file wants to see.
+fn dump_time(ui: &mut Ui, cx: &mut ViewCtx) {
+    let layout = cx.d.layout.layout_after(&cx.d.replay, None);
+    if layout.is_empty() {
+        ui.label("This device has no trace events and no segments.");
+        return;
+    }
+    let reserved: u64 = layout.iter().map(|s| s.size).sum();
+    let allocated: u64 = layout
+        .iter()
+        .flat_map(|s| &s.blocks)
+        .filter(|b| b.allocated)
+        .map(|b| b.size)
+        .sum();
+    let largest_free = layout.iter().map(|s| s.largest_free()).max().unwrap_or(0);
+    ui.label(RichText::new("Segments at dump time").strong());
+    ui.label(format!(
+        "This device has no trace events, so there is no time to scrub: the layout below is \
+         the snapshot's segment list as it was dumped. {} segments, {} reserved, {} allocated, \
+         largest free block {}.",
+        layout.len(),
+        short_bytes(reserved),
+        short_bytes(allocated),
+        short_bytes(largest_free),
+    ));
+    egui::ScrollArea::vertical()
+        .id_salt("segments-dump")
+        .auto_shrink([false, false])
+        .show_rows(ui, ROW_H, layout.len(), |ui, range| {
+            let max = layout.iter().map(|s| s.size).max().unwrap_or(1).max(1);
+            for i in range {
+                segment_row(ui, cx, &layout[i], max, None);
+            }
+        });
+}
+
+/// The `history` PyTorch 2.0 files keep for the block at `addr` (the allocations made in that
+/// block, oldest first), one line each; empty for newer files, which have a trace instead.
+pub(super) fn block_history(cx: &ViewCtx, addr: u64) -> Vec<String> {
+    let snap = &cx.loaded.snap;
+    snap.segments_of(cx.d.device)
+        .flat_map(|s| &s.blocks)
+        .find(|b| b.address == addr)
+        .map(|b| {
+            b.history
+                .iter()
+                .map(|h| {
+                    format!(
+                        "{} at {:#x}  {}",
+                        format::bytes(h.real_size),
+                        h.addr,
+                        crate::analysis::sites::site_of_stack(snap, h.stack).short_label()
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The layout after the cursor event, cached.
@@ -313,6 +374,13 @@ fn segment_row(ui: &mut Ui, cx: &mut ViewCtx, s: &SegmentView, max: u64, need: O
                     cx,
                     a.alloc_event,
                     a.free_requested,
+                ));
+            }
+            let history = block_history(cx, b.addr).len();
+            if history > 0 {
+                ui.label(format!(
+                    "The file keeps this block's history ({history} entries): click the block \
+                     to see it beside the stack."
                 ));
             }
         });

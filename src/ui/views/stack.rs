@@ -62,6 +62,25 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
                 a.alloc_event,
                 a.free_requested,
             ));
+            let history = super::segments::block_history(cx, a.addr);
+            if !history.is_empty() {
+                ui.label(
+                    RichText::new(format!(
+                        "History in the file ({} entries, oldest first; the stack below is \
+                         the latest)",
+                        history.len()
+                    ))
+                    .strong(),
+                );
+                const SHOWN: usize = 12;
+                let skip = history.len().saturating_sub(SHOWN);
+                if skip > 0 {
+                    ui.label(RichText::new(format!("... {skip} earlier entries")).weak());
+                }
+                for line in &history[skip..] {
+                    ui.label(RichText::new(line).monospace());
+                }
+            }
         }
     } else {
         // Site totals.

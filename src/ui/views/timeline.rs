@@ -389,6 +389,9 @@ fn hover_text(ui: &mut Ui, cx: &ViewCtx, t: usize, hit: Option<Hit>) {
 
 /// "allocated at event 12, freed at event 40 (1.2 ms)".
 pub fn lifetime(cx: &ViewCtx, alloc: u32, free: u32) -> String {
+    if cx.d.events == 0 {
+        return "in the snapshot at dump time (this device recorded no trace)".into();
+    }
     let from = if alloc == NONE {
         "before the trace".to_string()
     } else {
