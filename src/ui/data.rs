@@ -40,6 +40,9 @@ pub struct DeviceData {
     pub site_category: Vec<u8>,
     /// Distinct streams that allocate.
     pub streams: Vec<u64>,
+    /// Whether every event has a time and times never go back, so that the timeline can put
+    /// its ticks at round times (found once here: the view draws every frame).
+    pub timed: bool,
 }
 
 impl DeviceData {
@@ -73,8 +76,14 @@ impl DeviceData {
         let mut streams: Vec<u64> = d.replay.allocations.iter().map(|a| a.stream).collect();
         streams.sort_unstable();
         streams.dedup();
+        let timed = snap.trace(d.device).is_some_and(|t| {
+            !t.events.is_empty()
+                && t.events.iter().all(|e| e.time_us != 0)
+                && t.events.windows(2).all(|w| w[0].time_us <= w[1].time_us)
+        });
         DeviceData {
             index,
+            timed,
             site_tone,
             site_category,
             lod,

@@ -35,6 +35,16 @@ pub enum ColorBy {
     Category,
 }
 
+/// What the timeline's horizontal axis is labelled in. The plot is laid out by event either way
+/// (one column per event is what keeps bursts of allocations readable); with `Time`, the ticks
+/// sit at round times since the first event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Axis {
+    #[default]
+    Time,
+    Events,
+}
+
 /// The visible part of the timeline.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TimeWindow {
@@ -58,6 +68,7 @@ pub struct DocUi {
     pub selection: Selection,
     pub bands: Bands,
     pub color_by: ColorBy,
+    pub axis: Axis,
     /// `None` until the timeline is first shown (then the whole trace).
     pub window: Option<TimeWindow>,
     pub filter: Filter,
@@ -81,6 +92,7 @@ impl Default for DocUi {
             selection: Selection::default(),
             bands: Bands::default(),
             color_by: ColorBy::default(),
+            axis: Axis::default(),
             window: None,
             filter: Filter::default(),
             lod: None,

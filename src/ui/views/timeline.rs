@@ -15,7 +15,8 @@ use crate::analysis::NONE;
 use crate::output::format;
 
 use super::{short_bytes, swatch, ViewCtx, CATEGORIES};
-use crate::ui::doc::{Bands, ColorBy, TimeWindow};
+use crate::model::Event;
+use crate::ui::doc::{Axis, Bands, ColorBy, TimeWindow};
 use crate::ui::theme;
 
 /// Work allowed for per-allocation bands (live allocations times columns).
@@ -50,6 +51,17 @@ fn toolbar(ui: &mut Ui, cx: &mut ViewCtx) {
         ui.selectable_value(&mut cx.doc.color_by, ColorBy::Category, "category")
             .on_hover_text("parameters, activations, gradients, optimizer state, other");
         ui.separator();
+        if cx.dd.timed {
+            ui.label("Axis:");
+            ui.selectable_value(&mut cx.doc.axis, Axis::Time, "time")
+                .on_hover_text(
+                    "Ticks at round times since the first event (the plot stays one column \
+                     per event, so bursts of allocations keep their width)",
+                );
+            ui.selectable_value(&mut cx.doc.axis, Axis::Events, "events")
+                .on_hover_text("Ticks at event numbers");
+            ui.separator();
+        }
         if ui
             .button("Fit")
             .on_hover_text("Show the whole trace (Home)")
@@ -174,7 +186,15 @@ fn plot(ui: &mut Ui, cx: &mut ViewCtx, size: egui::Vec2) {
             Color32::from_gray(0xfa)
         },
     );
-    grid(&painter, &f, dark, resp.rect.left());
+    let timed = (cx.dd.timed && cx.doc.axis == Axis::Time)
+        .then(|| {
+            cx.loaded
+                .snap
+                .trace(cx.d.device)
+                .map(|t| t.events.as_slice())
+        })
+        .flatten();
+    grid(&painter, &f, dark, resp.rect.left(), timed);
 
     // Bands.
     let mut mesh = Mesh::default();
@@ -565,7 +585,7 @@ fn nice_step(target: f64) -> f64 {
     }
 }
 
-fn grid(painter: &Painter, f: &Frame, dark: bool, left: f32) {
+fn grid(painter: &Painter, f: &Frame, dark: bool, left: f32, timed: Option<&[Event]>) {
     let line = if dark {
         Color32::from_gray(0x33)
     } else {
@@ -591,6 +611,11 @@ fn grid(painter: &Painter, f: &Frame, dark: bool, left: f32) {
             text,
         );
         v += step;
+    }
+    if let Some(events) = timed {
+        if time_ticks(painter, f, events, line, text) {
+            return;
+        }
     }
     // Events.
     let span = f.w.t1 - f.w.t0;
@@ -622,6 +647,91 @@ fn grid(painter: &Painter, f: &Frame, dark: bool, left: f32) {
         font,
         text,
     );
+}
+
+/// Ticks labelled in time since the first event, spread evenly over the plot.
+///
+/// The plot is laid out by event, and a job's time is far from uniform over its events (a
+/// real sample spends 6 s on its first 300 events and 0.14 s on the next 2,800), so ticks at
+/// evenly spaced times would pile up in a few pixels. Instead, each of about eight evenly
+/// spaced positions gets the time there rounded to a step that suits the local pace, and the
+/// tick sits at the first event at or after that exact time. Returns false (drawing nothing)
+/// when the window spans no time.
+fn time_ticks(
+    painter: &Painter,
+    f: &Frame,
+    events: &[Event],
+    line: Color32,
+    text: Color32,
+) -> bool {
+    let Some(first) = events.first() else {
+        return false;
+    };
+    let n = events.len();
+    let at = |e: f64| (events[(e.max(0.0) as usize).min(n - 1)].time_us - first.time_us) as f64;
+    let (t0, t1) = (f.w.t0, f.w.t1);
+    if at(t1.ceil() - 1.0) <= at(t0.floor()) {
+        return false;
+    }
+    let font = egui::FontId::proportional(11.0);
+    const TICKS: usize = 8;
+    let span = (t1 - t0) / TICKS as f64;
+    let mut last: Option<(f32, String)> = None;
+    for i in 0..=TICKS {
+        let e = t0 + span * i as f64;
+        // How fast time moves here: over one tick interval around this position.
+        let pace = (at(e + span / 2.0) - at(e - span / 2.0)).max(1.0);
+        let step = nice_step(pace / 4.0).max(1.0);
+        let t = (at(e) / step).round() * step;
+        let tick = events.partition_point(|ev| ((ev.time_us - first.time_us) as f64) < t);
+        let x = f.x(tick as f64);
+        if x < f.rect.left() || x > f.rect.right() - 60.0 {
+            continue; // outside, or where the axis name goes
+        }
+        let label = time_label(t, step);
+        if last
+            .as_ref()
+            .is_some_and(|(lx, ll)| x - lx < 64.0 || *ll == label)
+        {
+            continue;
+        }
+        painter.vline(
+            x,
+            f.rect.y_range(),
+            Stroke::new(1.0, line.gamma_multiply(0.6)),
+        );
+        painter.text(
+            pos2(x, f.rect.bottom() + 3.0),
+            egui::Align2::CENTER_TOP,
+            &label,
+            font.clone(),
+            text,
+        );
+        last = Some((x, label));
+    }
+    painter.text(
+        pos2(f.rect.right(), f.rect.bottom() + 3.0),
+        egui::Align2::RIGHT_TOP,
+        "time",
+        font,
+        text,
+    );
+    true
+}
+
+/// `t` microseconds as a tick label: in the unit of its size (6.065 s, not 6065 ms), with as
+/// many decimals as the tick step needs.
+fn time_label(t_us: f64, step_us: f64) -> String {
+    let big = t_us.abs().max(step_us);
+    let (unit, scale) = if big >= 1e6 {
+        ("s", 1e6)
+    } else if big >= 1e3 {
+        ("ms", 1e3)
+    } else {
+        ("µs", 1.0)
+    };
+    let decimals = (-(step_us / scale).log10().floor()).max(0.0) as usize;
+    format!("{:.*} {unit}", decimals, t_us / scale)
 }
 
 fn event_label(e: u64) -> String {
@@ -754,4 +864,20 @@ fn legend(ui: &mut Ui, cx: &mut ViewCtx) {
         );
     });
     let _ = Pos2::ZERO;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::time_label;
+
+    #[test]
+    fn time_labels_use_the_unit_of_their_size_and_the_decimals_of_their_step() {
+        assert_eq!(time_label(0.0, 1e6), "0 s");
+        assert_eq!(time_label(6_065_000.0, 5_000.0), "6.065 s");
+        assert_eq!(time_label(2_500_000.0, 500_000.0), "2.5 s");
+        assert_eq!(time_label(120e6, 20e6), "120 s");
+        assert_eq!(time_label(250_000.0, 50_000.0), "250 ms");
+        assert_eq!(time_label(1_500.0, 100.0), "1.5 ms");
+        assert_eq!(time_label(20.0, 10.0), "20 µs");
+    }
 }
