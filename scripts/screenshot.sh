@@ -45,7 +45,7 @@ sleep 1
 xdotool mousemove 182 121 sleep 0.4 click 1 sleep 0.4          # bands by allocation
 xdotool mousemove 55 12 sleep 0.4 click 1 sleep 0.4            # View menu
 sleep 1
-xdotool mousemove 100 185 sleep 0.4 click 1 sleep 0.4          # Light theme
+xdotool mousemove 100 209 sleep 0.4 click 1 sleep 0.4          # Light theme
 xdotool key Escape
 xdotool mousemove 600 500
 for _ in 1 2 3 4 5; do xdotool key w; sleep 0.3; done   # zoom in around the pointer
