@@ -212,6 +212,16 @@ impl<'r> Input<'r> {
         self.pos += n;
     }
 
+    /// The next byte if the window holds one, without consuming it and without a refill.
+    #[inline(always)]
+    pub fn peek_fast(&self) -> Option<u8> {
+        if self.pos < self.end {
+            self.buf.get(self.pos).copied()
+        } else {
+            None
+        }
+    }
+
     /// The next byte without consuming it, or `None` at a clean end of data.
     pub fn peek_byte(&mut self) -> Result<Option<u8>> {
         if self.pos == self.end {
