@@ -121,6 +121,12 @@ impl Packed {
     pub fn as_str(self) -> Option<StrId> {
         (self.tag() == Self::T_STR).then_some(self.id())
     }
+
+    /// The integer when this is one that fits the payload (a wide one is in the side table).
+    #[inline(always)]
+    fn as_small_int(self) -> Option<i64> {
+        (self.tag() == Self::T_INT).then_some(((self.0 << 4) as i64) >> 4)
+    }
 }
 
 /// The items of a container node: nothing allocated while empty, one pointer otherwise.
@@ -952,38 +958,52 @@ impl<'r, 'p> Machine<'r, 'p> {
             compile_context: 0,
             user_metadata: 0,
         };
+        // Values are tested for the type each field expects and decoded in full only when
+        // they are something else: a general decode is a jump the CPU mispredicts.
         for pair in items.chunks_exact(2) {
-            let (key, val) = (pair[0], self.val(pair[1]));
+            let (key, val) = (pair[0], pair[1]);
             let Some(key) = key.as_str() else {
-                self.event_extra(idx, None, self.val(key), val)?;
+                self.event_extra(idx, None, self.val(key), self.val(val))?;
                 continue;
             };
             match self.keys.field(key) {
-                Field::Action => match val {
-                    Value::Str(s) => {
+                Field::Action => match val.as_str() {
+                    Some(s) => {
                         ev.action = self.keys.action(s);
                         if let Action::Other(s) = ev.action {
                             let name = self.frames.strings.get(s).to_string();
                             *self.unknown.actions.entry(name).or_default() += 1;
                         }
                     }
-                    _ => return Err(self.malformed("a trace entry's action is not a string")),
+                    None => return Err(self.malformed("a trace entry's action is not a string")),
                 },
                 Field::Addr => ev.addr = self.u64_field(val, "addr")?,
                 Field::Size => ev.size = self.u64_field(val, "size")?,
                 Field::Stream => ev.stream = self.u64_field(val, "stream")?,
                 Field::TimeUs => {
-                    ev.time_us = match val {
-                        Value::Int(i) => i,
-                        Value::Float(f) => f as i64,
-                        _ => return Err(self.malformed("a trace entry's time_us is not a number")),
+                    ev.time_us = match val.as_small_int() {
+                        Some(i) => i,
+                        None => match self.val(val) {
+                            Value::Int(i) => i,
+                            Value::Float(f) => f as i64,
+                            _ => {
+                                return Err(
+                                    self.malformed("a trace entry's time_us is not a number")
+                                )
+                            }
+                        },
                     }
                 }
-                Field::Frames => ev.stack = self.stack_of(val)?,
+                Field::Frames => {
+                    ev.stack = match val.as_node().map(|id| self.nodes.get(id as usize)) {
+                        Some(Some(Node::Stack(s))) => *s,
+                        _ => self.stack_of(self.val(val))?,
+                    }
+                }
                 Field::DeviceFree => ev.device_free = self.u64_field(val, "device_free")?,
                 Field::CompileContext => ev.compile_context = self.str_or_text(val)?,
                 Field::UserMetadata => ev.user_metadata = self.str_or_text(val)?,
-                Field::Other => self.event_extra(idx, Some(key), Value::Str(key), val)?,
+                Field::Other => self.event_extra(idx, Some(key), Value::Str(key), self.val(val))?,
             }
         }
         Ok(ev)
@@ -1011,21 +1031,23 @@ impl<'r, 'p> Machine<'r, 'p> {
 
     /// A non-negative integer field: the common case inline, the rest in [`Self::as_u64`].
     #[inline(always)]
-    fn u64_field(&self, v: Value, field: &str) -> Result<u64> {
-        match v {
-            Value::Int(i) if i >= 0 => Ok(i as u64),
-            _ => self.as_u64(v, field),
+    fn u64_field(&self, v: Packed, field: &str) -> Result<u64> {
+        match v.as_small_int() {
+            Some(i) if i >= 0 => Ok(i as u64),
+            _ => self.as_u64(self.val(v), field),
         }
     }
 
     /// A string field, or the text of another value (kept, not dropped).
     #[inline(always)]
-    fn str_or_text(&mut self, v: Value) -> Result<StrId> {
-        match v {
-            Value::Str(s) => Ok(s),
-            Value::None => Ok(0),
-            other => self.text_of(other),
+    fn str_or_text(&mut self, v: Packed) -> Result<StrId> {
+        if let Some(s) = v.as_str() {
+            return Ok(s);
         }
+        if v == Packed::NONE {
+            return Ok(0);
+        }
+        self.text_of(self.val(v))
     }
 
     #[cold]
