@@ -612,20 +612,12 @@ fn grid(painter: &Painter, f: &Frame, dark: bool, left: f32, timed: Option<&[Eve
         );
         v += step;
     }
-    if let Some(events) = timed {
-        if time_ticks(painter, f, events, line, text) {
-            return;
-        }
-    }
-    // Events.
-    let span = f.w.t1 - f.w.t0;
-    let estep = nice_step(span / 8.0).max(1.0);
-    let mut e = (f.w.t0 / estep).ceil() * estep;
-    while e <= f.w.t1 {
-        let x = f.x(e);
-        if x > f.rect.right() - 40.0 {
-            break; // room for the axis name
-        }
+    // The horizontal axis: time since the first event where the file has it, else events.
+    let (ticks, name) = match timed.and_then(|events| time_ticks(f, events)) {
+        Some(ticks) => (ticks, "time"),
+        None => (event_ticks(f), "event"),
+    };
+    for (x, label) in ticks {
         painter.vline(
             x,
             f.rect.y_range(),
@@ -634,49 +626,56 @@ fn grid(painter: &Painter, f: &Frame, dark: bool, left: f32, timed: Option<&[Eve
         painter.text(
             pos2(x, f.rect.bottom() + 3.0),
             egui::Align2::CENTER_TOP,
-            event_label(e as u64),
+            label,
             font.clone(),
             text,
         );
-        e += estep;
     }
     painter.text(
         pos2(f.rect.right(), f.rect.bottom() + 3.0),
         egui::Align2::RIGHT_TOP,
-        "event",
+        name,
         font,
         text,
     );
 }
 
-/// Ticks labelled in time since the first event, spread evenly over the plot.
+/// Ticks (x, label) at round event numbers.
+fn event_ticks(f: &Frame) -> Vec<(f32, String)> {
+    let span = f.w.t1 - f.w.t0;
+    let estep = nice_step(span / 8.0).max(1.0);
+    let mut e = (f.w.t0 / estep).ceil() * estep;
+    let mut out = Vec::new();
+    while e <= f.w.t1 {
+        let x = f.x(e);
+        if x > f.rect.right() - 40.0 {
+            break; // room for the axis name
+        }
+        out.push((x, event_label(e as u64)));
+        e += estep;
+    }
+    out
+}
+
+/// Ticks (x, label) in time since the first event, spread evenly over the plot.
 ///
 /// The plot is laid out by event, and a job's time is far from uniform over its events (a
 /// real sample spends 6 s on its first 300 events and 0.14 s on the next 2,800), so ticks at
 /// evenly spaced times would pile up in a few pixels. Instead, each of about eight evenly
 /// spaced positions gets the time there rounded to a step that suits the local pace, and the
-/// tick sits at the first event at or after that exact time. Returns false (drawing nothing)
-/// when the window spans no time.
-fn time_ticks(
-    painter: &Painter,
-    f: &Frame,
-    events: &[Event],
-    line: Color32,
-    text: Color32,
-) -> bool {
-    let Some(first) = events.first() else {
-        return false;
-    };
+/// tick sits at the first event at or after that exact time. `None` when the window spans no
+/// time.
+fn time_ticks(f: &Frame, events: &[Event]) -> Option<Vec<(f32, String)>> {
+    let first = events.first()?;
     let n = events.len();
     let at = |e: f64| (events[(e.max(0.0) as usize).min(n - 1)].time_us - first.time_us) as f64;
     let (t0, t1) = (f.w.t0, f.w.t1);
     if at(t1.ceil() - 1.0) <= at(t0.floor()) {
-        return false;
+        return None;
     }
-    let font = egui::FontId::proportional(11.0);
     const TICKS: usize = 8;
     let span = (t1 - t0) / TICKS as f64;
-    let mut last: Option<(f32, String)> = None;
+    let mut out: Vec<(f32, String)> = Vec::new();
     for i in 0..=TICKS {
         let e = t0 + span * i as f64;
         // How fast time moves here: over one tick interval around this position.
@@ -689,34 +688,15 @@ fn time_ticks(
             continue; // outside, or where the axis name goes
         }
         let label = time_label(t, step);
-        if last
-            .as_ref()
+        if out
+            .last()
             .is_some_and(|(lx, ll)| x - lx < 64.0 || *ll == label)
         {
-            continue;
+            continue; // times bunch up where the job was fast; keep labels apart
         }
-        painter.vline(
-            x,
-            f.rect.y_range(),
-            Stroke::new(1.0, line.gamma_multiply(0.6)),
-        );
-        painter.text(
-            pos2(x, f.rect.bottom() + 3.0),
-            egui::Align2::CENTER_TOP,
-            &label,
-            font.clone(),
-            text,
-        );
-        last = Some((x, label));
+        out.push((x, label));
     }
-    painter.text(
-        pos2(f.rect.right(), f.rect.bottom() + 3.0),
-        egui::Align2::RIGHT_TOP,
-        "time",
-        font,
-        text,
-    );
-    true
+    Some(out)
 }
 
 /// `t` microseconds as a tick label: in the unit of its size (6.065 s, not 6065 ms), with as
