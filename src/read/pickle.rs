@@ -126,7 +126,14 @@ impl Packed {
     /// The integer when this is one that fits the payload (a wide one is in the side table).
     #[inline(always)]
     fn as_small_int(self) -> Option<i64> {
-        (self.tag() == Self::T_INT).then_some(((self.0 << 4) as i64) >> 4)
+        (self.tag() == Self::T_INT).then_some(self.int_payload())
+    }
+
+    /// The payload read as a sign-extended 60-bit integer.
+    #[inline(always)]
+    fn int_payload(self) -> i64 {
+        const SPARE: u32 = 64 - Packed::SHIFT;
+        ((self.0 << SPARE) as i64) >> SPARE
     }
 }
 
@@ -687,7 +694,7 @@ impl<'r, 'p> Machine<'r, 'p> {
         match p.tag() {
             Packed::T_NONE => Value::None,
             Packed::T_BOOL => Value::Bool(id != 0),
-            Packed::T_INT => Value::Int(((p.0 << 4) as i64) >> 4),
+            Packed::T_INT => Value::Int(p.int_payload()),
             Packed::T_STR => Value::Str(id),
             Packed::T_BIGINT => Value::BigInt(id),
             Packed::T_BYTES => Value::Bytes(id),
@@ -996,9 +1003,9 @@ impl<'r, 'p> Machine<'r, 'p> {
                     }
                 }
                 Field::Frames => {
-                    ev.stack = match val.as_node().map(|id| self.nodes.get(id as usize)) {
-                        Some(Some(Node::Stack(s))) => *s,
-                        _ => self.stack_of(self.val(val))?,
+                    ev.stack = match val.as_node().and_then(|id| self.interned_stack(id)) {
+                        Some(s) => s,
+                        None => self.stack_of(self.val(val))?,
                     }
                 }
                 Field::DeviceFree => ev.device_free = self.u64_field(val, "device_free")?,
@@ -1089,13 +1096,23 @@ impl<'r, 'p> Machine<'r, 'p> {
     /// The stack id of a `frames` value: a list of frame dicts, shared through the memo.
     #[inline]
     pub fn stack_of(&mut self, v: Value) -> Result<StackId> {
-        // Most entries' frame lists were already interned by `try_stack_from_appends`.
-        if let Value::Node(id) = v {
-            if let Some(Node::Stack(s)) = self.nodes.get(id as usize) {
-                return Ok(*s);
-            }
+        if let Some(s) = match v {
+            Value::Node(id) => self.interned_stack(id),
+            _ => None,
+        } {
+            return Ok(s);
         }
         self.stack_of_list(v)
+    }
+
+    /// The stack of node `id` if its frame list is already interned (most entries' are, by
+    /// `try_stack_from_appends`).
+    #[inline(always)]
+    fn interned_stack(&self, id: u32) -> Option<StackId> {
+        match self.nodes.get(id as usize) {
+            Some(Node::Stack(s)) => Some(*s),
+            _ => None,
+        }
     }
 
     #[inline(never)]
