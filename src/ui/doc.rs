@@ -75,7 +75,8 @@ pub struct DocUi {
     /// The filtered timeline (`None`: the unfiltered one of the device).
     pub lod: Option<Arc<Lod>>,
     pub lod_job: Option<LodJob>,
-    /// Segment layout at the cursor, cached by (device, cursor).
+    /// Segment layout at the cursor, cached by (device, cursor); `usize::MAX` for the layout as
+    /// dumped of a device without a trace.
     pub layout_cache: Option<(usize, usize, LayoutAt)>,
     /// Fragmentation chart columns, cached by (device, width in columns).
     pub frag_cache: Option<(usize, usize, FragColumns)>,

@@ -23,7 +23,7 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
     }
     cx.doc.cursor = cx.doc.cursor.min(n - 1);
     scrubber(ui, cx);
-    let layout = layout_at(cx);
+    let layout = layout_at(cx, Some(cx.doc.cursor));
     status(ui, cx, &layout);
     if layout.is_empty() {
         ui.label(RichText::new("No segment is reserved after this event.").weak());
@@ -68,7 +68,7 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
 /// there is no time to scrub, but the snapshot's segment list still gives the layout at dump
 /// time, which is what a user opening such a file wants to see.
 fn dump_time(ui: &mut Ui, cx: &mut ViewCtx) {
-    let layout = cx.d.layout.layout_after(&cx.d.replay, None);
+    let layout = layout_at(cx, None);
     if layout.is_empty() {
         ui.label("This device has no trace events and no segments.");
         return;
@@ -125,15 +125,16 @@ pub(super) fn block_history(cx: &ViewCtx, addr: u64) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The layout after the cursor event, cached.
-fn layout_at(cx: &mut ViewCtx) -> Arc<Vec<SegmentView>> {
-    let key = (cx.doc.device, cx.doc.cursor);
+/// The layout after event `t` (`None`: as dumped, for a device without a trace), cached: the
+/// view draws every frame, a layout query walks every block.
+fn layout_at(cx: &mut ViewCtx, t: Option<usize>) -> Arc<Vec<SegmentView>> {
+    let key = (cx.doc.device, t.unwrap_or(usize::MAX));
     if let Some((d, c, l)) = &cx.doc.layout_cache {
         if (*d, *c) == key {
             return l.clone();
         }
     }
-    let l = Arc::new(cx.d.layout.layout_after(&cx.d.replay, Some(cx.doc.cursor)));
+    let l = Arc::new(cx.d.layout.layout_after(&cx.d.replay, t));
     cx.doc.layout_cache = Some((key.0, key.1, l.clone()));
     l
 }
