@@ -22,7 +22,7 @@ use memsight::read::{load_path, LoadOptions};
 
 /// The allocator the `memsight` binary ships with, so that the figures are the product's.
 #[global_allocator]
-static ALLOC: memsight::alloc::HugePageAlloc = memsight::alloc::HugePageAlloc;
+static ALLOC: memsight::heap::HugePageAlloc = memsight::heap::HugePageAlloc;
 
 const RUNS: usize = 5;
 

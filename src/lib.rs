@@ -6,12 +6,14 @@
 //! - [`output`] and [`cli`]: reports, JSON contracts and the command line;
 //! - `ui` (feature `gui`): the egui desktop app, the only layer that knows egui.
 
-pub mod alloc;
+pub mod allocator;
 pub mod analysis;
 pub mod cli;
+pub mod heap;
 pub mod model;
 pub mod output;
 pub mod read;
 #[cfg(feature = "gui")]
 pub mod ui;
+pub mod units;
 pub mod whatif;

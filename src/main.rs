@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use memsight::cli;
 
 #[global_allocator]
-static ALLOC: memsight::alloc::HugePageAlloc = memsight::alloc::HugePageAlloc;
+static ALLOC: memsight::heap::HugePageAlloc = memsight::heap::HugePageAlloc;
 
 #[derive(Parser)]
 #[command(

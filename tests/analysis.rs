@@ -2,7 +2,7 @@
 
 mod common;
 
-use memsight::analysis::{self, Verdict};
+use memsight::analysis::{self, TraceNote, Verdict};
 use memsight::read::{load_path, LoadOptions};
 
 fn analyse(
@@ -194,8 +194,9 @@ fn frag_oom_numbers() {
     assert_eq!(o.requested, 600 << 20);
     assert_eq!(o.free_in_reserved, 1_098_907_648);
     assert!(o.largest_free_block < o.requested);
-    assert!(o.advice.contains("expandable_segments:True"));
-    assert!(o.advice.contains("max_split_size_mb:"));
+    let advice = memsight::output::words::oom_advice(&a.devices[0], o);
+    assert!(advice.contains("expandable_segments:True"), "{advice}");
+    assert!(advice.contains("max_split_size_mb:"), "{advice}");
 }
 
 /// explain-oom reaches the same verdicts from the error messages alone.
@@ -213,7 +214,7 @@ fn explain_oom_from_messages() {
         let msg = truth["ooms"][0]["message"].as_str().unwrap();
         let m = analysis::oom::parse_message(msg);
         assert!(m.requested.is_some(), "{name}: {m:?}");
-        let (v, _) = analysis::oom::explain_message(&m).unwrap();
+        let v = analysis::oom::explain_message(&m).unwrap();
         assert_eq!(v, want, "{name}: {m:?}");
     }
     // PyTorch 1.x wording.
@@ -222,7 +223,7 @@ fn explain_oom_from_messages() {
     let m = analysis::oom::parse_message(old);
     assert_eq!(m.requested, Some(2 << 30));
     assert_eq!(
-        analysis::oom::explain_message(&m).unwrap().0,
+        analysis::oom::explain_message(&m).unwrap(),
         Verdict::Fragmentation
     );
 }
@@ -305,12 +306,12 @@ fn trace_notes_tell_a_wrapped_ring_from_no_trace() {
     let note = a.devices[0]
         .trace_note(snap.format.variant)
         .expect("the ring wrapped");
-    assert!(note.partial);
     assert!(
-        note.text.contains("every figure is exact from event"),
-        "{}",
-        note.text
+        matches!(note, TraceNote::Partial { exact_from } if exact_from > 0),
+        "{note:?}"
     );
+    let text = memsight::output::words::trace_note(note);
+    assert!(text.contains("every figure is exact from event"), "{text}");
 
     let (snap, a, _) = analyse("frag_oom").expect("bundled sample");
     assert_eq!(a.devices[0].trace_note(snap.format.variant), None);
@@ -323,6 +324,7 @@ fn trace_notes_tell_a_wrapped_ring_from_no_trace() {
     let note = a.devices[0]
         .trace_note(snap.format.variant)
         .expect("no trace");
-    assert!(!note.partial);
-    assert!(note.text.contains("PyTorch 2.0 format"), "{}", note.text);
+    assert_eq!(note, TraceNote::BlockHistory);
+    let text = memsight::output::words::trace_note(note);
+    assert!(text.contains("PyTorch 2.0 format"), "{text}");
 }

@@ -149,7 +149,7 @@ fn check_all_formats(name: &str, snap: &Snapshot, a: &Analysis) -> String {
     let json: serde_json::Value =
         serde_json::from_str(&report::render_with(snap, a, &opts, ReportFormat::Json))
             .expect("report JSON parses");
-    let contract = serde_json::to_value(analyze_json::to_json(a)).unwrap();
+    let contract = serde_json::to_value(analyze_json::to_json(a, snap.format.variant)).unwrap();
     let devs = json["devices"].as_array().expect("devices");
     assert_eq!(devs.len(), a.devices.len());
     for (got, want) in devs.iter().zip(contract["devices"].as_array().unwrap()) {
@@ -425,8 +425,9 @@ fn html_renders_in_chromium() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Files without a trace still give a report (the dump-time state only), and an empty one
-/// says there is nothing to analyse; neither panics.
+/// Files without a trace still give a report (the dump-time state only) that says what it
+/// cannot tell and never calls the run healthy; an empty one says there is nothing to
+/// analyse; neither panics.
 #[test]
 fn segments_only_and_empty_snapshots() {
     use memsight::output::diff::{self, Point, Side};
@@ -450,7 +451,8 @@ fn segments_only_and_empty_snapshots() {
     assert_eq!(a.devices.len(), 1);
     for f in [ReportFormat::Html, ReportFormat::Md, ReportFormat::Json] {
         let text = report::render(&snap, &a, None, f);
-        assert!(text.contains("Healthy"), "{f:?}: {text}");
+        assert!(text.contains("No allocator trace"), "{f:?}: {text}");
+        assert!(!text.contains("Healthy"), "{f:?}: {text}");
     }
     let html = report::render(&snap, &a, None, ReportFormat::Html);
     assert!(html.contains("has no trace for this device"));

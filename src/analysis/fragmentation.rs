@@ -1,4 +1,9 @@
 //! Fragmentation over time: how much reserved memory is free, and how badly it is split.
+//!
+//! One measure is used everywhere (the diagnosis, the reports, `check`, the app): memory is
+//! *stranded* when it is free inside reserved segments but outside the largest free block, so
+//! no request larger than that block can use it. Free means neither allocated nor waiting on
+//! another stream (`reserved - active`).
 
 use serde::Serialize;
 
@@ -10,9 +15,12 @@ pub struct FragmentationPoint {
     pub event: usize,
     pub reserved: u64,
     pub allocated: u64,
+    pub active: u64,
     /// `reserved - allocated`: what PyTorch calls "reserved but unallocated".
     pub reserved_unallocated: u64,
     pub largest_free_block: u64,
+    /// Free bytes outside the largest free block (see the module doc).
+    pub stranded: u64,
     /// `1 - largest free block / free bytes in reserved memory` (0: one free block; near 1:
     /// the free memory is in many small pieces).
     pub external: f64,
@@ -34,6 +42,14 @@ pub struct Fragmentation {
     pub max_external: f64,
 }
 
+/// Stranded bytes after event `i`: free in reserved memory, outside the largest free block.
+pub fn stranded_at(r: &Replay, i: usize) -> u64 {
+    let s = &r.series;
+    s.reserved[i]
+        .saturating_sub(s.active[i])
+        .saturating_sub(s.largest_free[i])
+}
+
 /// External fragmentation at event `i`.
 pub fn external_at(r: &Replay, i: usize) -> f64 {
     let s = &r.series;
@@ -51,8 +67,10 @@ pub fn point(r: &Replay, i: usize) -> FragmentationPoint {
         event: i,
         reserved: s.reserved[i],
         allocated: s.allocated[i],
+        active: s.active[i],
         reserved_unallocated: s.reserved[i].saturating_sub(s.allocated[i]),
         largest_free_block: s.largest_free[i],
+        stranded: stranded_at(r, i),
         external: external_at(r, i),
         inactive_split: s.inactive_split[i],
         segments: s.segments[i],
@@ -68,12 +86,7 @@ pub fn summarize(r: &Replay) -> Fragmentation {
     let mut peak = 0;
     let mut max_external: f64 = 0.0;
     for i in 0..s.len() {
-        let split = |j: usize| {
-            s.reserved[j]
-                .saturating_sub(s.active[j])
-                .saturating_sub(s.largest_free[j])
-        };
-        if split(i) > split(worst) {
+        if stranded_at(r, i) > stranded_at(r, worst) {
             worst = i;
         }
         if s.reserved[i] > s.reserved[peak] {
@@ -89,5 +102,20 @@ pub fn summarize(r: &Replay) -> Fragmentation {
         at_peak_reserved: Some(point(r, peak)),
         at_end: Some(point(r, s.len() - 1)),
         max_external,
+    }
+}
+
+impl Fragmentation {
+    /// Fragmentation as one figure: the share of reserved memory stranded at the moment of
+    /// peak reserved memory, with that moment. 0 when the free memory was one block (or none),
+    /// near 1 when most reserved memory sat in holes too small to use. Momentary figures such
+    /// as `max_external` are high in healthy runs (a cache of freed activations is free and
+    /// split), so they make poor verdicts and gates.
+    pub fn stranded_share_at_peak(&self) -> Option<(f64, FragmentationPoint)> {
+        let p = self.at_peak_reserved?;
+        if p.reserved == 0 {
+            return Some((0.0, p));
+        }
+        Some((p.stranded as f64 / p.reserved as f64, p))
     }
 }

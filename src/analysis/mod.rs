@@ -4,23 +4,27 @@
 //! reports need: counters at every event, allocation lifetimes, fragmentation over time, leak
 //! suspects grouped by the user's line of code, and a verdict for every OOM.
 
+pub mod findings;
 pub mod fragmentation;
+pub mod growth;
 pub mod iterations;
 pub mod layout;
-pub mod leaks;
 pub mod oom;
 pub mod replay;
 pub mod sites;
 
 use rayon::prelude::*;
 
-use crate::model::{Action, FormatVariant, Snapshot};
+use crate::allocator::Settings;
+use crate::model::{Action, Snapshot};
 
+pub use findings::{Finding, Severity, TraceNote};
 pub use fragmentation::Fragmentation;
+pub use growth::{Growth, GrowthKind, LeakSuspect};
+pub use iterations::{IterationSource, IterationSpec, Iterations};
 pub use layout::{BlockView, LayoutIndex, SegmentView};
-pub use leaks::LeakSuspect;
 pub use oom::{OomReport, Verdict};
-pub use replay::{Allocation, Counters, Replay, Rules, SegmentSpan, Series, NONE};
+pub use replay::{Allocation, Counters, Replay, SegmentSpan, Series, NONE};
 pub use sites::{CallSite, SiteTable};
 
 /// Counters just before a `snapshot` marker entry.
@@ -57,57 +61,15 @@ pub struct DeviceAnalysis {
     pub sites: SiteTable,
     /// Call site of each allocation (index into `sites`).
     pub allocation_site: Vec<u32>,
-    pub iterations: iterations::Iterations,
+    pub iterations: Iterations,
     pub fragmentation: Fragmentation,
     pub ooms: Vec<OomReport>,
+    /// Leak suspects, the most growth per iteration first (empty when the iterations
+    /// cannot support a verdict: see [`Iterations::can_judge_leaks`]).
     pub leaks: Vec<LeakSuspect>,
+    /// Every leak, then the other growth worth naming (one-time, bounded, transient).
+    pub growth: Vec<Growth>,
     pub layout: LayoutIndex,
-}
-
-/// What the trace of a device cannot tell (see [`DeviceAnalysis::trace_note`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TraceNote {
-    /// A trace whose start is missing (a wrapped ring); `false`: no trace at all.
-    pub partial: bool,
-    /// The explanation in plain words.
-    pub text: String,
-}
-
-impl DeviceAnalysis {
-    /// What the trace cannot tell, or `None` when it covers the whole run from an empty
-    /// allocator. One text for the command line, the app and the reports.
-    pub fn trace_note(&self, variant: FormatVariant) -> Option<TraceNote> {
-        if self.trace_complete {
-            return None;
-        }
-        let at_dump = "the figures describe memory when the snapshot was taken";
-        let (partial, text) = match variant {
-            FormatVariant::BlockHistory if self.events <= 1 => (
-                false,
-                format!(
-                    "This file has the PyTorch 2.0 format (each block carries its own history, \
-                     there is no allocator trace): {at_dump}."
-                ),
-            ),
-            _ if self.events == 0 => (
-                false,
-                format!(
-                    "No allocator trace for this device (history was not recorded, or recorded \
-                     nothing): {at_dump}."
-                ),
-            ),
-            _ => (
-                true,
-                format!(
-                    "The trace does not start from an empty allocator (the ring buffer wrapped \
-                     or history was enabled late): the state before its first event was \
-                     reconstructed from the dump; every figure is exact from event {}.",
-                    self.replay.exact_from
-                ),
-            ),
-        };
-        Some(TraceNote { partial, text })
-    }
 }
 
 /// The analysis of a whole snapshot.
@@ -122,26 +84,44 @@ impl Analysis {
     }
 }
 
-/// Analyses every device of a snapshot (devices in parallel).
+/// What the user can choose about an analysis.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Where iterations come from (`--iterations`).
+    pub iterations: IterationSpec,
+}
+
+/// Analyses every device of a snapshot (devices in parallel), with the default options.
 pub fn analyze(snap: &Snapshot) -> Analysis {
-    let rules = Rules::from_settings(snap.allocator_settings.as_ref());
+    analyze_with(snap, &Options::default())
+}
+
+/// Analyses every device of a snapshot (devices in parallel).
+pub fn analyze_with(snap: &Snapshot, options: &Options) -> Analysis {
+    let settings = Settings::from_snapshot(snap);
     let ids = snap.device_ids();
     let devices = ids
         .par_iter()
-        .map(|&d| analyze_device(snap, d, &rules))
+        .map(|&d| analyze_device(snap, d, &settings, options))
         .collect();
     Analysis { devices }
 }
 
-/// Analyses one device.
-pub fn analyze_device(snap: &Snapshot, device: usize, rules: &Rules) -> DeviceAnalysis {
+/// Analyses one device; `settings` are the allocator settings the snapshot was recorded
+/// under.
+pub fn analyze_device(
+    snap: &Snapshot,
+    device: usize,
+    settings: &Settings,
+    options: &Options,
+) -> DeviceAnalysis {
     let empty = crate::model::DeviceTrace {
         device,
         ..Default::default()
     };
     let trace = snap.trace(device).unwrap_or(&empty);
     let dump: Vec<_> = snap.segments_of(device).collect();
-    let replay = replay::replay(trace, &dump, rules);
+    let replay = replay::replay(trace, &dump, settings);
     let events = &trace.events;
 
     let mut markers = Vec::new();
@@ -178,11 +158,28 @@ pub fn analyze_device(snap: &Snapshot, device: usize, rules: &Rules) -> DeviceAn
     };
 
     let (sites, allocation_site) = sites::SiteTable::build(snap, &replay.allocations);
-    let iterations = iterations::detect(snap, device, events);
+    let iterations = iterations::detect(
+        &iterations::Context {
+            snap,
+            device,
+            events,
+            replay: &replay,
+            sites: &sites,
+            allocation_site: &allocation_site,
+        },
+        &options.iterations,
+    );
     let fragmentation = fragmentation::summarize(&replay);
     let layout = LayoutIndex::build(&replay, events.len());
-    let ooms = oom::reports(snap, events, &replay, &layout, &sites, &allocation_site);
-    let leaks = leaks::find(&replay, &sites, &allocation_site, &iterations, events.len());
+    let ooms = oom::reports(snap, events, &replay, settings, &allocation_site);
+    let growth::Classified { leaks, growth } = growth::classify(
+        &replay,
+        &sites,
+        &allocation_site,
+        &iterations,
+        events.len(),
+        peak.allocated,
+    );
     DeviceAnalysis {
         device,
         events: events.len(),
@@ -197,6 +194,7 @@ pub fn analyze_device(snap: &Snapshot, device: usize, rules: &Rules) -> DeviceAn
         fragmentation,
         ooms,
         leaks,
+        growth,
         layout,
     }
 }

@@ -1,14 +1,15 @@
-//! OOM forensics: for every failed allocation, was it capacity or fragmentation, and what fixes
-//! it.
+//! OOM forensics: for every failed allocation, was it capacity or fragmentation, and what held
+//! the memory. The numbers only: the words and the fix are written by the output layer
+//! (`output::words`).
+
+use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::allocator::Settings;
 use crate::model::{Action, Event, Snapshot, StackId};
-use crate::output::format::bytes;
 
-use super::layout::LayoutIndex;
-use super::replay::{Allocation, Replay, Rules};
-use super::sites::SiteTable;
+use super::replay::{Allocation, Replay};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -29,10 +30,57 @@ impl Verdict {
     }
 }
 
-/// Live memory of one call site or category at the OOM.
+/// What an allocation's memory is for, judged from its stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Parameters,
+    Activations,
+    Gradients,
+    OptimizerState,
+    Other,
+}
+
+impl Category {
+    /// Every category, in the order the app's colours and legends use.
+    pub const ALL: [Category; 5] = [
+        Category::Parameters,
+        Category::Activations,
+        Category::Gradients,
+        Category::OptimizerState,
+        Category::Other,
+    ];
+
+    /// The name reports and JSON use (`optimizer state`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Parameters => "parameters",
+            Category::Activations => "activations",
+            Category::Gradients => "gradients",
+            Category::OptimizerState => "optimizer state",
+            Category::Other => "other",
+        }
+    }
+
+    /// Position in [`Category::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Live memory of one call site at the OOM.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LiveShare {
-    pub label: String,
+pub struct SiteShare {
+    /// Index into the device's [`SiteTable`](super::SiteTable).
+    pub site: u32,
+    pub bytes: u64,
+    pub blocks: u64,
+}
+
+/// Live memory of one category at the OOM.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CategoryShare {
+    pub category: Category,
     pub bytes: u64,
     pub blocks: u64,
 }
@@ -41,6 +89,9 @@ pub struct LiveShare {
 pub struct OomReport {
     pub event: usize,
     pub requested: u64,
+    /// The block the request needed: the request rounded as the recording's allocator
+    /// settings round it.
+    pub block_size: u64,
     pub allocated: u64,
     pub reserved: u64,
     /// Reserved but unallocated bytes (`reserved - allocated`).
@@ -49,18 +100,19 @@ pub struct OomReport {
     /// Free device memory reported by the driver at the failure.
     pub device_free: u64,
     pub verdict: Verdict,
-    /// The fix, in one paragraph with the numbers.
-    pub advice: String,
-    /// Live memory by call site at the OOM, largest first.
-    pub by_site: Vec<LiveShare>,
-    /// Live memory by category (parameters, activations, gradients, optimizer state, other).
-    pub by_category: Vec<LiveShare>,
+    /// Live memory by call site at the OOM, largest first (at most [`TOP_SHARES`]).
+    pub by_site: Vec<SiteShare>,
+    /// Live memory by category, largest first.
+    pub by_category: Vec<CategoryShare>,
     pub stack: StackId,
 }
 
-/// Decides the verdict from the numbers alone (shared with `explain-oom`).
-pub fn verdict(requested: u64, free_in_reserved: u64, largest_free_block: Option<u64>) -> Verdict {
-    let need = Rules::default().round_size(requested);
+/// Call sites and categories an OOM report keeps.
+pub const TOP_SHARES: usize = 8;
+
+/// Decides the verdict from the numbers alone (shared with `explain-oom`): `need` is the
+/// block the request needed (the request rounded by the allocator's settings).
+pub fn verdict(need: u64, free_in_reserved: u64, largest_free_block: Option<u64>) -> Verdict {
     match largest_free_block {
         Some(largest) if free_in_reserved >= need && largest < need => Verdict::Fragmentation,
         // Without the layout (an error message only), a large reserved-but-unallocated pool
@@ -70,55 +122,18 @@ pub fn verdict(requested: u64, free_in_reserved: u64, largest_free_block: Option
     }
 }
 
-/// The fix for a verdict, with the numbers.
-pub fn advice(
-    verdict: Verdict,
-    requested: u64,
-    free_in_reserved: u64,
-    largest: Option<u64>,
-) -> String {
-    match verdict {
-        Verdict::Fragmentation => {
-            let mib = (requested >> 20).max(1);
-            let split = (mib.next_power_of_two() / 2).max(1).min(mib);
-            format!(
-                "Fragmentation: {} is reserved but unallocated, enough for the {} request, but {}. \
-                 Set PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True so freed pages can be \
-                 remapped into one contiguous range; or max_split_size_mb:{split} so large cached \
-                 blocks are not carved into small pieces. Calling torch.cuda.empty_cache() before \
-                 the large allocation also returns the scattered free blocks.",
-                bytes(free_in_reserved),
-                bytes(requested),
-                match largest {
-                    Some(l) => format!("the largest free block is only {}", bytes(l)),
-                    None => "it is split into pieces too small to hold it".into(),
-                }
-            )
-        }
-        Verdict::Capacity => format!(
-            "Capacity: the live tensors need more memory than the device allows; only {} is \
-             reserved but unallocated, less than the {} request. Reduce what is live: a smaller \
-             batch (with gradient accumulation to keep the effective batch), bf16/AMP autocast, \
-             activation checkpointing, torch.inference_mode() for evaluation, a lighter \
-             optimizer state (e.g. 8-bit or SGD), or free references you no longer need.",
-            bytes(free_in_reserved),
-            bytes(requested)
-        ),
-    }
-}
-
 /// A coarse category for an allocation's stack, for "what the live memory consists of".
-pub fn category(snap: &Snapshot, stack: StackId) -> &'static str {
+pub fn category(snap: &Snapshot, stack: StackId) -> Category {
     let frames = snap.stacks.get(stack);
-    let mut cat = "other";
+    let mut cat = Category::Other;
     for &f in frames {
         let file = snap.frames.filename(f);
         let name = snap.frames.name(f);
         if file.contains("/optim/") {
-            return "optimizer state";
+            return Category::OptimizerState;
         }
         if name.contains("backward") || file.contains("/autograd/") {
-            return "gradients";
+            return Category::Gradients;
         }
         if file.ends_with("nn/modules/module.py")
             && matches!(
@@ -126,28 +141,22 @@ pub fn category(snap: &Snapshot, stack: StackId) -> &'static str {
                 "_apply" | "cuda" | "to" | "<lambda>" | "load_state_dict"
             )
         {
-            return "parameters";
+            return Category::Parameters;
         }
         if name == "forward" || name == "_call_impl" || name == "_wrapped_call_impl" {
-            cat = "activations";
+            cat = Category::Activations;
         }
     }
     cat
 }
 
-fn top_shares(mut v: Vec<LiveShare>, n: usize) -> Vec<LiveShare> {
-    v.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.label.cmp(&b.label)));
-    v.truncate(n);
-    v
-}
-
-/// Reports for every `oom` event of a device.
+/// Reports for every `oom` event of a device; `settings` are the recording's, which decide the
+/// block a request needed.
 pub fn reports(
     snap: &Snapshot,
     events: &[Event],
     replay: &Replay,
-    _layout: &LayoutIndex,
-    sites: &SiteTable,
+    settings: &Settings,
     allocation_site: &[u32],
 ) -> Vec<OomReport> {
     let mut out = Vec::new();
@@ -158,9 +167,9 @@ pub fn reports(
         let s = &replay.series;
         let (allocated, reserved, largest) = (s.allocated[i], s.reserved[i], s.largest_free[i]);
         let free_in_reserved = reserved.saturating_sub(allocated);
-        let v = verdict(e.size, free_in_reserved, Some(largest));
-        let mut by_site: std::collections::HashMap<u32, (u64, u64)> = Default::default();
-        let mut by_cat: std::collections::HashMap<&'static str, (u64, u64)> = Default::default();
+        let block_size = settings.round_size(e.size);
+        let mut by_site: HashMap<u32, (u64, u64)> = HashMap::new();
+        let mut by_cat: HashMap<Category, (u64, u64)> = HashMap::new();
         for (k, a) in replay.allocations.iter().enumerate() {
             if !live_at(a, i) {
                 continue;
@@ -173,50 +182,35 @@ pub fn reports(
             c.0 += a.size;
             c.1 += 1;
         }
-        let by_site = top_shares(
-            by_site
-                .into_iter()
-                .map(|(site, (b, n))| LiveShare {
-                    label: sites
-                        .get(site)
-                        .map(|s| format!("{} ({})", s.short_label(), s.function))
-                        .unwrap_or_default(),
-                    bytes: b,
-                    blocks: n,
-                })
-                .collect(),
-            8,
-        );
-        let by_category = top_shares(
-            by_cat
-                .into_iter()
-                .map(|(c, (b, n))| LiveShare {
-                    label: c.to_string(),
-                    bytes: b,
-                    blocks: n,
-                })
-                .collect(),
-            8,
-        );
-        let mut advice_text = advice(v, e.size, free_in_reserved, Some(largest));
-        if v == Verdict::Capacity && !by_site.is_empty() {
-            let top: Vec<String> = by_site
-                .iter()
-                .take(3)
-                .map(|s| format!("{} {}", s.label, bytes(s.bytes)))
-                .collect();
-            advice_text.push_str(&format!(" Largest live call sites: {}.", top.join(", ")));
-        }
+        let mut by_site: Vec<SiteShare> = by_site
+            .into_iter()
+            .map(|(site, (bytes, blocks))| SiteShare {
+                site,
+                bytes,
+                blocks,
+            })
+            .collect();
+        by_site.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.site.cmp(&b.site)));
+        by_site.truncate(TOP_SHARES);
+        let mut by_category: Vec<CategoryShare> = by_cat
+            .into_iter()
+            .map(|(category, (bytes, blocks))| CategoryShare {
+                category,
+                bytes,
+                blocks,
+            })
+            .collect();
+        by_category.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.category.cmp(&b.category)));
         out.push(OomReport {
             event: i,
             requested: e.size,
+            block_size,
             allocated,
             reserved,
             free_in_reserved,
             largest_free_block: largest,
             device_free: e.device_free,
-            verdict: v,
-            advice: advice_text,
+            verdict: verdict(block_size, free_in_reserved, Some(largest)),
             by_site,
             by_category,
             stack: e.stack,
@@ -312,14 +306,20 @@ fn parse_size_prefix(s: &str) -> Option<(u64, usize)> {
     None
 }
 
-/// Verdict and advice from an error message alone.
-pub fn explain_message(m: &OomMessage) -> Option<(Verdict, String)> {
-    let requested = m.requested?;
-    let free_in_reserved = match (m.reserved_unallocated, m.reserved, m.allocated) {
-        (Some(ru), _, _) => ru,
-        (None, Some(r), Some(a)) => r.saturating_sub(a),
-        _ => 0,
-    };
-    let v = verdict(requested, free_in_reserved, None);
-    Some((v, advice(v, requested, free_in_reserved, None)))
+impl OomMessage {
+    /// Reserved but unallocated memory: given, or reserved minus allocated (older messages).
+    pub fn free_in_reserved(&self) -> u64 {
+        match (self.reserved_unallocated, self.reserved, self.allocated) {
+            (Some(ru), _, _) => ru,
+            (None, Some(r), Some(a)) => r.saturating_sub(a),
+            _ => 0,
+        }
+    }
+}
+
+/// The verdict from an error message alone (the message does not say how the allocator was
+/// configured, so the request is rounded by the defaults), or `None` when it names no request.
+pub fn explain_message(m: &OomMessage) -> Option<Verdict> {
+    let need = Settings::default().round_size(m.requested?);
+    Some(verdict(need, m.free_in_reserved(), None))
 }

@@ -14,24 +14,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{Action, AllocatorSettings, BlockState, DeviceTrace, Event, Segment, StackId};
+pub use crate::allocator::Counters;
+use crate::allocator::Settings;
+use crate::model::{Action, BlockState, DeviceTrace, Event, Segment, StackId};
 
-/// Smallest block and rounding unit (`kMinBlockSize`).
-pub const MIN_BLOCK: u64 = 512;
-/// Largest request served from the small pool (`kSmallSize`).
-pub const SMALL_SIZE: u64 = 1 << 20;
 /// "No event": an allocation made before the trace starts, or still live at its end.
 pub const NONE: u32 = u32::MAX;
-
-/// The allocator counters PyTorch reports in `torch.cuda.memory_stats()`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Counters {
-    pub allocated: u64,
-    pub active: u64,
-    pub requested: u64,
-    pub reserved: u64,
-    pub inactive_split: u64,
-}
 
 /// Counters and fragmentation figures after every event, as parallel columns.
 #[derive(Debug, Clone, Default)]
@@ -142,84 +130,6 @@ pub struct Replay {
     pub anomalies: Vec<Anomaly>,
 }
 
-/// Allocator settings that change block sizes.
-#[derive(Debug, Clone, Default)]
-pub struct Rules {
-    pub max_split_size: Option<u64>,
-    /// (interval index 0..16 for 1, 2, 4, ... 32768 MiB, divisions).
-    pub roundup_power2_divisions: [u64; 16],
-    pub expandable_segments: bool,
-}
-
-impl Rules {
-    pub fn from_settings(s: Option<&AllocatorSettings>) -> Rules {
-        let mut r = Rules::default();
-        if let Some(s) = s {
-            r.max_split_size = s.max_split_size;
-            r.expandable_segments = s.expandable_segments.unwrap_or(false);
-            for &(start_mib, div) in &s.roundup_power2_divisions {
-                if start_mib > 0 {
-                    let idx = 63 - start_mib.leading_zeros() as usize;
-                    if idx < 16 {
-                        r.roundup_power2_divisions[idx] = div;
-                    }
-                }
-            }
-        }
-        r
-    }
-
-    /// `round_size` of CUDACachingAllocator.cpp.
-    pub fn round_size(&self, size: u64) -> u64 {
-        if size <= MIN_BLOCK {
-            return MIN_BLOCK;
-        }
-        let mib = size >> 20;
-        let idx = if mib == 0 {
-            0
-        } else {
-            (63 - mib.leading_zeros()) as usize
-        };
-        let divisions = self.roundup_power2_divisions[idx.min(15)];
-        if divisions > 1 && size > MIN_BLOCK * divisions {
-            roundup_power2_next_division(size, divisions)
-        } else {
-            size.div_ceil(MIN_BLOCK) * MIN_BLOCK
-        }
-    }
-
-    /// `should_split`: whether carving `size` out of a free block of `block` bytes leaves a
-    /// remainder worth keeping as its own free block.
-    pub fn should_split(&self, block: u64, size: u64, expandable: bool) -> bool {
-        let remaining = block.saturating_sub(size);
-        if size <= SMALL_SIZE || expandable {
-            remaining >= MIN_BLOCK
-        } else {
-            self.max_split_size.is_none_or(|m| size < m) && remaining > SMALL_SIZE
-        }
-    }
-}
-
-/// `roundup_power2_divisions`: rounds `size` up to the next of `divisions` equal steps between
-/// two powers of two (the allocator's `roundup_power2_next_division`). Shared by the replay and
-/// the what-if model so both round alike.
-pub(crate) fn roundup_power2_next_division(size: u64, divisions: u64) -> u64 {
-    if size.is_power_of_two() {
-        return size;
-    }
-    let floor = 1u64 << (63 - size.leading_zeros());
-    let step = floor >> (63 - divisions.leading_zeros());
-    if step == 0 {
-        return floor << 1;
-    }
-    let rounded = size & !(step - 1);
-    if rounded == size {
-        size
-    } else {
-        rounded + step
-    }
-}
-
 #[derive(Debug, Clone)]
 struct SegState {
     size: u64,
@@ -244,7 +154,7 @@ impl SegState {
 
 /// The live state while replaying.
 struct State<'a> {
-    rules: &'a Rules,
+    rules: &'a Settings,
     segs: BTreeMap<u64, SegState>,
     /// Active blocks: addr → allocation index.
     blocks: BTreeMap<u64, u32>,
@@ -255,7 +165,7 @@ struct State<'a> {
 }
 
 impl<'a> State<'a> {
-    fn new(rules: &'a Rules) -> State<'a> {
+    fn new(rules: &'a Settings) -> State<'a> {
         State {
             rules,
             segs: BTreeMap::new(),
@@ -669,7 +579,7 @@ fn prescan(events: &[Event]) -> Prescan {
 }
 
 /// Replays one device's trace. `dump_segments` are this device's segments at dump time.
-pub fn replay(trace: &DeviceTrace, dump_segments: &[&Segment], rules: &Rules) -> Replay {
+pub fn replay(trace: &DeviceTrace, dump_segments: &[&Segment], rules: &Settings) -> Replay {
     let events = &trace.events;
     let mut st = State::new(rules);
     st.out.event_allocation = vec![NONE; events.len()];

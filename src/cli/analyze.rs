@@ -5,10 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::analysis::{self, Analysis, DeviceAnalysis};
+use crate::analysis::findings::{self, Finding, Severity};
+use crate::analysis::{self, Analysis, DeviceAnalysis, IterationSpec, Options};
 use crate::model::Snapshot;
-use crate::output::analyze_json;
-use crate::output::format::{bytes, signed_bytes};
+use crate::output::{analyze_json, words};
+use crate::units::{bytes, plural, signed_bytes};
 
 #[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
@@ -17,15 +18,35 @@ pub struct AnalyzeArgs {
     /// Print the stable JSON contract (see README.md).
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub options: AnalysisArgs,
+}
+
+/// Analysis options shared by `analyze`, `report` and `check`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AnalysisArgs {
+    /// Where iterations come from: `auto` (markers, then annotations, optimizer steps, the
+    /// loop's period), `marker`, `annotation:NAME` (e.g. ProfilerStep) or `site:FILE:LINE`
+    /// (a line that runs once per step).
+    #[arg(long, value_name = "SOURCE", default_value = "auto")]
+    pub iterations: IterationSpec,
+}
+
+impl AnalysisArgs {
+    pub fn options(&self) -> Options {
+        Options {
+            iterations: self.iterations.clone(),
+        }
+    }
 }
 
 pub fn run(args: &AnalyzeArgs) -> Result<i32> {
     let (snap, _) = super::load(&args.file)?;
-    let a = analysis::analyze(&snap);
+    let a = analysis::analyze_with(&snap, &args.options.options());
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&analyze_json::to_json(&a))?
+            serde_json::to_string_pretty(&analyze_json::to_json(&a, snap.format.variant))?
         );
     } else {
         print!("{}", summary_text(&snap, &a));
@@ -49,10 +70,17 @@ pub fn summary_text(snap: &Snapshot, a: &Analysis) -> String {
 }
 
 fn device_text(s: &mut String, snap: &Snapshot, d: &DeviceAnalysis) {
-    let _ = writeln!(s, "Device {}: {} events", d.device, d.events);
-    if let Some(note) = d.trace_note(snap.format.variant) {
-        let _ = writeln!(s, "  {}", note.text);
+    let _ = write!(s, "Device {}: {} events", d.device, d.events);
+    if d.events > 0 {
+        let n = d.iterations.count();
+        let _ = write!(
+            s,
+            ", {n} iteration{} (from {})",
+            plural(n),
+            words::iteration_source(&d.iterations)
+        );
     }
+    s.push('\n');
     let _ = writeln!(
         s,
         "  Peak: {} allocated (event {}), {} reserved (event {})",
@@ -68,59 +96,54 @@ fn device_text(s: &mut String, snap: &Snapshot, d: &DeviceAnalysis) {
         bytes(f.allocated),
         bytes(f.reserved)
     );
-    if d.ooms.is_empty() {
-        let _ = writeln!(s, "  No out-of-memory error in the trace.");
-    }
-    for o in &d.ooms {
-        let _ = writeln!(
-            s,
-            "  OOM at event {}: {} requested with {} allocated, {} reserved, {} reserved but \
-             unallocated, largest free block {} -> {}",
-            o.event,
-            bytes(o.requested),
-            bytes(o.allocated),
-            bytes(o.reserved),
-            bytes(o.free_in_reserved),
-            bytes(o.largest_free_block),
-            o.verdict.name().to_uppercase()
-        );
-        let _ = writeln!(s, "    {}", o.advice);
-    }
-    if d.leaks.is_empty() {
-        let _ = writeln!(
-            s,
-            "  No leak: no call site's live memory grows across iterations."
-        );
-    } else {
-        let _ = writeln!(
-            s,
-            "  Leak suspects (live memory that grows every iteration):"
-        );
-        for l in &d.leaks {
-            let _ = writeln!(
-                s,
-                "    {}:{} in {}: {} live in {} blocks, {} per iteration, grew in {} iterations (confidence {:.2})",
-                l.file,
-                l.line,
-                l.function,
-                bytes(l.live_bytes),
-                l.live_blocks,
-                signed_bytes(l.growth_bytes_per_iteration as i64),
-                l.iterations,
-                l.confidence
-            );
+    for f in findings::findings(d, snap.format.variant) {
+        let t = words::finding(&f, d);
+        let _ = writeln!(s, "  [{}] {}: {}", severity(t.severity), t.title, t.detail);
+        match f {
+            Finding::Oom { index, .. } => {
+                if let Some(o) = d.ooms.get(index) {
+                    let _ = writeln!(s, "    {}", words::oom_advice(d, o));
+                }
+            }
+            Finding::Leaks { .. } => {
+                for l in &d.leaks {
+                    let _ = writeln!(
+                        s,
+                        "    {}:{} in {}: {} live in {} blocks, {} per iteration, grew in {} \
+                         iterations (confidence {:.2})",
+                        l.file,
+                        l.line,
+                        l.function,
+                        bytes(l.live_bytes),
+                        l.live_blocks,
+                        signed_bytes(l.growth_bytes_per_iteration as i64),
+                        l.iterations,
+                        l.confidence
+                    );
+                }
+            }
+            _ => {}
         }
     }
     if let Some(w) = &d.fragmentation.worst {
         let _ = writeln!(
             s,
             "  Fragmentation at its worst (event {}): {} reserved but unallocated, largest free \
-             block {}, external fragmentation {:.0}%",
+             block {}, {} stranded in smaller holes, external fragmentation {:.0}%",
             w.event,
             bytes(w.reserved_unallocated),
             bytes(w.largest_free_block),
+            bytes(w.stranded),
             w.external * 100.0
         );
     }
-    let _ = snap;
+}
+
+fn severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Problem => "PROBLEM",
+        Severity::Warning => "WARNING",
+        Severity::Note => "NOTE",
+        Severity::Ok => "OK",
+    }
 }

@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 
 use crate::analysis;
 use crate::output::check::{self, Growth, Rules};
-use crate::output::format::parse_size;
+use crate::units::parse_size;
 
 /// How `check` prints its results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -22,6 +22,8 @@ pub enum CheckFormat {
 pub struct CheckArgs {
     /// The snapshot (.pickle, optionally gzip/zstd/xz-compressed).
     pub file: PathBuf,
+    #[command(flatten)]
+    pub options: super::analyze::AnalysisArgs,
     /// Fail when peak allocated memory exceeds this size (512MiB, 1.5GB, 10GiB, bytes).
     #[arg(long, value_parser = parse_size)]
     pub max_peak: Option<u64>,
@@ -69,11 +71,15 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
         );
     }
     let (snap, _) = super::load(&args.file)?;
-    let a = analysis::analyze(&snap);
+    let options = args.options.options();
+    let a = analysis::analyze_with(&snap, &options);
     let base = match &args.baseline {
         Some(p) => {
             let (s, _) = super::load(p)?;
-            Some((super::report::display_name(p), analysis::analyze(&s)))
+            Some((
+                super::report::display_name(p),
+                analysis::analyze_with(&s, &options),
+            ))
         }
         None => None,
     };

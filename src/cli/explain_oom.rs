@@ -5,7 +5,8 @@ use std::io::Read;
 use anyhow::{Context, Result};
 
 use crate::analysis::oom;
-use crate::output::format::bytes;
+use crate::output::words;
+use crate::units::bytes;
 
 #[derive(Debug, clap::Args)]
 pub struct ExplainOomArgs {
@@ -28,11 +29,17 @@ pub fn run(args: &ExplainOomArgs) -> Result<i32> {
         }
     };
     let m = oom::parse_message(&text);
-    let Some((verdict, advice)) = oom::explain_message(&m) else {
+    let Some(verdict) = oom::explain_message(&m) else {
         anyhow::bail!(
             "no \"Tried to allocate ...\" in the text: paste the whole torch.cuda.OutOfMemoryError message"
         );
     };
+    let advice = words::oom_fix(
+        verdict,
+        m.requested.unwrap_or(0),
+        m.free_in_reserved(),
+        None,
+    );
     if args.json {
         let j = serde_json::json!({
             "message": m,

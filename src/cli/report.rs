@@ -26,6 +26,8 @@ pub struct ReportArgs {
     /// unless --device says which.
     #[arg(long, value_name = "FILE:LINE")]
     pub site: Option<String>,
+    #[command(flatten)]
+    pub options: super::analyze::AnalysisArgs,
 }
 
 /// The device and site index of `FILE:LINE` (`device`: only that device).
@@ -89,7 +91,7 @@ pub fn write_output(output: Option<&Path>, text: &str) -> Result<()> {
 pub fn run(args: &ReportArgs) -> Result<i32> {
     let format = format_for(args.output.as_deref(), args.format)?;
     let (snap, _) = super::load(&args.file)?;
-    let a = analysis::analyze(&snap);
+    let a = analysis::analyze_with(&snap, &args.options.options());
     if let Some(dev) = args.device {
         if a.device(dev).is_none() {
             let ids: Vec<String> = a.devices.iter().map(|d| d.device.to_string()).collect();

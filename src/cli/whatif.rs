@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Result};
 
-use crate::output::format::parse_size;
+use crate::units::parse_size;
 use crate::whatif::{self, compare, Scenario, Settings};
 
 #[derive(Debug, clap::Args)]

@@ -9,8 +9,14 @@
 //!   "ooms":[{"event","requested","allocated","reserved","free_in_reserved",
 //!            "largest_free_block","device_free","verdict","advice"}],
 //!   "leaks":[{"file","line","function","live_bytes","live_blocks",
-//!             "growth_bytes_per_iteration","iterations","confidence"}]}]}
+//!             "growth_bytes_per_iteration","iterations","confidence"}],
+//!   "growth":[{"kind","file","line","function","bytes","iterations"}],
+//!   "iteration_source","iterations","iteration_boundaries":[event...],
+//!   "findings":[{"kind","severity","title","detail",...}]}]}
 //! ```
+//! `leaks` lists leak suspects only; `growth` names every leak (`kind: "leak"`) and the
+//! largest growth that is not a leak (`one_time`, `bounded`, `transient`). `leaks` is empty
+//! when `iterations` is under 3: no leak verdict is possible, and `findings` says so.
 //! Marker k holds the counters just before the k-th `snapshot` action of that device's trace;
 //! `event` is that action's index. `peak.event` is the event after which `allocated` peaked.
 //! Extra fields (`exact_from`, `iteration_source`, `iterations`, `anomalies`) may be added;
@@ -18,8 +24,11 @@
 
 use serde::Serialize;
 
+use crate::analysis::findings::{self, Finding};
 use crate::analysis::fragmentation::Fragmentation;
 use crate::analysis::{Analysis, DeviceAnalysis, Marker};
+use crate::model::FormatVariant;
+use crate::output::words;
 
 #[derive(Serialize)]
 pub struct AnalysisJson {
@@ -54,8 +63,16 @@ pub struct OomJson {
     pub device_free: u64,
     pub verdict: &'static str,
     pub advice: String,
-    pub by_site: Vec<crate::analysis::oom::LiveShare>,
-    pub by_category: Vec<crate::analysis::oom::LiveShare>,
+    pub by_site: Vec<ShareJson>,
+    pub by_category: Vec<ShareJson>,
+}
+
+/// Live memory of one call site (`workloads.py:158 (forward)`) or category at an OOM.
+#[derive(Serialize)]
+pub struct ShareJson {
+    pub label: String,
+    pub bytes: u64,
+    pub blocks: u64,
 }
 
 #[derive(Serialize)]
@@ -72,12 +89,27 @@ pub struct DeviceJson {
     pub fragmentation: Fragmentation,
     pub ooms: Vec<OomJson>,
     pub leaks: Vec<crate::analysis::LeakSuspect>,
+    pub growth: Vec<crate::analysis::Growth>,
     pub iteration_source: crate::analysis::iterations::IterationSource,
+    /// The annotation name or anchor line the iterations come from, when there is one.
+    pub iteration_detail: Option<String>,
     pub iterations: usize,
+    /// The event that closes each iteration.
+    pub iteration_boundaries: Vec<usize>,
+    pub findings: Vec<FindingJson>,
     pub anomalies: usize,
 }
 
-pub fn device_json(d: &DeviceAnalysis) -> DeviceJson {
+/// A finding: its kind and numbers, with its words.
+#[derive(Serialize)]
+pub struct FindingJson {
+    #[serde(flatten)]
+    pub finding: Finding,
+    #[serde(flatten)]
+    pub text: words::FindingText,
+}
+
+pub fn device_json(d: &DeviceAnalysis, variant: FormatVariant) -> DeviceJson {
     let f = d.final_counters;
     DeviceJson {
         device: d.device,
@@ -111,20 +143,46 @@ pub fn device_json(d: &DeviceAnalysis) -> DeviceJson {
                 largest_free_block: o.largest_free_block,
                 device_free: o.device_free,
                 verdict: o.verdict.name(),
-                advice: o.advice.clone(),
-                by_site: o.by_site.clone(),
-                by_category: o.by_category.clone(),
+                advice: words::oom_advice(d, o),
+                by_site: o
+                    .by_site
+                    .iter()
+                    .map(|s| ShareJson {
+                        label: words::site_with_function(d, s.site),
+                        bytes: s.bytes,
+                        blocks: s.blocks,
+                    })
+                    .collect(),
+                by_category: o
+                    .by_category
+                    .iter()
+                    .map(|c| ShareJson {
+                        label: c.category.name().to_string(),
+                        bytes: c.bytes,
+                        blocks: c.blocks,
+                    })
+                    .collect(),
             })
             .collect(),
         leaks: d.leaks.clone(),
+        growth: d.growth.clone(),
         iteration_source: d.iterations.source,
-        iterations: d.iterations.boundaries.len(),
+        iteration_detail: d.iterations.detail.clone(),
+        iterations: d.iterations.count(),
+        iteration_boundaries: d.iterations.boundaries.clone(),
+        findings: findings::findings(d, variant)
+            .into_iter()
+            .map(|f| FindingJson {
+                text: words::finding(&f, d),
+                finding: f,
+            })
+            .collect(),
         anomalies: d.replay.anomalies.len(),
     }
 }
 
-pub fn to_json(a: &Analysis) -> AnalysisJson {
+pub fn to_json(a: &Analysis, variant: FormatVariant) -> AnalysisJson {
     AnalysisJson {
-        devices: a.devices.iter().map(device_json).collect(),
+        devices: a.devices.iter().map(|d| device_json(d, variant)).collect(),
     }
 }

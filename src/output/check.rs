@@ -5,9 +5,8 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::analysis::fragmentation::FragmentationPoint;
 use crate::analysis::{Analysis, DeviceAnalysis};
-use crate::output::format::{bytes, signed_bytes};
+use crate::units::{bytes, plural, signed_bytes};
 
 /// Allowed growth over a baseline.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,7 +33,7 @@ impl std::str::FromStr for Growth {
             }
             return Ok(Growth::Relative(v / 100.0));
         }
-        super::format::parse_size(t)
+        crate::units::parse_size(t)
             .map(Growth::Absolute)
             .map_err(|e| format!("{e}; or a percentage such as 5%"))
     }
@@ -61,7 +60,7 @@ pub struct Rules {
     pub max_peak: Option<u64>,
     /// Peak reserved bytes (what the process holds from the driver).
     pub max_reserved: Option<u64>,
-    /// Highest fragmentation at peak reserved (0..1), see [`peak_fragmentation`].
+    /// Highest fragmentation at peak reserved (0..1), see [`crate::analysis::Fragmentation::stranded_share_at_peak`].
     pub max_fragmentation: Option<f64>,
     pub no_leaks: bool,
     pub no_oom: bool,
@@ -219,7 +218,7 @@ fn device_results(
         ));
     }
     if let Some(limit) = rules.max_fragmentation {
-        let (x, at) = match peak_fragmentation(d) {
+        let (x, at) = match d.fragmentation.stranded_share_at_peak() {
             Some((x, p)) => (
                 x,
                 format!(
@@ -361,29 +360,6 @@ fn device_results(
                 message: format!("{name} has no device {dev} to compare with"),
             }),
         }
-    }
-}
-
-/// Fragmentation as a CI figure: at the moment of peak reserved memory, the fraction of
-/// reserved memory that was free but outside the largest free block. That is what splitting
-/// cost at the worst moment for the footprint: 0 when the free memory was one block (or none),
-/// near 1 when most of the reserved memory sat in holes too small to use. Momentary figures
-/// such as `max_external` are high in healthy runs (a cache of freed activations is free and
-/// split), so they make poor gates.
-pub fn peak_fragmentation(d: &DeviceAnalysis) -> Option<(f64, FragmentationPoint)> {
-    let p = d.fragmentation.at_peak_reserved?;
-    if p.reserved == 0 {
-        return Some((0.0, p));
-    }
-    let split = p.reserved_unallocated.saturating_sub(p.largest_free_block);
-    Some((split as f64 / p.reserved as f64, p))
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
     }
 }
 

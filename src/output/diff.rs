@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::analysis::{DeviceAnalysis, NONE};
 use crate::model::Snapshot;
-use crate::output::format::{bytes, signed_bytes};
+use crate::units::{bytes, signed_bytes};
 
 /// A moment of a device's trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,7 +235,7 @@ pub struct SideSummary {
     /// Verdict of each OOM in the trace.
     pub oom_verdicts: Vec<&'static str>,
     pub leaks: usize,
-    /// See [`crate::output::check::peak_fragmentation`].
+    /// See [`crate::analysis::Fragmentation::stranded_share_at_peak`].
     pub fragmentation_at_peak_reserved: f64,
 }
 
@@ -330,7 +330,9 @@ fn summary(side: &Side, t: Option<usize>) -> SideSummary {
         ooms: d.ooms.len(),
         oom_verdicts: d.ooms.iter().map(|o| o.verdict.name()).collect(),
         leaks: d.leaks.len(),
-        fragmentation_at_peak_reserved: crate::output::check::peak_fragmentation(d)
+        fragmentation_at_peak_reserved: d
+            .fragmentation
+            .stranded_share_at_peak()
             .map(|f| f.0)
             .unwrap_or(0.0),
     }
@@ -504,7 +506,7 @@ pub fn text(d: &Diff) -> String {
             s,
             "\n{title}: {} call site{}",
             list.len(),
-            super::report::model::plural(list.len())
+            crate::units::plural(list.len())
         );
         for x in list.iter().take(LIST) {
             let _ = writeln!(
@@ -531,7 +533,7 @@ pub fn text(d: &Diff) -> String {
             s,
             "\nUnchanged: {} call site{} holding {} at both points",
             same,
-            super::report::model::plural(same),
+            crate::units::plural(same),
             bytes(held)
         );
     }

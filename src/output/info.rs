@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::model::{Action, Snapshot};
 
-use super::format::{bytes, duration_us};
+use crate::units::{bytes, duration_us};
 
 #[derive(Debug, Serialize)]
 pub struct Info {

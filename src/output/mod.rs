@@ -3,6 +3,6 @@
 pub mod analyze_json;
 pub mod check;
 pub mod diff;
-pub mod format;
 pub mod info;
 pub mod report;
+pub mod words;

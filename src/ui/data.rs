@@ -36,8 +36,8 @@ pub struct DeviceData {
     pub lod: Arc<Lod>,
     /// Call sites holding memory at the allocated peak, largest first.
     pub peak_holders: Vec<SiteBytes>,
-    /// Category of each call site (index into `views::CATEGORIES`).
-    pub site_category: Vec<u8>,
+    /// Category of each call site.
+    pub site_category: Vec<crate::analysis::oom::Category>,
     /// Distinct streams that allocate.
     pub streams: Vec<u64>,
     /// Whether every event has a time and times never go back, so that the timeline can put
@@ -51,7 +51,7 @@ impl DeviceData {
             .sites
             .sites
             .iter()
-            .map(|s| super::views::category_index(crate::analysis::oom::category(snap, s.stack)))
+            .map(|s| crate::analysis::oom::category(snap, s.stack))
             .collect();
         let lod = Arc::new(Lod::build(d, None));
         // The sites with their own timeline band get well-separated palette colours in band

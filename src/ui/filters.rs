@@ -1,6 +1,6 @@
 //! Filters shared by the views: stream, pool, size threshold, text in stack frames.
 
-use crate::analysis::replay::SMALL_SIZE;
+use crate::allocator::SMALL_SIZE;
 use crate::analysis::DeviceAnalysis;
 use crate::model::Snapshot;
 

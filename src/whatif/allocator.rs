@@ -10,7 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::requests::{allocation_size, SegEvent, SegKind, NIL};
-use super::settings::{Settings, MIN_BLOCK, SMALL_SIZE};
+pub use crate::allocator::Counters;
+use crate::allocator::{Settings, LARGE_BUFFER, SMALL_SIZE};
 
 /// One block: a piece of a segment, free (cached), allocated, or waiting for other streams.
 #[derive(Debug, Clone)]
@@ -52,16 +53,6 @@ pub(super) struct Pool {
     pub blocks: BTreeSet<SizeKey>,
     pub unmapped: BTreeSet<AddrKey>,
     pub get_free_blocks_call_count: i64,
-}
-
-/// Counters as `torch.cuda.memory_stats()` names them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Counters {
-    pub allocated: u64,
-    pub active: u64,
-    pub requested: u64,
-    pub reserved: u64,
-    pub inactive_split: u64,
 }
 
 /// One device's allocator state.
@@ -265,12 +256,11 @@ impl Allocator {
 
     fn should_split(&self, b: u32, size: u64) -> bool {
         let blk = &self.blocks[b as usize];
-        let remaining = blk.size - size;
-        if blk.small || self.settings.expandable_segments {
-            remaining >= MIN_BLOCK
-        } else {
-            size < self.settings.max_split() && remaining > SMALL_SIZE
-        }
+        self.settings.should_split(
+            blk.size,
+            size,
+            blk.small || self.settings.expandable_segments,
+        )
     }
 
     fn get_free_block(&mut self, p: &Params) -> Option<u32> {
@@ -689,11 +679,7 @@ impl Allocator {
     ) -> Vec<(u32, u32)> {
         let small = size <= 2 << 20 && !expandable;
         let seg = if expandable {
-            let page = if small {
-                2 << 20
-            } else {
-                super::settings::LARGE_BUFFER
-            };
+            let page = if small { 2 << 20 } else { LARGE_BUFFER };
             self.expandable
                 .push(super::expandable::ExpandableSegment { base: addr, page });
             (self.expandable.len() - 1) as u32

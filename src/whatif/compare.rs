@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::analysis::sites::site_of_stack;
 use crate::model::Snapshot;
-use crate::output::format::bytes;
+use crate::units::bytes;
 
 use super::{Recorded, SimResult};
 

@@ -6,7 +6,7 @@
 
 use super::allocator::{Allocator, Block, Params};
 use super::requests::{SegKind, NIL};
-use super::settings::LARGE_BUFFER;
+use crate::allocator::LARGE_BUFFER;
 
 /// Page size of the small pool's expandable segments (`kSmallBuffer`).
 const SMALL_PAGE: u64 = 2 << 20;

@@ -19,14 +19,13 @@ mod allocator;
 pub mod compare;
 mod expandable;
 pub mod requests;
-pub mod settings;
 
-use crate::analysis::replay::{self, Rules};
+use crate::analysis::replay;
 use crate::model::{Action, Snapshot};
 
+pub use crate::allocator::{Settings, SettingsError};
 pub use allocator::Counters;
 pub use requests::{extract, Req, Request, RequestStream, SegEvent, SegKind};
-pub use settings::{Settings, SettingsError};
 
 use allocator::Allocator;
 use requests::NIL;
@@ -414,11 +413,7 @@ pub fn recorded_from(
         return out;
     }
     let dump: Vec<_> = snap.segments_of(device).collect();
-    let r = replay::replay(
-        trace,
-        &dump,
-        &Rules::from_settings(snap.allocator_settings.as_ref()),
-    );
+    let r = replay::replay(trace, &dump, &Settings::from_snapshot(snap));
     out.peak_reserved = r.initial.reserved;
     out.peak_allocated = r.initial.allocated;
     let s = &r.series;

@@ -16,7 +16,7 @@
 
 use crate::model::{Action, BlockState, DeviceTrace, Event, FxHashMap, Segment, Snapshot};
 
-use super::settings::Settings;
+use crate::allocator::Settings;
 
 /// Marks "no block" / "no hint".
 pub const NIL: u32 = u32::MAX;
@@ -113,19 +113,7 @@ pub struct RequestStream {
     pub events: usize,
 }
 
-/// `get_allocation_size`: what `cudaMalloc` is asked for a block of `size` (rounded) bytes.
-pub fn allocation_size(size: u64) -> u64 {
-    const SMALL_BUFFER: u64 = 2 << 20;
-    const MIN_LARGE_ALLOC: u64 = 10 << 20;
-    const ROUND_LARGE: u64 = 2 << 20;
-    if size <= super::settings::SMALL_SIZE {
-        SMALL_BUFFER
-    } else if size < MIN_LARGE_ALLOC {
-        super::settings::LARGE_BUFFER
-    } else {
-        size.div_ceil(ROUND_LARGE) * ROUND_LARGE
-    }
-}
+pub use crate::allocator::allocation_size;
 
 /// Extracts the request stream of `device`. `recorded` and `cap` are the settings and the
 /// memory cap the trace was recorded under: they decide which `segment_free` runs were

@@ -3,10 +3,11 @@
 
 use std::fmt::Write;
 
-use super::model::{self, DeviceReport, Severity, StackLine};
+use super::model::{self, DeviceReport, StackLine};
 use super::svg::{self, esc, group_digits};
+use crate::analysis::findings::Severity;
 use crate::analysis::Verdict;
-use crate::output::format::{bytes, duration_us, signed_bytes};
+use crate::units::{bytes, duration_us, signed_bytes};
 
 /// The stylesheet, inlined into every page.
 pub const CSS: &str = include_str!("report.css");
@@ -38,10 +39,19 @@ pub(crate) fn page_end(s: &mut String) {
     );
 }
 
+/// A call site in the OOM tables: `file:line (function)`, or [`model::NO_STACK`].
+fn oom_site_label(d: &crate::analysis::DeviceAnalysis, site: u32) -> String {
+    match d.sites.get(site) {
+        Some(s) if s.file == "<unknown>" => model::NO_STACK.to_string(),
+        _ => crate::output::words::site_with_function(d, site),
+    }
+}
+
 fn sev_class(s: Severity) -> &'static str {
     match s {
         Severity::Problem => "sev-problem",
         Severity::Warning => "sev-warning",
+        Severity::Note => "sev-note",
         Severity::Ok => "sev-ok",
     }
 }
@@ -50,6 +60,7 @@ fn sev_label(s: Severity) -> &'static str {
     match s {
         Severity::Problem => "Problem",
         Severity::Warning => "Warning",
+        Severity::Note => "Note",
         Severity::Ok => "All clear",
     }
 }
@@ -60,7 +71,7 @@ pub fn report(title: &str, reports: &[DeviceReport]) -> String {
     let meta = format!(
         "PyTorch CUDA memory snapshot · {} device{} · memsight {}",
         reports.len(),
-        model::plural(reports.len()),
+        crate::units::plural(reports.len()),
         env!("CARGO_PKG_VERSION")
     );
     page_start(&mut s, title, &meta);
@@ -167,7 +178,7 @@ fn device(s: &mut String, r: &DeviceReport) {
         &format!(
             "{} leak suspect{}",
             d.leaks.len(),
-            model::plural(d.leaks.len())
+            crate::units::plural(d.leaks.len())
         ),
     );
     s.push_str("</div>\n");
@@ -354,7 +365,8 @@ fn ooms(s: &mut String, r: &DeviceReport) {
         kv(s, "largest free block", &bytes(o.largest_free_block));
         kv(s, "free on the device", &bytes(o.device_free));
         s.push_str("</div>");
-        let _ = write!(s, "<div class=\"advice\">{}</div>", esc(&o.advice));
+        let advice = r.oom_advice.get(k).map(String::as_str).unwrap_or("");
+        let _ = write!(s, "<div class=\"advice\">{}</div>", esc(advice));
         if !o.by_site.is_empty() {
             s.push_str(
                 "<table><thead><tr><th>live at the OOM, by call site</th><th class=\"num\">\
@@ -364,11 +376,7 @@ fn ooms(s: &mut String, r: &DeviceReport) {
                 let _ = write!(
                     s,
                     "<tr><td><code>{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-                    esc(if b.label.starts_with("<unknown>") {
-                        model::NO_STACK
-                    } else {
-                        &b.label
-                    }),
+                    esc(&oom_site_label(d, b.site)),
                     esc(&bytes(b.bytes)),
                     group_digits(b.blocks)
                 );
@@ -400,11 +408,7 @@ fn leaks(s: &mut String, r: &DeviceReport) {
          at the end and whose live memory keeps rising at iteration boundaries ({} iterations, \
          from {}).</p>",
         d.iterations.boundaries.len(),
-        match d.iterations.source {
-            crate::analysis::iterations::IterationSource::OptimizerSteps => "optimizer steps",
-            crate::analysis::iterations::IterationSource::Markers => "snapshot markers",
-            crate::analysis::iterations::IterationSource::EvenWindows => "even windows",
-        }
+        esc(&crate::output::words::iteration_source(&d.iterations))
     );
     for (k, l) in d.leaks.iter().enumerate() {
         let label = d

@@ -4,10 +4,11 @@
 
 use std::fmt::Write;
 
-use super::model::{self, DeviceReport, Severity, StackLine};
+use super::model::{self, DeviceReport, StackLine};
 use super::svg::group_digits;
+use crate::analysis::findings::Severity;
 use crate::analysis::Verdict;
-use crate::output::format::{bytes, duration_us, signed_bytes};
+use crate::units::{bytes, duration_us, signed_bytes};
 
 /// Characters of the text sparklines.
 pub const SPARK_WIDTH: usize = 48;
@@ -69,6 +70,7 @@ fn icon(s: Severity) -> &'static str {
     match s {
         Severity::Problem => "❌",
         Severity::Warning => "⚠️",
+        Severity::Note => "ℹ️",
         Severity::Ok => "✅",
     }
 }
@@ -236,7 +238,8 @@ fn device(s: &mut String, r: &DeviceReport, many: bool) {
                 bytes(o.free_in_reserved),
                 bytes(o.largest_free_block)
             );
-            let _ = writeln!(s, "> {}\n", cell(&o.advice));
+            let advice = r.oom_advice.get(k).map(String::as_str).unwrap_or("");
+            let _ = writeln!(s, "> {}\n", cell(advice));
             if let Some(st) = r.oom_stacks.get(k) {
                 details(s, "Stack of the failed request", st);
             }
@@ -398,7 +401,7 @@ pub fn diff_report(d: &crate::output::diff::Diff) -> String {
             s,
             "Unchanged: {} call site{} holding {} at both points.\n",
             same,
-            model::plural(same),
+            crate::units::plural(same),
             bytes(held)
         );
     }

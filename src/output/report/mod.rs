@@ -173,7 +173,8 @@ pub fn json(reports: &[model::DeviceReport]) -> Value {
     let devices: Vec<Value> = reports
         .iter()
         .map(|r| {
-            let mut v = serde_json::to_value(analyze_json::device_json(r.d)).unwrap_or(Value::Null);
+            let mut v = serde_json::to_value(analyze_json::device_json(r.d, r.variant))
+                .unwrap_or(Value::Null);
             if let Value::Object(m) = &mut v {
                 m.insert(
                     "headline".into(),

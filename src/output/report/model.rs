@@ -8,11 +8,12 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::analysis::fragmentation::external_at;
+use crate::analysis::findings::{self, Severity};
+use crate::analysis::fragmentation::{external_at, stranded_at};
 use crate::analysis::oom::category;
-use crate::analysis::{Allocation, DeviceAnalysis, Verdict, NONE};
+use crate::analysis::{Allocation, DeviceAnalysis, NONE};
 use crate::model::{FormatVariant, Snapshot, StackId};
-use crate::output::format::{bytes, signed_bytes};
+use crate::output::words::{self, FindingText};
 
 /// The label of allocations whose stack has no Python frame (C++-only or empty stacks).
 pub const NO_STACK: &str = "(no Python frame)";
@@ -23,28 +24,6 @@ pub const CHART_COLUMNS: usize = 880;
 pub const MAX_BANDS: usize = 8;
 /// Rows of the "what held the peak" table.
 pub const PEAK_SITES: usize = 10;
-
-/// How serious a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Something failed or will (an OOM, a leak).
-    Problem,
-    /// Worth a look (fragmentation, an incomplete trace).
-    Warning,
-    /// Nothing wrong was found.
-    Ok,
-}
-
-/// One line of the diagnosis.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Finding {
-    pub severity: Severity,
-    /// Short, e.g. `Fragmentation OOM` or `Memory leak at workloads.py:158`.
-    pub title: String,
-    /// One paragraph with the numbers and the fix.
-    pub detail: String,
-}
 
 /// A call site's share of the live memory at one moment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -180,7 +159,11 @@ pub fn short_path(path: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct DeviceReport<'a> {
     pub d: &'a DeviceAnalysis,
-    pub findings: Vec<Finding>,
+    /// The snapshot's format (what its trace can tell).
+    pub variant: FormatVariant,
+    pub findings: Vec<FindingText>,
+    /// The advice of each OOM (same order as `d.ooms`).
+    pub oom_advice: Vec<String>,
     /// Call sites live at the allocated peak, largest first.
     pub peak_sites: Vec<SiteShare>,
     pub timeline: Timeline,
@@ -248,7 +231,7 @@ pub fn focus(snap: &Snapshot, d: &DeviceAnalysis, site: u32) -> Option<Focus> {
 }
 
 /// The headline verdict of a device, e.g. `Fragmentation OOM` or `Healthy`.
-pub fn headline(findings: &[Finding]) -> String {
+pub fn headline(findings: &[FindingText]) -> String {
     findings
         .iter()
         .find(|f| f.severity == Severity::Problem)
@@ -272,7 +255,9 @@ pub fn device_report<'a>(snap: &Snapshot, d: &'a DeviceAnalysis) -> DeviceReport
     let peak_sites = sites_at(snap, d, peak_t, PEAK_SITES);
     DeviceReport {
         d,
-        findings: findings(d, snap.format.variant),
+        variant: snap.format.variant,
+        findings: words::findings(d, &findings::findings(d, snap.format.variant)),
+        oom_advice: d.ooms.iter().map(|o| words::oom_advice(d, o)).collect(),
         timeline: timeline(d, &peak_sites),
         frag: frag_series(d),
         leak_stacks: d
@@ -366,140 +351,13 @@ pub fn sites_at(snap: &Snapshot, d: &DeviceAnalysis, t: Option<usize>, n: usize)
                 } else {
                     b as f64 / total as f64
                 },
-                category: category(snap, stack),
+                category: category(snap, stack).name(),
             }
         })
         .collect();
     v.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.label.cmp(&b.label)));
     v.truncate(n);
     v
-}
-
-/// The diagnosis: every OOM and leak, fragmentation when it matters, or a clean bill.
-pub fn findings(d: &DeviceAnalysis, variant: FormatVariant) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for o in &d.ooms {
-        let kind = match o.verdict {
-            Verdict::Fragmentation => "Fragmentation OOM",
-            Verdict::Capacity => "Capacity OOM",
-        };
-        out.push(Finding {
-            severity: Severity::Problem,
-            title: kind.to_string(),
-            detail: format!(
-                "A {} request failed at event {} with {} allocated and {} reserved ({} of it \
-                 free), largest free block {}. {}",
-                bytes(o.requested),
-                o.event,
-                bytes(o.allocated),
-                bytes(o.reserved),
-                bytes(o.free_in_reserved),
-                bytes(o.largest_free_block),
-                match o.verdict {
-                    Verdict::Fragmentation => {
-                        "The free memory is split into holes smaller than the request. Fix: \
-                         PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True (details below)."
-                    }
-                    Verdict::Capacity => {
-                        "The live tensors do not fit. Fix: make less live at once (details \
-                         below)."
-                    }
-                }
-            ),
-        });
-    }
-    if let Some(l) = d.leaks.first() {
-        let others = d.leaks.len() - 1;
-        let site = d
-            .sites
-            .get(l.site)
-            .map(|s| s.short_label())
-            .unwrap_or_default();
-        out.push(Finding {
-            severity: Severity::Problem,
-            title: format!("Memory leak at {site}"),
-            detail: format!(
-                "{site} in {} keeps {} alive in {} blocks, {} per iteration, growing in {} \
-                 iterations{}. Look for tensors kept across iterations: a loss summed without \
-                 .item() or torch.no_grad(), outputs appended to a list, a cache that never \
-                 evicts.",
-                l.function,
-                bytes(l.live_bytes),
-                l.live_blocks,
-                signed_bytes(l.growth_bytes_per_iteration as i64),
-                l.iterations,
-                if others > 0 {
-                    format!(" ({others} more suspect{} below)", plural(others))
-                } else {
-                    String::new()
-                }
-            ),
-        });
-    }
-    if let Some((x, p)) = crate::output::check::peak_fragmentation(d) {
-        // Fragmentation worth a word: at peak reserved, a tenth or more of the reserved memory
-        // was free but in pieces smaller than the largest free block (when no OOM says so).
-        let has_frag_oom = d.ooms.iter().any(|o| o.verdict == Verdict::Fragmentation);
-        if !has_frag_oom && x >= 0.1 {
-            out.push(Finding {
-                severity: Severity::Warning,
-                title: "Fragmented free memory".into(),
-                detail: format!(
-                    "At peak reserved (event {}), {} of the {} reserved was free, yet the \
-                     largest free block was only {}: {:.0}% of the reserved memory sat in \
-                     smaller holes. PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True lets the \
-                     allocator reuse them.",
-                    p.event,
-                    bytes(p.reserved_unallocated),
-                    bytes(p.reserved),
-                    bytes(p.largest_free_block),
-                    x * 100.0
-                ),
-            });
-        }
-    }
-    if let Some(note) = d.trace_note(variant) {
-        out.push(Finding {
-            severity: Severity::Warning,
-            title: if note.partial {
-                "Trace incomplete".into()
-            } else {
-                "No allocator trace".into()
-            },
-            detail: if note.partial {
-                format!(
-                    "{} Raise max_entries in _record_memory_history to see the whole run.",
-                    note.text
-                )
-            } else {
-                note.text
-            },
-        });
-    }
-    if !out.iter().any(|f| f.severity == Severity::Problem) {
-        out.insert(
-            0,
-            Finding {
-                severity: Severity::Ok,
-                title: "Healthy".into(),
-                detail: format!(
-                    "No out-of-memory error and no leak: no call site's live memory grows \
-                     across iterations. Peak {} allocated, {} reserved.",
-                    bytes(d.peak.allocated),
-                    bytes(d.peak.reserved)
-                ),
-            },
-        );
-    }
-    out
-}
-
-pub(crate) fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }
 
 /// Column `c` of `cols` covers events `[c*n/cols, (c+1)*n/cols)`.
@@ -676,12 +534,8 @@ pub fn frag_series(d: &DeviceAnalysis) -> Vec<FragSample> {
     column_ranges(n, cols)
         .into_iter()
         .map(|(lo, hi)| {
-            // The event with the most split free memory in the column represents it.
-            let split = |i: usize| {
-                s.reserved[i]
-                    .saturating_sub(s.active[i])
-                    .saturating_sub(s.largest_free[i])
-            };
+            // The event with the most stranded free memory in the column represents it.
+            let split = |i: usize| stranded_at(&d.replay, i);
             let mut best = lo;
             let mut ru = 0;
             for i in lo..hi {

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::model::{FragSample, Timeline};
-use crate::output::format::bytes;
+use crate::units::bytes;
 
 pub use super::model::{LEAK_PALETTE, OTHER_COLOUR, PALETTE};
 /// The reserved line.

@@ -3,8 +3,10 @@
 
 use egui::{RichText, Ui};
 
-use crate::analysis::Verdict;
-use crate::output::format;
+use crate::analysis::findings::{self, Finding, Severity};
+use crate::analysis::oom::OomReport;
+use crate::output::words;
+use crate::units;
 
 use super::{section, short_bytes, swatch, View, ViewCtx};
 use crate::ui::theme;
@@ -13,7 +15,7 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            ui.set_max_width(980.0);
+            ui.set_max_width(ui.available_width().min(980.0));
             body(ui, cx);
         });
 }
@@ -33,148 +35,56 @@ fn body(ui: &mut Ui, cx: &mut ViewCtx) {
         .size(20.0)
         .strong(),
     );
-    if let Some(note) = d.trace_note(cx.loaded.snap.format.variant) {
-        ui.label(RichText::new(note.text).color(theme::warn(dark)));
-    }
 
-    // The headline.
-    let mut headline = Vec::new();
-    if !d.ooms.is_empty() {
-        let frag = d
-            .ooms
-            .iter()
-            .filter(|o| o.verdict == Verdict::Fragmentation)
-            .count();
-        headline.push(format!(
-            "{} out-of-memory error{} ({} fragmentation, {} capacity)",
-            d.ooms.len(),
-            if d.ooms.len() == 1 { "" } else { "s" },
-            frag,
-            d.ooms.len() - frag
-        ));
-    }
-    if !d.leaks.is_empty() {
-        headline.push(format!(
-            "{} leak suspect{}",
-            d.leaks.len(),
-            if d.leaks.len() == 1 { "" } else { "s" }
-        ));
-    }
-    ui.add_space(4.0);
-    if headline.is_empty() {
+    if d.events > 0 {
+        let n = d.iterations.count();
         ui.label(
-            RichText::new("No leak and no out-of-memory error found.")
-                .color(theme::good(dark))
-                .size(16.0),
-        );
-    } else {
-        ui.label(
-            RichText::new(headline.join(", ") + ".")
-                .color(theme::warn(dark))
-                .size(16.0),
+            RichText::new(format!(
+                "{n} iteration{} (from {})",
+                units::plural(n),
+                words::iteration_source(&d.iterations)
+            ))
+            .weak(),
         );
     }
 
-    // Leaks.
-    section(ui, "Leak suspects");
-    if d.leaks.is_empty() {
-        ui.label("None: no call site keeps more memory alive iteration after iteration.");
-    }
-    for (k, leak) in d.leaks.iter().enumerate() {
-        ui.horizontal_wrapped(|ui| {
-            swatch(ui, cx.site_color(leak.site));
-            let label = cx.site_label(leak.site);
-            let link = ui
-                .link(RichText::new(&label).monospace())
-                .on_hover_text("Show in the Leaks view and select it");
-            if link.clicked() {
-                cx.doc.select_site(Some(leak.site));
-                cx.doc.view = View::Leaks;
-            }
-            if ui
-                .small_button("timeline")
-                .on_hover_text("Show its band in the memory timeline")
-                .clicked()
-            {
-                cx.doc.select_site(Some(leak.site));
-                cx.doc.view = View::Timeline;
-            }
-            ui.label(format!(
-                "in {}() grows by {} per iteration over {} iterations and holds {} in {} \
-                 blocks at the end (confidence {:.0}%).",
-                leak.function,
-                short_bytes(leak.growth_bytes_per_iteration.max(0.0) as u64),
-                leak.iterations,
-                short_bytes(leak.live_bytes),
-                leak.live_blocks,
-                leak.confidence * 100.0
-            ));
-        });
-        if k == 0 {
-            ui.label(
-                RichText::new(
-                    "A leak here means references survive: e.g. a loss summed as a tensor \
-                     without .item() or torch.no_grad(), or outputs kept in a list.",
-                )
-                .weak(),
-            );
-        }
-    }
-
-    // OOMs.
-    section(ui, "Out-of-memory errors");
-    if d.ooms.is_empty() {
-        ui.label("None in this trace.");
-    }
-    for (k, o) in d.ooms.iter().enumerate() {
+    // The findings, in the order every output gives them: the headline first.
+    let list = findings::findings(d, cx.loaded.snap.format.variant);
+    for (k, f) in list.iter().enumerate() {
+        let text = words::finding(f, d);
+        let color = match text.severity {
+            Severity::Problem => theme::oom(dark),
+            Severity::Warning => theme::warn(dark),
+            Severity::Note => ui.visuals().weak_text_color(),
+            Severity::Ok => theme::good(dark),
+        };
+        ui.add_space(if k == 0 { 6.0 } else { 2.0 });
         ui.group(|ui| {
-            ui.horizontal_wrapped(|ui| {
-                let color = match o.verdict {
-                    Verdict::Fragmentation => theme::warn(dark),
-                    Verdict::Capacity => theme::oom(dark),
-                };
-                ui.label(
-                    RichText::new(format!(
-                        "OOM {} : {}",
-                        k + 1,
-                        o.verdict.name().to_uppercase()
-                    ))
+            ui.set_width(ui.available_width());
+            ui.label(
+                RichText::new(&text.title)
                     .color(color)
-                    .strong(),
-                );
-                ui.label(format!(
-                    "requesting {} at event {}, with {} allocated, {} reserved, {} reserved but \
-                     unallocated, largest free block {}.",
-                    short_bytes(o.requested),
-                    o.event,
-                    short_bytes(o.allocated),
-                    short_bytes(o.reserved),
-                    short_bytes(o.free_in_reserved),
-                    short_bytes(o.largest_free_block)
-                ));
-            });
-            ui.label(&o.advice);
-            if let Some(top) = o.by_site.first() {
-                ui.label(format!(
-                    "Largest live call site at the failure: {} with {}.",
-                    top.label,
-                    short_bytes(top.bytes)
-                ));
+                    .strong()
+                    .size(if k == 0 { 17.0 } else { 14.0 }),
+            );
+            if !matches!(f, Finding::ExplainedGrowth { .. }) {
+                // (The growth is listed below, each line a link.)
+                ui.label(&text.detail);
             }
-            ui.horizontal(|ui| {
-                if ui
-                    .link("Show the segments at this OOM")
-                    .on_hover_text("Segments view with the cursor on the failed allocation")
-                    .clicked()
-                {
-                    cx.doc.jump_to(o.event);
+            match f {
+                Finding::Oom { index, .. } => {
+                    if let Some(o) = d.ooms.get(*index) {
+                        oom_details(ui, cx, o);
+                    }
+                }
+                Finding::Leaks { .. } => leak_list(ui, cx),
+                Finding::ExplainedGrowth { .. } => growth_list(ui, cx),
+                Finding::Fragmented { at, .. } if ui.link("Show the segments then").clicked() => {
+                    cx.doc.jump_to(at.event);
                     cx.doc.view = View::Segments;
                 }
-                if ui.link("Show in the timeline").clicked() {
-                    cx.doc.jump_to(o.event);
-                    cx.doc.view = View::Timeline;
-                }
-            });
+                _ => {}
+            }
         });
     }
 
@@ -230,7 +140,6 @@ fn body(ui: &mut Ui, cx: &mut ViewCtx) {
     section(ui, "Fragmentation");
     match &d.fragmentation.worst {
         Some(w) if w.reserved > 0 => {
-            let split = w.reserved_unallocated.saturating_sub(w.largest_free_block);
             ui.horizontal_wrapped(|ui| {
                 ui.label(format!(
                     "At its worst (event {}), {} of {} reserved was free but split: the \
@@ -241,7 +150,7 @@ fn body(ui: &mut Ui, cx: &mut ViewCtx) {
                     short_bytes(w.reserved),
                     short_bytes(w.largest_free_block),
                     w.external * 100.0,
-                    short_bytes(split)
+                    short_bytes(w.stranded)
                 ));
                 if ui.link("Show the segments then").clicked() {
                     cx.doc.jump_to(w.event);
@@ -256,9 +165,95 @@ fn body(ui: &mut Ui, cx: &mut ViewCtx) {
     if let Some(end) = &d.fragmentation.at_end {
         ui.label(format!(
             "At the end: {} allocated, {} reserved in {} segments.",
-            format::bytes(end.allocated),
-            format::bytes(end.reserved),
+            units::bytes(end.allocated),
+            units::bytes(end.reserved),
             end.segments
         ));
     }
+}
+
+/// Every leak suspect, each a link to its evidence.
+fn leak_list(ui: &mut Ui, cx: &mut ViewCtx) {
+    let d = cx.d;
+    for leak in &d.leaks {
+        ui.horizontal_wrapped(|ui| {
+            swatch(ui, cx.site_color(leak.site));
+            let label = cx.site_label(leak.site);
+            let link = ui
+                .link(RichText::new(&label).monospace())
+                .on_hover_text("Show in the Leaks view and select it");
+            if link.clicked() {
+                cx.doc.select_site(Some(leak.site));
+                cx.doc.view = View::Leaks;
+            }
+            if ui
+                .small_button("timeline")
+                .on_hover_text("Show its band in the memory timeline")
+                .clicked()
+            {
+                cx.doc.select_site(Some(leak.site));
+                cx.doc.view = View::Timeline;
+            }
+            ui.label(format!(
+                "in {}() grows by {} per iteration over {} iterations and holds {} in {} \
+                 blocks at the end (confidence {:.0}%).",
+                leak.function,
+                short_bytes(leak.growth_bytes_per_iteration.max(0.0) as u64),
+                leak.iterations,
+                short_bytes(leak.live_bytes),
+                leak.live_blocks,
+                leak.confidence * 100.0
+            ));
+        });
+    }
+}
+
+/// The growth that is not a leak, each a link that selects its call site.
+fn growth_list(ui: &mut Ui, cx: &mut ViewCtx) {
+    let d = cx.d;
+    for g in findings::explained_growth(d) {
+        ui.horizontal_wrapped(|ui| {
+            swatch(ui, cx.site_color(g.site));
+            if ui
+                .link(RichText::new(cx.site_label(g.site)).monospace())
+                .on_hover_text("Select this call site")
+                .clicked()
+            {
+                cx.doc.select_site(Some(g.site));
+            }
+            ui.label(format!(
+                "{}: {} ({})",
+                g.kind.name(),
+                short_bytes(g.bytes),
+                words::growth_kind(g.kind)
+            ));
+        });
+    }
+}
+
+/// An OOM's fix, what held the memory, and links to the segments and the timeline there.
+fn oom_details(ui: &mut Ui, cx: &mut ViewCtx, o: &OomReport) {
+    let d = cx.d;
+    ui.label(words::oom_advice(d, o));
+    if let Some(top) = o.by_site.first() {
+        ui.label(format!(
+            "Largest live call site at the failure: {} with {}.",
+            words::site_with_function(d, top.site),
+            short_bytes(top.bytes)
+        ));
+    }
+    ui.horizontal(|ui| {
+        if ui
+            .link("Show the segments at this OOM")
+            .on_hover_text("Segments view with the cursor on the failed allocation")
+            .clicked()
+        {
+            cx.doc.jump_to(o.event);
+            cx.doc.view = View::Segments;
+        }
+        if ui.link("Show in the timeline").clicked() {
+            cx.doc.jump_to(o.event);
+            cx.doc.view = View::Timeline;
+        }
+    });
 }

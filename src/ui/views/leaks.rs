@@ -3,7 +3,7 @@
 
 use egui::{pos2, vec2, RichText, Sense, Shape, Stroke, Ui};
 
-use crate::output::format;
+use crate::units;
 
 use super::{short_bytes, swatch, View, ViewCtx};
 use crate::ui::theme;
@@ -80,10 +80,8 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
                             l.live_blocks
                         ));
                         ui.label(
-                            RichText::new(format::signed_bytes(
-                                l.growth_bytes_per_iteration as i64,
-                            ))
-                            .color(theme::warn(cx.dark())),
+                            RichText::new(units::signed_bytes(l.growth_bytes_per_iteration as i64))
+                                .color(theme::warn(cx.dark())),
                         );
                         ui.label(format!("{} iterations", l.iterations));
                         ui.label(format!("{:.0}%", l.confidence * 100.0));
@@ -135,7 +133,7 @@ fn sparkline(ui: &mut Ui, cx: &ViewCtx, series: &[u64], site: u32) {
     resp.on_hover_text(format!(
         "live bytes at {} iteration boundaries: {} to {}",
         series.len(),
-        format::bytes(series.first().copied().unwrap_or(0)),
-        format::bytes(series.last().copied().unwrap_or(0))
+        units::bytes(series.first().copied().unwrap_or(0)),
+        units::bytes(series.last().copied().unwrap_or(0))
     ));
 }

@@ -14,8 +14,9 @@ pub mod whatif;
 
 use egui::{Color32, RichText, Ui};
 
+use crate::analysis::oom::Category;
 use crate::analysis::DeviceAnalysis;
-use crate::output::format;
+use crate::units;
 
 use super::data::{DeviceData, Loaded};
 use super::doc::{ColorBy, DocUi};
@@ -110,7 +111,7 @@ impl ViewCtx<'_, '_> {
                     .site_category
                     .get(site as usize)
                     .copied()
-                    .unwrap_or(4);
+                    .unwrap_or(Category::Other);
                 category_color(cat, self.dark())
             }
         }
@@ -130,30 +131,20 @@ impl ViewCtx<'_, '_> {
         let ev = &self.loaded.snap.trace(self.d.device)?.events;
         let first = ev.first()?.time_us;
         let t = ev.get(e)?.time_us;
-        (first != 0 && t != 0).then(|| format!("+{}", format::duration_us(t - first)))
+        (first != 0 && t != 0).then(|| format!("+{}", units::duration_us(t - first)))
     }
 }
 
-/// Names of the categories of [`crate::analysis::oom::category`], in `site_category` order.
-pub const CATEGORIES: [&str; 5] = [
-    "parameters",
-    "activations",
-    "gradients",
-    "optimizer state",
-    "other",
-];
-
-pub fn category_index(name: &str) -> u8 {
-    CATEGORIES.iter().position(|c| *c == name).unwrap_or(4) as u8
-}
-
-pub fn category_color(cat: u8, dark: bool) -> Color32 {
-    let hue = [0.58, 0.08, 0.33, 0.80, 0.0][cat.min(4) as usize];
-    if cat >= 4 {
-        theme::other(dark)
-    } else {
-        theme::site_color(hue, 0.0, dark)
-    }
+/// The colour of a category when the timeline is coloured by category.
+pub fn category_color(cat: Category, dark: bool) -> Color32 {
+    let hue = match cat {
+        Category::Parameters => 0.58,
+        Category::Activations => 0.08,
+        Category::Gradients => 0.33,
+        Category::OptimizerState => 0.80,
+        Category::Other => return theme::other(dark),
+    };
+    theme::site_color(hue, 0.0, dark)
 }
 
 /// Shows the current view.
@@ -170,7 +161,7 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
 
 /// Bytes without trailing zeros: `2 GiB`, `1.5 MiB`.
 pub fn short_bytes(n: u64) -> String {
-    let s = format::bytes(n);
+    let s = units::bytes(n);
     match s.split_once(' ') {
         Some((num, unit)) if num.contains('.') => {
             let num = num.trim_end_matches('0').trim_end_matches('.');

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use egui::{pos2, vec2, Color32, Rect, RichText, Sense, Shape, Stroke, Ui};
 
 use crate::analysis::{fragmentation, SegmentView};
-use crate::output::format;
+use crate::units;
 
 use super::{short_bytes, ViewCtx};
 use crate::ui::theme;
@@ -50,12 +50,7 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
                 cx.d.ooms
                     .iter()
                     .find(|o| o.event == cx.doc.cursor)
-                    .map(|o| {
-                        crate::analysis::Rules::from_settings(
-                            cx.loaded.snap.allocator_settings.as_ref(),
-                        )
-                        .round_size(o.requested)
-                    });
+                    .map(|o| o.block_size);
             for i in range {
                 segment_row(ui, cx, &layout[i], max, need);
             }
@@ -115,7 +110,7 @@ pub(super) fn block_history(cx: &ViewCtx, addr: u64) -> Vec<String> {
                 .map(|h| {
                     format!(
                         "{} at {:#x}  {}",
-                        format::bytes(h.real_size),
+                        units::bytes(h.real_size),
                         h.addr,
                         crate::analysis::sites::site_of_stack(snap, h.stack).short_label()
                     )
@@ -251,9 +246,9 @@ fn status(ui: &mut Ui, cx: &mut ViewCtx, layout: &[SegmentView]) {
         ui.label(
             RichText::new(format!(
                 "OUT OF MEMORY here: {} requested, verdict {}. {}",
-                format::bytes(o.requested),
+                units::bytes(o.requested),
                 o.verdict.name(),
-                o.advice
+                crate::output::words::oom_advice(cx.d, o)
             ))
             .color(theme::oom(cx.dark())),
         );
@@ -361,9 +356,9 @@ fn segment_row(ui: &mut Ui, cx: &mut ViewCtx, s: &SegmentView, max: u64, need: O
             ui.label(RichText::new(cx.site_label(site)).monospace().strong());
             ui.label(format!(
                 "{} block at {:#x} ({} requested){}",
-                format::bytes(b.size),
+                units::bytes(b.size),
                 b.addr,
-                format::bytes(b.requested),
+                units::bytes(b.requested),
                 if b.allocated {
                     ""
                 } else {
@@ -395,8 +390,8 @@ fn segment_row(ui: &mut Ui, cx: &mut ViewCtx, s: &SegmentView, max: u64, need: O
             "segment {:#x}: {} blocks, {} free, largest free {}",
             s.addr,
             s.blocks.len(),
-            format::bytes(free),
-            format::bytes(s.largest_free())
+            units::bytes(free),
+            units::bytes(s.largest_free())
         ));
     }
 }

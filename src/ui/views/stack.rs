@@ -6,7 +6,7 @@ use egui::{Color32, RichText, Ui};
 
 use crate::analysis::sites::is_library_file;
 use crate::model::StackId;
-use crate::output::format;
+use crate::units;
 
 use super::{short_bytes, ViewCtx};
 use crate::ui::sources;
@@ -52,8 +52,8 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
             ui.label(RichText::new(format!("Allocation #{k}")).strong());
             ui.label(format!(
                 "{} block, {} requested, stream {}, at {:#x}",
-                format::bytes(a.size),
-                format::bytes(a.requested),
+                units::bytes(a.size),
+                units::bytes(a.requested),
                 a.stream,
                 a.addr
             ));

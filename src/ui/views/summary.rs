@@ -2,7 +2,7 @@
 
 use egui::{RichText, Ui};
 
-use crate::output::format;
+use crate::units;
 
 use super::{section, ViewCtx};
 
@@ -21,7 +21,7 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
                         "compression",
                         snap.format.compression.unwrap_or("none").to_string(),
                     ),
-                    ("pickle bytes", format::bytes(snap.format.pickle_bytes)),
+                    ("pickle bytes", units::bytes(snap.format.pickle_bytes)),
                     ("read in", format!("{} ms", cx.loaded.load_ms)),
                     ("analysed in", format!("{} ms", cx.loaded.analyze_ms)),
                     ("devices", cx.loaded.analysis.devices.len().to_string()),
@@ -66,12 +66,12 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
                             format!("no, exact from event {}", d.replay.exact_from)
                         },
                     ),
-                    ("peak allocated", format::bytes(d.peak.allocated)),
-                    ("peak reserved", format::bytes(d.peak.reserved)),
-                    ("final allocated", format::bytes(f.allocated)),
-                    ("final active", format::bytes(f.active)),
-                    ("final requested", format::bytes(f.requested)),
-                    ("final reserved", format::bytes(f.reserved)),
+                    ("peak allocated", units::bytes(d.peak.allocated)),
+                    ("peak reserved", units::bytes(d.peak.reserved)),
+                    ("final allocated", units::bytes(f.allocated)),
+                    ("final active", units::bytes(f.active)),
+                    ("final requested", units::bytes(f.requested)),
+                    ("final reserved", units::bytes(f.reserved)),
                     ("anomalies", d.replay.anomalies.len().to_string()),
                 ];
                 for (k, v) in rows {
@@ -90,8 +90,8 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
                     for (k, m) in d.markers.iter().enumerate().take(500) {
                         ui.label(k.to_string());
                         ui.label(m.event.to_string());
-                        ui.label(format::bytes(m.counters.allocated));
-                        ui.label(format::bytes(m.counters.reserved));
+                        ui.label(units::bytes(m.counters.allocated));
+                        ui.label(units::bytes(m.counters.reserved));
                         if ui.small_button("go").clicked() {
                             cx.doc.jump_to(m.event);
                             cx.doc.view = super::View::Timeline;

@@ -12,9 +12,10 @@ use egui::{
 };
 
 use crate::analysis::NONE;
-use crate::output::format;
+use crate::units;
 
-use super::{short_bytes, swatch, ViewCtx, CATEGORIES};
+use super::{short_bytes, swatch, ViewCtx};
+use crate::analysis::oom::Category;
 use crate::model::Event;
 use crate::ui::doc::{Axis, Bands, ColorBy, TimeWindow};
 use crate::ui::theme;
@@ -373,8 +374,8 @@ fn hover_text(ui: &mut Ui, cx: &ViewCtx, t: usize, hit: Option<Hit>) {
                 let site = cx.d.allocation_site.get(k as usize).copied().unwrap_or(0);
                 ui.label(format!(
                     "{} block ({} requested), stream {}",
-                    format::bytes(a.size),
-                    format::bytes(a.requested),
+                    units::bytes(a.size),
+                    units::bytes(a.requested),
                     a.stream
                 ));
                 ui.label(RichText::new(cx.site_label(site)).monospace());
@@ -389,21 +390,26 @@ fn hover_text(ui: &mut Ui, cx: &ViewCtx, t: usize, hit: Option<Hit>) {
                             .get(site)
                             .map(|s| s.function.clone())
                             .unwrap_or_default();
-                    let cat = CATEGORIES
-                        [cx.dd.site_category.get(site as usize).copied().unwrap_or(4) as usize];
+                    let cat = cx
+                        .dd
+                        .site_category
+                        .get(site as usize)
+                        .copied()
+                        .unwrap_or(Category::Other)
+                        .name();
                     format!("{} in {}()  [{}]", cx.site_label(site), fun, cat)
                 }
                 None => "other call sites".to_string(),
             };
             ui.label(RichText::new(label).monospace());
-            ui.label(format!("{} allocated here", format::bytes(v)));
+            ui.label(format!("{} allocated here", units::bytes(v)));
         }
         None => {}
     }
     ui.label(format!(
         "allocated {}   reserved {}",
-        format::bytes(s.allocated[t]),
-        format::bytes(s.reserved[t])
+        units::bytes(s.allocated[t]),
+        units::bytes(s.reserved[t])
     ));
 }
 
@@ -429,7 +435,7 @@ pub fn lifetime(cx: &ViewCtx, alloc: u32, free: u32) -> String {
                 if a.time_us != 0 && b.time_us != 0 {
                     s.push_str(&format!(
                         " (lived {})",
-                        format::duration_us(b.time_us - a.time_us)
+                        units::duration_us(b.time_us - a.time_us)
                     ));
                 }
             }
@@ -786,9 +792,9 @@ fn legend(ui: &mut Ui, cx: &mut ViewCtx) {
         ui.spacing_mut().item_spacing.x = 6.0;
         match cx.doc.color_by {
             ColorBy::Category => {
-                for (i, c) in CATEGORIES.iter().enumerate() {
-                    swatch(ui, super::category_color(i as u8, dark));
-                    ui.label(*c);
+                for c in Category::ALL {
+                    swatch(ui, super::category_color(c, dark));
+                    ui.label(c.name());
                     ui.add_space(6.0);
                 }
             }
@@ -801,7 +807,7 @@ fn legend(ui: &mut Ui, cx: &mut ViewCtx) {
                     let label = cx.site_label(site);
                     if ui
                         .selectable_label(selected, RichText::new(label).small())
-                        .on_hover_text(format!("peak {}; click to select", format::bytes(g.peak)))
+                        .on_hover_text(format!("peak {}; click to select", units::bytes(g.peak)))
                         .clicked()
                     {
                         cx.doc.select_site(if selected { None } else { Some(site) });

@@ -10,7 +10,7 @@ use egui::{Color32, RichText, Sense, Stroke, Ui};
 use rayon::prelude::*;
 
 use crate::model::Snapshot;
-use crate::output::format;
+use crate::units;
 use crate::whatif::{self, Recorded, Scenario, Settings, SimResult};
 
 use super::{section, swatch, ViewCtx};
@@ -86,7 +86,7 @@ impl WhatIfState {
         self.error = None;
         let cap = match self.cap.trim() {
             "" => None,
-            t => match format::parse_size(t) {
+            t => match units::parse_size(t) {
                 Ok(c) => Some(c),
                 Err(e) => {
                     self.error = Some(format!("cap: {e}"));
@@ -238,8 +238,8 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
 
 fn cap_text(cap: Option<u64>, inferred: bool) -> String {
     match cap {
-        Some(c) if inferred => format!("{} (inferred)", format::bytes(c)),
-        Some(c) => format::bytes(c),
+        Some(c) if inferred => format!("{} (inferred)", units::bytes(c)),
+        Some(c) => units::bytes(c),
         None => "none".into(),
     }
 }
@@ -277,16 +277,16 @@ fn results_table(ui: &mut Ui, o: &Outcome) {
                 ui.label("recorded");
             });
             ui.label(cap_text(rec.cap, rec.cap_inferred));
-            ui.label(format::bytes(rec.peak_reserved));
-            ui.label(format::bytes(rec.peak_allocated));
-            ui.label(format::bytes(rec.unallocated_at_peak));
+            ui.label(units::bytes(rec.peak_reserved));
+            ui.label(units::bytes(rec.peak_allocated));
+            ui.label(units::bytes(rec.unallocated_at_peak));
             ui.label(rec.segments_allocated.to_string());
             ui.label(match rec.ooms.first() {
                 None => "none".to_string(),
                 Some((e, r)) => format!(
                     "{} (first at event {e}, {})",
                     rec.ooms.len(),
-                    format::bytes(*r)
+                    units::bytes(*r)
                 ),
             });
             ui.end_row();
@@ -296,9 +296,9 @@ fn results_table(ui: &mut Ui, o: &Outcome) {
                     ui.label(RichText::new(label).monospace());
                 });
                 ui.label(cap_text(sim.scenario.cap, false));
-                ui.label(format::bytes(sim.peak_reserved));
-                ui.label(format::bytes(sim.peak_allocated));
-                ui.label(format::bytes(sim.unallocated_at_peak));
+                ui.label(units::bytes(sim.peak_reserved));
+                ui.label(units::bytes(sim.peak_allocated));
+                ui.label(units::bytes(sim.unallocated_at_peak));
                 ui.label(sim.segments_allocated.to_string());
                 let ooms = match sim.ooms.first() {
                     None => RichText::new("none").color(Color32::from_rgb(0x27, 0xae, 0x60)),
@@ -306,7 +306,7 @@ fn results_table(ui: &mut Ui, o: &Outcome) {
                         "{} (first at event {}, {})",
                         sim.ooms.len(),
                         f.event,
-                        format::bytes(f.requested)
+                        units::bytes(f.requested)
                     ))
                     .color(ui.visuals().error_fg_color),
                 };
@@ -325,7 +325,7 @@ fn results_table(ui: &mut Ui, o: &Outcome) {
             .collect();
         ui.label(format!(
             "Recorded OOM at event {e} ({}): {}",
-            format::bytes(*r),
+            units::bytes(*r),
             fate.join("; ")
         ));
     }
@@ -392,7 +392,7 @@ fn chart(ui: &mut Ui, cx: &ViewCtx, o: &Outcome) {
         painter.text(
             egui::pos2(rect.left() + 4.0, y - 2.0),
             egui::Align2::LEFT_BOTTOM,
-            format!("cap {}", format::bytes(cap)),
+            format!("cap {}", units::bytes(cap)),
             egui::FontId::proportional(11.0),
             visuals.warn_fg_color,
         );
@@ -431,16 +431,16 @@ fn chart(ui: &mut Ui, cx: &ViewCtx, o: &Outcome) {
     painter.text(
         rect.right_top() + egui::vec2(-4.0, 4.0),
         egui::Align2::RIGHT_TOP,
-        format::bytes(top as u64),
+        units::bytes(top as u64),
         egui::FontId::proportional(11.0),
         visuals.weak_text_color(),
     );
     if let Some(p) = resp.hover_pos() {
         let c = ((p.x - rect.left()) as usize).min(cols - 1);
         let e = c * events / cols;
-        let mut text = format!("event {e}\nrecorded: {}", format::bytes(lines[0].1[c]));
+        let mut text = format!("event {e}\nrecorded: {}", units::bytes(lines[0].1[c]));
         for ((label, _), (_, v)) in o.variants.iter().zip(&lines[1..]) {
-            text.push_str(&format!("\n{label}: {}", format::bytes(v[c])));
+            text.push_str(&format!("\n{label}: {}", units::bytes(v[c])));
         }
         resp.on_hover_text_at_pointer(text);
     }

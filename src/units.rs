@@ -1,4 +1,7 @@
-//! Human-readable numbers.
+//! Human-readable numbers: sizes, durations and plurals.
+//!
+//! A leaf module: every layer may use it and it uses nothing of memsight, so analysis can
+//! stay free of presentation while sharing one way of writing a size.
 
 /// Bytes in binary units, e.g. `1.50 GiB`, `600.00 MiB`, `512 B`.
 pub fn bytes(n: u64) -> String {
@@ -13,6 +16,15 @@ pub fn bytes(n: u64) -> String {
         u += 1;
     }
     format!("{v:.2} {}", UNITS[u])
+}
+
+/// The plural `s` of an English noun counted `n` times: `format!("{n} block{}", plural(n))`.
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
 }
 
 /// Signed bytes, e.g. `+150.00 MiB` / `-2.00 KiB`.

@@ -1,5 +1,6 @@
-//! Allocator settings for a what-if run: `PYTORCH_CUDA_ALLOC_CONF`-style `key:value` pairs, or
-//! the `allocator_settings` a snapshot recorded.
+//! Allocator settings: `PYTORCH_CUDA_ALLOC_CONF`-style `key:value` pairs, or the
+//! `allocator_settings` a snapshot recorded. The replay reads them to size blocks as the
+//! recording did; the what-if model runs under other ones.
 //!
 //! Only the keys that change where memory goes are modelled; the others (`pinned_*`,
 //! `release_lock_on_cudamalloc`, `backend`, ...) are accepted and ignored, so that a real
@@ -7,14 +8,9 @@
 
 use std::fmt;
 
-use crate::model::Snapshot;
+use crate::model::{AllocatorSettings, Snapshot};
 
-/// `kMinBlockSize`, `kSmallSize`, `kLargeBuffer` of CUDACachingAllocator.cpp.
-pub const MIN_BLOCK: u64 = 512;
-pub const SMALL_SIZE: u64 = 1 << 20;
-pub const LARGE_BUFFER: u64 = 20 << 20;
-/// Number of power-of-two intervals `roundup_power2_divisions` covers (1 MiB .. 32 GiB).
-pub const ROUNDUP_INTERVALS: usize = 16;
+use super::{roundup_power2_next_division, LARGE_BUFFER, MIN_BLOCK, ROUNDUP_INTERVALS, SMALL_SIZE};
 
 /// A setting that could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -138,8 +134,13 @@ impl Settings {
 
     /// The settings the snapshot was recorded under (defaults where it says nothing).
     pub fn from_snapshot(snap: &Snapshot) -> Settings {
+        Settings::recorded(snap.allocator_settings.as_ref())
+    }
+
+    /// The settings of a snapshot's `allocator_settings` (defaults when it has none).
+    pub fn recorded(recorded: Option<&AllocatorSettings>) -> Settings {
         let mut s = Settings::default();
-        let Some(a) = &snap.allocator_settings else {
+        let Some(a) = recorded else {
             return s;
         };
         s.max_split_size = a.max_split_size;
@@ -178,9 +179,21 @@ impl Settings {
         let idx = log.saturating_sub(20).min(ROUNDUP_INTERVALS - 1);
         let divisions = self.roundup_power2_divisions[idx];
         if divisions > 1 && size > MIN_BLOCK * divisions {
-            crate::analysis::replay::roundup_power2_next_division(size, divisions)
+            roundup_power2_next_division(size, divisions)
         } else {
             size.div_ceil(MIN_BLOCK) * MIN_BLOCK
+        }
+    }
+
+    /// `should_split`: whether carving `size` out of a free block of `block` bytes leaves a
+    /// remainder worth keeping as its own free block (expandable segments split like the
+    /// small pool).
+    pub fn should_split(&self, block: u64, size: u64, expandable: bool) -> bool {
+        let remaining = block.saturating_sub(size);
+        if size <= SMALL_SIZE || expandable {
+            remaining >= MIN_BLOCK
+        } else {
+            size < self.max_split() && remaining > SMALL_SIZE
         }
     }
 
