@@ -10,10 +10,7 @@ fn bin() -> &'static str {
 }
 
 fn check(name: &str, args: &[&str]) -> Option<Output> {
-    let Some(path) = common::snapshot_path(name) else {
-        eprintln!("skipping {name}: snapshot not found");
-        return None;
-    };
+    let path = common::require(name);
     Some(
         Command::new(bin())
             .arg("check")
@@ -92,6 +89,14 @@ fn failing_rules_say_by_how_much() {
     assert_eq!(o.status.code(), Some(1));
     assert!(
         out.contains("FAIL  no-leaks (device 0): 3 leak suspects: workloads.py:158"),
+        "{out}"
+    );
+    // One step cannot show a leak: the rule fails and says why, rather than passing.
+    let o = check("one_step_adamw", &["--no-leaks"]).unwrap();
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("no-leaks (device 0): cannot tell: 1 iteration found"),
         "{out}"
     );
     // Plain bytes: 1.52 GiB of peak reserved is over 1.5 GiB, within 1.7 GB.

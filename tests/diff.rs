@@ -12,10 +12,7 @@ use memsight::output::report::{self, ReportFormat};
 use memsight::read::{load_path, LoadOptions};
 
 fn load(name: &str) -> Option<(Snapshot, Analysis)> {
-    let Some(path) = common::snapshot_path(name) else {
-        eprintln!("skipping {name}: snapshot not found");
-        return None;
-    };
+    let path = common::require(name);
     let snap = load_path(&path, &LoadOptions::default()).expect("real snapshot loads");
     let a = analysis::analyze(&snap);
     Some((snap, a))

@@ -148,7 +148,9 @@ pub fn findings(d: &DeviceAnalysis, variant: FormatVariant) -> Vec<Finding> {
             verdict: o.verdict,
         })
         .collect();
-    let has_trace = d.events > 0;
+    let note = d.trace_note(variant);
+    let has_trace =
+        d.events > 0 && !matches!(note, Some(TraceNote::BlockHistory) | Some(TraceNote::Empty));
     if !d.leaks.is_empty() {
         out.push(Finding::Leaks {
             count: d.leaks.len(),
@@ -169,7 +171,7 @@ pub fn findings(d: &DeviceAnalysis, variant: FormatVariant) -> Vec<Finding> {
             out.push(Finding::Fragmented { share, at });
         }
     }
-    match d.trace_note(variant) {
+    match note {
         Some(TraceNote::Partial { exact_from }) => {
             out.push(Finding::TraceIncomplete { exact_from })
         }

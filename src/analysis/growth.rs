@@ -113,6 +113,10 @@ struct SiteWindows {
     live_end: (u64, u64),
     /// Windows that made survivors, increasing, deduplicated.
     survivor_windows: Vec<usize>,
+    /// Survivors that were allocated before the trace began.
+    before_trace: bool,
+    /// Bytes live when the trace began (blocks from before a wrapped ring).
+    initial: u64,
     /// The most its live bytes climbed inside one window, and in how many windows it climbed.
     transient: (u64, usize),
 }
@@ -152,6 +156,9 @@ pub fn classify(
             continue;
         }
         let start = window(a.alloc_event);
+        if a.alloc_event == NONE {
+            per_site[s].initial += a.size;
+        }
         let end = if a.free_requested == NONE {
             nb
         } else {
@@ -164,7 +171,13 @@ pub fn classify(
         if a.free_requested == NONE {
             per_site[s].live_end.0 += a.size;
             per_site[s].live_end.1 += 1;
-            per_site[s].survivor_windows.push(start);
+            // Blocks from before the trace (a wrapped ring) are not growth the trace saw,
+            // but they are evidence that the site kept memory before it.
+            if a.alloc_event == NONE {
+                per_site[s].before_trace = true;
+            } else {
+                per_site[s].survivor_windows.push(start);
+            }
         }
     }
     if iterations.count() >= 2 {
@@ -254,9 +267,13 @@ fn leak(
 ) -> Option<LeakSuspect> {
     let nb = series.len();
     let last_window = last_active.min(nb - 1);
-    let sw = &w.survivor_windows;
     if w.live_end.0 == 0 {
         return None;
+    }
+    // Survivors from before a wrapped ring count as growth in its first window.
+    let mut sw = w.survivor_windows.clone();
+    if w.before_trace && sw.first() != Some(&0) {
+        sw.insert(0, 0);
     }
     let (first, grew_in, quiet_for, cadence) = if sw.len() >= MIN_ITERATIONS {
         let cadence = sw.windows(2).map(|p| p[1] - p[0]).max().unwrap_or(1).max(1);
@@ -289,7 +306,11 @@ fn leak(
             falls += 1;
         }
     }
-    let start_live = if first == 0 { 0 } else { series[first - 1] };
+    let start_live = if first == 0 {
+        w.initial
+    } else {
+        series[first - 1]
+    };
     if rises < 2 || falls * 4 > rises || w.live_end.0 <= start_live {
         return None;
     }

@@ -172,14 +172,19 @@ pub fn analyze_device(
     let fragmentation = fragmentation::summarize(&replay);
     let layout = LayoutIndex::build(&replay, events.len());
     let ooms = oom::reports(snap, events, &replay, settings, &allocation_site);
-    let growth::Classified { leaks, growth } = growth::classify(
-        &replay,
-        &sites,
-        &allocation_site,
-        &iterations,
-        events.len(),
-        peak.allocated,
-    );
+    // A single event (a PyTorch 2.0 file, or a dump with one marker) cannot show growth.
+    let growth::Classified { leaks, growth } = if events.len() < 2 {
+        growth::Classified::default()
+    } else {
+        growth::classify(
+            &replay,
+            &sites,
+            &allocation_site,
+            &iterations,
+            events.len(),
+            peak.allocated,
+        )
+    };
     DeviceAnalysis {
         device,
         events: events.len(),

@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use crate::analysis::iterations::MIN_ITERATIONS;
 use crate::analysis::{Analysis, DeviceAnalysis};
 use crate::units::{bytes, plural, signed_bytes};
 
@@ -256,7 +257,24 @@ fn device_results(
             },
         });
     }
-    if rules.no_leaks {
+    if rules.no_leaks && d.events > 0 && !d.iterations.can_judge_leaks() {
+        // No verdict is not a pass: the trace cannot show whether memory leaks.
+        let n = d.iterations.count();
+        out.push(RuleResult {
+            rule: "no-leaks".into(),
+            device: dev,
+            passed: false,
+            limit: "none".into(),
+            actual: "no verdict".into(),
+            message: format!(
+                "cannot tell: {n} iteration{} found (from {}), at least {MIN_ITERATIONS} are \
+                 needed to tell a leak from memory made once and kept; record more steps and \
+                 call torch.cuda.memory._snapshot() after each, or pass --iterations",
+                plural(n),
+                crate::output::words::iteration_source(&d.iterations)
+            ),
+        });
+    } else if rules.no_leaks {
         let passed = d.leaks.is_empty();
         let list: Vec<String> = d
             .leaks

@@ -23,6 +23,17 @@ pub fn snapshot_path(name: &str) -> Option<PathBuf> {
     candidates.into_iter().find(|p| p.exists())
 }
 
+/// The snapshot file for `name`, or a failed test that says what is missing: the data a
+/// test needs must be there (CI has ../shared beside the repository).
+pub fn require(name: &str) -> PathBuf {
+    snapshot_path(name).unwrap_or_else(|| {
+        panic!(
+            "snapshot {name:?} not found in sample_snapshots/, {} or tests/data/",
+            shared_dir().display()
+        )
+    })
+}
+
 /// The truth JSON for `name`.
 pub fn truth(name: &str) -> Option<serde_json::Value> {
     let candidates = [
@@ -35,8 +46,12 @@ pub fn truth(name: &str) -> Option<serde_json::Value> {
 }
 
 /// Every workload that has a truth file.
-pub const ALL: [&str; 8] = [
+pub const ALL: [&str; 12] = [
     "train_val_leak_wrapped",
+    "one_step_adamw",
+    "steady_nomarks",
+    "leak_nomarks",
+    "kv_generate",
     "train_val_leak",
     "frag_oom",
     "frag_oom_expandable",
