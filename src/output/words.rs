@@ -50,6 +50,30 @@ pub fn iteration_source(it: &Iterations) -> String {
     }
 }
 
+/// What the leak analysis of a device concluded, in one sentence: the suspects' rule, no leak,
+/// or why there is no verdict.
+pub fn leak_summary(d: &DeviceAnalysis) -> String {
+    let n = d.iterations.count();
+    let from = iteration_source(&d.iterations);
+    if !d.iterations.can_judge_leaks() {
+        format!(
+            "No leak verdict: {n} iteration{} found (from {from}); telling a leak from memory \
+             made once and kept takes at least {MIN_ITERATIONS}.",
+            plural(n)
+        )
+    } else if d.leaks.is_empty() {
+        format!(
+            "No leak: no call site's live memory grows across the {n} iterations (from {from})."
+        )
+    } else {
+        format!(
+            "Call sites whose allocations from several iterations are still alive at the end \
+             and whose live memory keeps rising at iteration boundaries ({n} iterations, from \
+             {from})."
+        )
+    }
+}
+
 /// What the trace cannot tell, in one sentence or two.
 pub fn trace_note(note: TraceNote) -> String {
     let at_dump = "the figures describe memory when the snapshot was taken";

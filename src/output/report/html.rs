@@ -393,23 +393,14 @@ fn ooms(s: &mut String, r: &DeviceReport) {
 fn leaks(s: &mut String, r: &DeviceReport) {
     let d = r.d;
     s.push_str("<h3>Leak suspects</h3>\n");
-    if d.leaks.is_empty() {
-        let _ = writeln!(
-            s,
-            "<p class=\"muted\">No leak: no call site's live memory grows across the {} \
-             iterations.</p>",
-            d.iterations.boundaries.len()
-        );
-        return;
-    }
     let _ = writeln!(
         s,
-        "<p class=\"muted\">Call sites whose allocations from many iterations are still alive \
-         at the end and whose live memory keeps rising at iteration boundaries ({} iterations, \
-         from {}).</p>",
-        d.iterations.boundaries.len(),
-        esc(&crate::output::words::iteration_source(&d.iterations))
+        "<p class=\"muted\">{}</p>",
+        esc(&crate::output::words::leak_summary(d))
     );
+    if d.leaks.is_empty() {
+        return;
+    }
     for (k, l) in d.leaks.iter().enumerate() {
         let label = d
             .sites

@@ -78,7 +78,7 @@ fn body(ui: &mut Ui, cx: &mut ViewCtx) {
                     }
                 }
                 Finding::Leaks { .. } => leak_list(ui, cx),
-                Finding::ExplainedGrowth { .. } => growth_list(ui, cx),
+                Finding::ExplainedGrowth { .. } => super::growth_list(ui, cx),
                 Finding::Fragmented { at, .. } if ui.link("Show the segments then").clicked() => {
                     cx.doc.jump_to(at.event);
                     cx.doc.view = View::Segments;
@@ -203,29 +203,6 @@ fn leak_list(ui: &mut Ui, cx: &mut ViewCtx) {
                 short_bytes(leak.live_bytes),
                 leak.live_blocks,
                 leak.confidence * 100.0
-            ));
-        });
-    }
-}
-
-/// The growth that is not a leak, each a link that selects its call site.
-fn growth_list(ui: &mut Ui, cx: &mut ViewCtx) {
-    let d = cx.d;
-    for g in findings::explained_growth(d) {
-        ui.horizontal_wrapped(|ui| {
-            swatch(ui, cx.site_color(g.site));
-            if ui
-                .link(RichText::new(cx.site_label(g.site)).monospace())
-                .on_hover_text("Select this call site")
-                .clicked()
-            {
-                cx.doc.select_site(Some(g.site));
-            }
-            ui.label(format!(
-                "{}: {} ({})",
-                g.kind.name(),
-                short_bytes(g.bytes),
-                words::growth_kind(g.kind)
             ));
         });
     }

@@ -3,6 +3,8 @@
 
 use egui::{pos2, vec2, RichText, Sense, Shape, Stroke, Ui};
 
+use crate::analysis::findings;
+use crate::output::words;
 use crate::units;
 
 use super::{short_bytes, swatch, View, ViewCtx};
@@ -10,12 +12,7 @@ use crate::ui::theme;
 
 pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
     let d = cx.d;
-    ui.label(format!(
-        "Call sites whose memory survives iteration after iteration ({} iteration boundaries, \
-         from {:?}).",
-        d.iterations.boundaries.len(),
-        d.iterations.source
-    ));
+    ui.label(words::leak_summary(d));
     let text = cx.doc.filter.text.to_lowercase();
     let leaks: Vec<_> = d
         .leaks
@@ -27,14 +24,7 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
         })
         .collect();
     if leaks.is_empty() {
-        ui.add_space(12.0);
-        ui.label(
-            RichText::new(
-                "No leak suspect: no call site keeps more memory alive at each iteration.",
-            )
-            .color(theme::good(cx.dark()))
-            .size(16.0),
-        );
+        growth_table(ui, cx);
         return;
     }
     ui.add_space(6.0);
@@ -136,4 +126,14 @@ fn sparkline(ui: &mut Ui, cx: &ViewCtx, series: &[u64], site: u32) {
         units::bytes(series.first().copied().unwrap_or(0)),
         units::bytes(series.last().copied().unwrap_or(0))
     ));
+}
+
+/// The growth that is not a leak, when there is no leak to show.
+fn growth_table(ui: &mut Ui, cx: &mut ViewCtx) {
+    if findings::explained_growth(cx.d).next().is_none() {
+        return;
+    }
+    ui.add_space(8.0);
+    ui.label(RichText::new("Growth that is not a leak").strong());
+    super::growth_list(ui, cx);
 }

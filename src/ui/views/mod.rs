@@ -183,3 +183,26 @@ pub fn section(ui: &mut Ui, text: &str) {
     ui.label(RichText::new(text).strong().size(15.0));
     ui.add_space(2.0);
 }
+
+/// The growth that is not a leak, each a link that selects its call site.
+pub fn growth_list(ui: &mut Ui, cx: &mut ViewCtx) {
+    let d = cx.d;
+    for g in crate::analysis::findings::explained_growth(d) {
+        ui.horizontal_wrapped(|ui| {
+            swatch(ui, cx.site_color(g.site));
+            if ui
+                .link(RichText::new(cx.site_label(g.site)).monospace())
+                .on_hover_text("Select this call site")
+                .clicked()
+            {
+                cx.doc.select_site(Some(g.site));
+            }
+            ui.label(format!(
+                "{}: {} ({})",
+                g.kind.name(),
+                short_bytes(g.bytes),
+                crate::output::words::growth_kind(g.kind)
+            ));
+        });
+    }
+}
