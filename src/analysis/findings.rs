@@ -57,6 +57,9 @@ pub enum Finding {
     /// There is no allocator trace; `block_history`: a PyTorch 2.0 file, whose blocks carry
     /// their own histories.
     NoTrace { block_history: bool },
+    /// Events that contradict the allocator's state (a double free, a segment reserved twice,
+    /// an impossible size): figures from `first_event` on cannot be trusted.
+    Inconsistent { count: usize, first_event: usize },
     /// No OOM and no leak, in a trace that could have shown them.
     Healthy,
 }
@@ -68,7 +71,8 @@ impl Finding {
             Finding::Fragmented { .. }
             | Finding::TraceIncomplete { .. }
             | Finding::NoTrace { .. }
-            | Finding::NoLeakVerdict { .. } => Severity::Warning,
+            | Finding::NoLeakVerdict { .. }
+            | Finding::Inconsistent { .. } => Severity::Warning,
             Finding::ExplainedGrowth { .. } => Severity::Note,
             Finding::Healthy => Severity::Ok,
         }
@@ -80,6 +84,7 @@ impl Finding {
             Finding::Oom { index, .. } => d.ooms.get(*index).map(|o| o.event),
             Finding::Fragmented { at, .. } => Some(at.event),
             Finding::TraceIncomplete { exact_from } => Some(*exact_from as usize),
+            Finding::Inconsistent { first_event, .. } => Some(*first_event),
             _ => None,
         }
     }
@@ -183,7 +188,13 @@ pub fn findings(d: &DeviceAnalysis, variant: FormatVariant) -> Vec<Finding> {
         }),
         None => {}
     }
-    let judged = has_trace && d.iterations.can_judge_leaks();
+    if let Some(first) = d.replay.anomalies.first() {
+        out.push(Finding::Inconsistent {
+            count: d.replay.anomalies.len(),
+            first_event: first.event as usize,
+        });
+    }
+    let judged = has_trace && d.iterations.can_judge_leaks() && d.replay.anomalies.is_empty();
     if judged && !out.iter().any(|f| f.severity() == Severity::Problem) {
         out.insert(0, Finding::Healthy);
     }

@@ -518,8 +518,12 @@ fn prescan(events: &[Event]) -> Prescan {
                 seen_alloc.insert(e.addr);
             }
             Action::FreeRequested => {
-                if !live.remove(&e.addr) && !pending.contains(&e.addr) {
-                    // Allocated before the trace.
+                // Allocated before the trace, unless the trace allocated at this address
+                // already (then it is a second free, which the replay reports).
+                if !live.remove(&e.addr)
+                    && !pending.contains(&e.addr)
+                    && !seen_alloc.contains(&e.addr)
+                {
                     pre_index.insert(e.addr, pre_blocks.len());
                     pre_blocks.push((e.addr, e.size, e.stack, e.stream, false));
                 }
@@ -527,7 +531,7 @@ fn prescan(events: &[Event]) -> Prescan {
             }
             // Freed (requested) before the trace, completed inside it.
             Action::FreeCompleted if !pending.remove(&e.addr) => {
-                if live.remove(&e.addr) {
+                if live.remove(&e.addr) || seen_alloc.contains(&e.addr) {
                     continue;
                 }
                 pre_index.insert(e.addr, pre_blocks.len());
@@ -539,9 +543,9 @@ fn prescan(events: &[Event]) -> Prescan {
             Action::SegmentFree if !segs_alloc.remove(&e.addr) => {
                 pre_segments.push((e.addr, e.size, false, e.stream));
             }
-            Action::SegmentMap => mapped.push((e.addr, e.addr + e.size)),
+            Action::SegmentMap => mapped.push((e.addr, e.addr.saturating_add(e.size))),
             Action::SegmentUnmap => {
-                let (a, b) = (e.addr, e.addr + e.size);
+                let (a, b) = (e.addr, e.addr.saturating_add(e.size));
                 // Covered by ranges mapped in the trace?
                 let covered: u64 = mapped
                     .iter()
@@ -578,6 +582,38 @@ fn prescan(events: &[Event]) -> Prescan {
     }
 }
 
+/// No device has this much memory (1 PiB): a size beyond it is damage, not data.
+pub const MAX_PLAUSIBLE_SIZE: u64 = 1 << 50;
+
+/// Why a block or segment event cannot be real, or `None`.
+fn implausible(e: &Event) -> Option<String> {
+    let sized = matches!(
+        e.action,
+        Action::Alloc
+            | Action::SegmentAlloc
+            | Action::SegmentMap
+            | Action::SegmentUnmap
+            | Action::SegmentFree
+    );
+    if !sized {
+        return None;
+    }
+    let name = e.action.name().unwrap_or("event");
+    if e.size > MAX_PLAUSIBLE_SIZE {
+        Some(format!(
+            "{name} of {} bytes, more than any device holds",
+            e.size
+        ))
+    } else if e.addr.checked_add(e.size).is_none() {
+        Some(format!(
+            "{name} at 0x{:x} runs past the end of the address space",
+            e.addr
+        ))
+    } else {
+        None
+    }
+}
+
 /// Replays one device's trace. `dump_segments` are this device's segments at dump time.
 pub fn replay(trace: &DeviceTrace, dump_segments: &[&Segment], rules: &Settings) -> Replay {
     let events = &trace.events;
@@ -591,7 +627,24 @@ pub fn replay(trace: &DeviceTrace, dump_segments: &[&Segment], rules: &Settings)
 
     for (i, e) in events.iter().enumerate() {
         let i = i as u32;
+        if let Some(what) = implausible(e) {
+            // Applying it would make every later figure wrong (or overflow): keep the state,
+            // say so.
+            st.anomaly(i, what);
+            st.record();
+            continue;
+        }
         match e.action {
+            Action::SegmentAlloc | Action::SegmentMap if st.seg_of(e.addr).is_some() => {
+                st.anomaly(
+                    i,
+                    format!(
+                        "{} at 0x{:x}, inside memory already reserved",
+                        e.action.name().unwrap_or("segment_alloc"),
+                        e.addr
+                    ),
+                );
+            }
             Action::SegmentAlloc => st.segment_alloc(i, e, false),
             Action::SegmentMap => st.segment_alloc(i, e, true),
             Action::SegmentFree => match st.remove_segment(e.addr) {
@@ -664,6 +717,15 @@ pub fn replay(trace: &DeviceTrace, dump_segments: &[&Segment], rules: &Settings)
                         a.free_requested = i;
                         let size = a.size;
                         st.c.allocated = st.c.allocated.saturating_sub(size);
+                    } else {
+                        let first = a.free_requested;
+                        st.anomaly(
+                            i,
+                            format!(
+                                "free_requested of block 0x{:x}, already freed at event {first}",
+                                e.addr
+                            ),
+                        );
                     }
                     st.out.event_allocation[i as usize] = idx;
                 }

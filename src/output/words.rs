@@ -210,6 +210,22 @@ pub fn finding(f: &Finding, d: &DeviceAnalysis) -> FindingText {
                 TraceNote::Empty
             }),
         ),
+        Finding::Inconsistent { count, first_event } => (
+            format!("Inconsistent trace from event {first_event}"),
+            format!(
+                "{count} event{} contradict{} the allocator's state, the first at event \
+                 {first_event}: {}. Figures from event {first_event} on cannot be trusted: the \
+                 file may be damaged or edited, or come from an allocator memsight does not \
+                 model.",
+                plural(*count),
+                if *count == 1 { "s" } else { "" },
+                d.replay
+                    .anomalies
+                    .first()
+                    .map(|a| a.what.as_str())
+                    .unwrap_or("?")
+            ),
+        ),
         Finding::Healthy => (
             "Healthy".into(),
             format!(
