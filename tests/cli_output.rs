@@ -1,6 +1,8 @@
-//! What the command line writes when writing goes wrong: a closed pipe ends a command quietly,
-//! a full disk is a message and exit code 3, and `-o` replaces its target whole or not at all
-//! and never overwrites an input.
+//! What the command line writes, when writing goes wrong and when the file is hostile: a
+//! closed pipe ends a command quietly, a full disk is a message and exit code 3, `-o` replaces
+//! its target whole or not at all and never overwrites an input, and text from the snapshot
+//! (frame names, file names) cannot close a Markdown fence, split a table, or put a live image,
+//! link or mention into a pull-request comment.
 
 mod common;
 
@@ -376,6 +378,357 @@ fn os_errors_are_said_once() {
         assert_eq!(o.status.code(), Some(2), "{err}");
         assert_eq!(err.matches(os_error).count(), 1, "{err}");
         assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---- Hostile text in the snapshot ----
+
+/// A function name that tries to close the stack's code fence and put an image, a link, a
+/// mention, HTML and table cells into the comment.
+const EVIL_FUNCTION: &str = "f\n```\n![x](http://evil.example/x.png)\n[link](http://evil.example) \
+     @someone | a | b <script>alert(1)</script> ```` `` www.evil.example";
+/// A file name with the same (no `/`, so that the short label keeps all of it).
+const EVIL_FILE: &str = "evil\n```\n![y](y.png) mail@evil.example @octocat | c | d <script>x<b>.py";
+
+/// A snapshot whose leaking call site has those names: a leak over six marked iterations and
+/// an OOM, so the Markdown has every table and every folded stack.
+fn evil_snapshot(dir: &Path, name: &str) -> PathBuf {
+    use serde_json::json;
+    const MB: u64 = 1 << 20;
+    const BASE: u64 = 0x7F00_0000_0000;
+    let evil = json!([
+        {"name": EVIL_FUNCTION, "filename": EVIL_FILE, "line": 7},
+        {"name": "train", "filename": "/w/train.py", "line": 3}
+    ]);
+    let tmp = json!([
+        {"name": "tmp", "filename": "/w/train.py", "line": 9},
+        {"name": "train", "filename": "/w/train.py", "line": 3}
+    ]);
+    let ev = |action: &str, addr: u64, size: u64, t: u64, frames: &serde_json::Value| {
+        json!({"action": action, "addr": addr, "size": size, "stream": 0, "time_us": t,
+               "frames": frames})
+    };
+    let mut trace = vec![ev("segment_alloc", BASE, 64 * MB, 0, &evil)];
+    let mut t = 1;
+    for i in 0..6 {
+        trace.push(ev("alloc", BASE + i * MB, MB, t, &evil));
+        trace.push(ev("alloc", BASE + 32 * MB, 2 * MB, t + 1, &tmp));
+        trace.push(ev("free_requested", BASE + 32 * MB, 2 * MB, t + 2, &tmp));
+        trace.push(ev("free_completed", BASE + 32 * MB, 2 * MB, t + 3, &tmp));
+        trace.push(ev("snapshot", 0, 0, t + 4, &json!([])));
+        t += 5;
+    }
+    trace.push(
+        json!({"action": "oom", "size": 64 * MB, "stream": 0, "time_us": t,
+                      "device_free": 3 * MB, "frames": evil}),
+    );
+    let snap = json!({"segments": [], "device_traces": [trace]});
+    let bytes =
+        serde_pickle::to_vec(&snap, serde_pickle::SerOptions::new()).expect("pickle written");
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).expect("write snapshot");
+    p
+}
+
+fn run_ok(args: &[&str]) -> String {
+    let o = Command::new(bin()).args(args).output().expect("runs");
+    assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+    String::from_utf8(o.stdout).expect("utf-8")
+}
+
+/// Removes the code spans of a line outside fenced blocks (CommonMark: a run of N backticks
+/// up to the next run of exactly N), keeping the rest.
+fn outside_code_spans(line: &str) -> String {
+    let b = line.as_bytes();
+    let run = |i: usize| b[i..].iter().take_while(|&&c| c == b'`').count();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 1 < b.len() {
+            out.push_str(&line[i..i + 2]);
+            i += 2;
+            continue;
+        }
+        if b[i] == b'`' {
+            let n = run(i);
+            let mut j = i + n;
+            let mut close = None;
+            while j < b.len() {
+                if b[j] == b'`' {
+                    let m = run(j);
+                    if m == n {
+                        close = Some(j + m);
+                        break;
+                    }
+                    j += m;
+                } else {
+                    j += 1;
+                }
+            }
+            match close {
+                Some(end) => {
+                    out.push_str("<code/>");
+                    i = end;
+                }
+                None => {
+                    out.push_str(&line[i..i + n]);
+                    i += n;
+                }
+            }
+            continue;
+        }
+        let c = line[i..].chars().next().expect("char");
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
+/// The pipes that split a GFM table row into cells: those not escaped by a backslash, code
+/// spans included (GFM splits the row before it parses code spans).
+fn cell_separators(row: &str) -> usize {
+    let b = row.as_bytes();
+    (0..b.len())
+        .filter(|&i| b[i] == b'|' && (i == 0 || b[i - 1] != b'\\'))
+        .count()
+}
+
+/// Structural checks of Markdown that holds hostile text: every fenced block closes where it
+/// was meant to, no live image, link, mention, autolink or HTML tag outside code, every row of
+/// a table has the header's cells. Returns the lines inside fenced blocks.
+fn assert_inert_markdown(md: &str, what: &str) -> Vec<String> {
+    let mut fenced = Vec::new();
+    let mut fence: Option<usize> = None;
+    let mut table_cells: Option<usize> = None;
+    for line in md.lines() {
+        let ticks = line.bytes().take_while(|&c| c == b'`').count();
+        if let Some(n) = fence {
+            if ticks >= n && line[ticks..].trim().is_empty() {
+                fence = None;
+            } else {
+                fenced.push(line.to_string());
+            }
+            continue;
+        }
+        if ticks >= 3 {
+            // An opening fence: its info string is a plain word.
+            assert!(
+                line[ticks..].chars().all(|c| c.is_ascii_alphanumeric()),
+                "{what}: fence {line:?}"
+            );
+            fence = Some(ticks);
+            continue;
+        }
+        let text = outside_code_spans(line);
+        let unescaped = |pat: &str| {
+            text.match_indices(pat)
+                .any(|(i, _)| i == 0 || text.as_bytes()[i - 1] != b'\\')
+        };
+        for pat in ["![", "](", "[link]", "[x]", "[y]", "://"] {
+            assert!(!unescaped(pat), "{what}: live {pat:?} in {line:?}");
+        }
+        for pat in [
+            "<script", "<b>", "@someone", "@octocat", "@evil", "www.evil",
+        ] {
+            assert!(!text.contains(pat), "{what}: live {pat:?} in {line:?}");
+        }
+        if line.starts_with('|') {
+            let n = cell_separators(line);
+            match table_cells {
+                None => table_cells = Some(n),
+                Some(want) => assert_eq!(n, want, "{what}: cells of {line:?}"),
+            }
+        } else {
+            table_cells = None;
+        }
+    }
+    assert!(fence.is_none(), "{what}: a fence left open");
+    fenced
+}
+
+/// GitHub's own renderer (cmark-gfm, through Python's cmarkgfm) agrees: no image, no link,
+/// no HTML from the file, no mention, and each table row has the header's cells. Skipped
+/// when cmarkgfm is not installed (`pip install cmarkgfm`).
+fn assert_inert_when_rendered(md: &str, what: &str) {
+    let script = "import sys, cmarkgfm\n\
+                  from cmarkgfm.cmark import Options\n\
+                  sys.stdout.write(cmarkgfm.github_flavored_markdown_to_html(\
+                  sys.stdin.read(), options=Options.CMARK_OPT_UNSAFE))";
+    let child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else {
+        eprintln!("{what}: python3 not found, rendering check skipped");
+        return;
+    };
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(md.as_bytes()).expect("to python");
+    }
+    let o = child.wait_with_output().expect("python ends");
+    if !o.status.success() {
+        eprintln!("{what}: cmarkgfm not installed, rendering check skipped");
+        return;
+    }
+    let html = String::from_utf8(o.stdout).expect("utf-8");
+    for banned in ["<img", "<a ", "<script", "<b>"] {
+        assert!(!html.contains(banned), "{what}: {banned:?} in\n{html}");
+    }
+    // GitHub finds mentions in text, not in code.
+    let mut text = String::new();
+    for (k, part) in html.split("<code").enumerate() {
+        text.push_str(if k == 0 {
+            part
+        } else {
+            part.split_once("</code>").map_or("", |(_, after)| after)
+        });
+    }
+    for banned in ["@someone", "@octocat", "@evil"] {
+        assert!(!text.contains(banned), "{what}: {banned:?} in\n{html}");
+    }
+    // The hostile text is there, shown as text.
+    assert!(html.contains("&lt;script&gt;alert(1)"), "{what}:\n{html}");
+    for table in html.split("<table>").skip(1) {
+        let table = table.split("</table>").next().expect("table");
+        let head = table.matches("<th>").count() + table.matches("<th ").count();
+        for row in table.split("<tr>").skip(2) {
+            let cells = row.matches("<td>").count() + row.matches("<td ").count();
+            assert_eq!(cells, head, "{what}: row {row}");
+        }
+    }
+    // Every stack is one fenced block.
+    assert_eq!(
+        html.matches("<pre").count(),
+        md.matches("<details>").count(),
+        "{what}:\n{html}"
+    );
+}
+
+/// The frame as the folded stacks show it: on one line, every character kept.
+fn one_line(s: &str) -> String {
+    s.replace('\n', " ")
+}
+
+#[test]
+fn markdown_keeps_hostile_names_inert() {
+    let dir = tmp_dir("md");
+    let snap = evil_snapshot(&dir, "evil.pickle");
+    let site = format!("{EVIL_FILE}:7");
+    let outputs = [
+        ("report", run_ok(&["report", s(&snap)])),
+        (
+            "report --site",
+            run_ok(&["report", s(&snap), "--site", &site]),
+        ),
+        (
+            "diff",
+            run_ok(&[
+                "diff",
+                s(&snap),
+                s(&snap),
+                "--at-a",
+                "marker:1",
+                "--at-b",
+                "end",
+                "--format",
+                "md",
+            ]),
+        ),
+    ];
+    for (what, md) in &outputs {
+        let fenced = assert_inert_markdown(md, what);
+        assert_inert_when_rendered(md, what);
+        if *what != "diff" {
+            // The data was there: the leak, its table row and its stack, whole.
+            assert!(md.contains("#### Leak suspects"), "{what}:\n{md}");
+            assert!(md.contains("<details>"), "{what}");
+            let frame = format!("{}:7 in {}", one_line(EVIL_FILE), one_line(EVIL_FUNCTION));
+            assert!(
+                fenced.iter().any(|l| l.ends_with(&frame)),
+                "{what}: the frame kept whole in its stack:\n{md}"
+            );
+            // Nothing from the file ends up on a line of its own in a stack.
+            assert!(fenced.iter().all(|l| l.starts_with(['→', ' '])), "{what}");
+        } else {
+            assert!(md.contains("#### Grew (1)"), "{what}:\n{md}");
+        }
+    }
+    // Code spans in table cells carry the pipe escaped, as GFM wants it.
+    let report = &outputs[0].1;
+    assert!(report.contains("@someone \\| a \\| b"), "{report}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The HTML report, the HTML diff, JUnit and JSON keep the same text escaped; the plain text
+/// and JSON keep it as it is.
+#[test]
+fn html_junit_and_json_keep_hostile_names_escaped() {
+    let dir = tmp_dir("esc");
+    let snap = evil_snapshot(&dir, "a<script>b&\"'.pickle");
+    let html = run_ok(&["report", s(&snap), "--format", "html"]);
+    let diff_html = run_ok(&[
+        "diff",
+        s(&snap),
+        s(&snap),
+        "--at-a",
+        "marker:1",
+        "--at-b",
+        "end",
+        "--format",
+        "html",
+    ]);
+    for (what, h) in [("report", &html), ("diff", &diff_html)] {
+        assert!(!h.contains("<script"), "{what}: raw <script>");
+        assert!(!h.contains("x<b>"), "{what}: raw <b>");
+        assert!(
+            h.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{what}: the name, escaped"
+        );
+    }
+    let o = Command::new(bin())
+        .args([
+            "check",
+            s(&snap),
+            "--no-leaks",
+            "--no-oom",
+            "--format",
+            "junit",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let xml = String::from_utf8(o.stdout).expect("utf-8");
+    assert!(!xml.contains("<script"), "{xml}");
+    assert!(!xml.contains("x<b>"), "{xml}");
+    assert!(
+        xml.contains("a&lt;script&gt;b&amp;"),
+        "the file name, escaped:\n{xml}"
+    );
+    for args in [
+        vec!["check", s(&snap), "--no-leaks", "--format", "json"],
+        vec!["report", s(&snap), "--format", "json"],
+        vec![
+            "diff",
+            s(&snap),
+            s(&snap),
+            "--at-a",
+            "marker:1",
+            "--at-b",
+            "end",
+            "--json",
+        ],
+    ] {
+        let o = Command::new(bin()).args(&args).output().expect("runs");
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+        assert!(
+            v.to_string().contains("<script>alert(1)"),
+            "{args:?}: the name, as it is"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
