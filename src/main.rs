@@ -1,5 +1,9 @@
 //! The `memsight` binary: the desktop app when run with files or nothing, and subcommands for
 //! the command line.
+//!
+//! Exit codes ([`cli::exit`]): 0 done, also when standard output was a pipe closed early
+//! (`| head`); 1 a `check` rule failed; 2 the input could not be read or the command line was
+//! wrong; 3 the output could not be written (a full disk, a failed `-o`, `-o` naming an input).
 
 use std::path::PathBuf;
 
@@ -7,6 +11,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use memsight::cli;
+use memsight::output::write::{self, WriteError};
 
 #[global_allocator]
 static ALLOC: memsight::heap::HugePageAlloc = memsight::heap::HugePageAlloc;
@@ -39,7 +44,8 @@ enum Command {
     Report(cli::report::ReportArgs),
     /// Compare two snapshots, or two points of one trace, call site by call site.
     Diff(cli::diff::DiffArgs),
-    /// Check memory rules for CI: exit 0 when all hold, 1 when one fails, 2 on unreadable input.
+    /// Check memory rules for CI: exit 0 when all hold, 1 when one fails, 2 on unreadable input,
+    /// 3 when the output cannot be written.
     Check(cli::check::CheckArgs),
 }
 
@@ -55,14 +61,40 @@ fn main() {
         Some(Command::Check(a)) => cli::check::run(a),
         None => run_app(cli.files),
     };
-    match result {
-        Ok(code) => std::process::exit(code),
+    let code = match result {
+        Ok(code) => code,
         Err(e) => {
-            eprintln!("memsight: {e:#}");
-            // Exit code 2: the input could not be read (1 is kept for failed `check` rules).
-            std::process::exit(2);
+            let write = e.chain().find_map(|c| c.downcast_ref::<WriteError>());
+            if write.is_some_and(WriteError::is_closed_pipe) {
+                cli::exit::OK
+            } else {
+                write::note(&message(&e));
+                if write.is_some() {
+                    cli::exit::WRITE_FAILED
+                } else {
+                    cli::exit::BAD_INPUT
+                }
+            }
         }
+    };
+    std::process::exit(code);
+}
+
+/// The error and its causes on one line, each said once: a cause whose text the message
+/// already holds (an error that prints its source and also returns it) is not repeated.
+fn message(e: &anyhow::Error) -> String {
+    let mut s = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || s.contains(&text) {
+            continue;
+        }
+        if !s.is_empty() {
+            s.push_str(": ");
+        }
+        s.push_str(&text);
     }
+    s
 }
 
 #[cfg(feature = "gui")]

@@ -8,7 +8,7 @@ use anyhow::Result;
 use crate::analysis::findings::{self, Finding, Severity};
 use crate::analysis::{self, Analysis, DeviceAnalysis, IterationSpec, Options};
 use crate::model::Snapshot;
-use crate::output::{analyze_json, words};
+use crate::output::{analyze_json, words, write};
 use crate::units::{bytes, plural, signed_bytes};
 
 #[derive(Debug, clap::Args)]
@@ -43,15 +43,13 @@ impl AnalysisArgs {
 pub fn run(args: &AnalyzeArgs) -> Result<i32> {
     let (snap, _) = super::load(&args.file)?;
     let a = analysis::analyze_with(&snap, &args.options.options());
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&analyze_json::to_json(&a, snap.format.variant))?
-        );
+    let text = if args.json {
+        serde_json::to_string_pretty(&analyze_json::to_json(&a, snap.format.variant))? + "\n"
     } else {
-        print!("{}", summary_text(&snap, &a));
-    }
-    Ok(0)
+        summary_text(&snap, &a)
+    };
+    write::stdout(&text)?;
+    Ok(super::exit::OK)
 }
 
 /// The readable diagnosis printed by `memsight analyze`.

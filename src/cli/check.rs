@@ -1,5 +1,6 @@
 //! `memsight check FILE [rules]`: a memory gate for CI. Exit 0 when every rule holds, 1 when
-//! one fails (saying what and by how much), 2 when a file cannot be read.
+//! one fails (saying what and by how much), 2 when a file cannot be read, 3 when the output
+//! cannot be written.
 
 use std::path::PathBuf;
 
@@ -7,6 +8,7 @@ use anyhow::{bail, Result};
 
 use crate::analysis;
 use crate::output::check::{self, Growth, Rules};
+use crate::output::write;
 use crate::units::parse_size;
 
 /// How `check` prints its results.
@@ -70,6 +72,12 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
              --no-leaks, --no-oom, --baseline with --max-growth"
         );
     }
+    let inputs: Vec<&std::path::Path> = std::iter::once(args.file.as_path())
+        .chain(args.baseline.as_deref())
+        .collect();
+    if let Some(p) = &args.output {
+        write::refuse_input(p, &inputs)?;
+    }
     let (snap, _) = super::load(&args.file)?;
     let options = args.options.options();
     let a = analysis::analyze_with(&snap, &options);
@@ -95,10 +103,18 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
         CheckFormat::Json => check::json(&r),
         CheckFormat::Junit => check::junit(&r),
     };
-    print!("{text}");
+    // The file first: CI reads it whether or not anyone reads standard output.
     if let Some(p) = &args.output {
-        std::fs::write(p, &text)
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
+        write::file(p, text.as_bytes(), &inputs)?;
     }
-    Ok(if r.passed { 0 } else { 1 })
+    match write::stdout(&text) {
+        // A closed pipe does not change the verdict.
+        Err(e) if e.is_closed_pipe() => {}
+        other => other?,
+    }
+    Ok(if r.passed {
+        super::exit::OK
+    } else {
+        super::exit::RULE_FAILED
+    })
 }

@@ -9,6 +9,7 @@ use crate::analysis::{self, Analysis};
 use crate::model::Snapshot;
 use crate::output::diff::{self, Point, Side};
 use crate::output::report::{self, ReportFormat};
+use crate::output::write;
 
 #[derive(Debug, clap::Args)]
 pub struct DiffArgs {
@@ -60,6 +61,10 @@ fn pick<'a>(
 }
 
 pub fn run(args: &DiffArgs) -> Result<i32> {
+    let inputs = [args.a.as_path(), args.b.as_path()];
+    if let Some(out) = super::report::output_file(args.output.as_deref()) {
+        write::refuse_input(out, &inputs)?;
+    }
     let (snap_a, _) = super::load(&args.a)?;
     let an_a = analysis::analyze(&snap_a);
     // The same file twice (two points of one trace): load and analyse it once.
@@ -94,13 +99,13 @@ pub fn run(args: &DiffArgs) -> Result<i32> {
         let format = super::report::format_for(Some(out), args.format)?;
         let charts = report::DiffCharts::new(&side_a, &side_b, same);
         let text = report::render_diff_with(&d, Some(&charts), format);
-        super::report::write_output(Some(out), &text)?;
+        super::report::write_output(Some(out), &text, &inputs)?;
     } else if args.json {
-        println!("{}", serde_json::to_string_pretty(&d)?);
+        write::stdout(&(serde_json::to_string_pretty(&d)? + "\n"))?;
     } else if let Some(f) = args.format {
-        print!("{}", report::render_diff(&d, f));
+        write::stdout(&report::render_diff(&d, f))?;
     } else {
-        print!("{}", diff::text(&d));
+        write::stdout(&diff::text(&d))?;
     }
-    Ok(0)
+    Ok(super::exit::OK)
 }

@@ -5,7 +5,7 @@ use std::io::Read;
 use anyhow::{Context, Result};
 
 use crate::analysis::oom;
-use crate::output::words;
+use crate::output::{words, write};
 use crate::units::bytes;
 
 #[derive(Debug, clap::Args)]
@@ -40,17 +40,18 @@ pub fn run(args: &ExplainOomArgs) -> Result<i32> {
         m.free_in_reserved(),
         None,
     );
-    if args.json {
+    let text = if args.json {
         let j = serde_json::json!({
             "message": m,
             "verdict": verdict.name(),
             "advice": advice,
         });
-        println!("{}", serde_json::to_string_pretty(&j)?);
+        serde_json::to_string_pretty(&j)? + "\n"
     } else {
         let opt = |v: Option<u64>| v.map(bytes).unwrap_or_else(|| "?".into());
-        println!(
-            "Requested {}; allocated {}; reserved but unallocated {}; device free {}",
+        format!(
+            "Requested {}; allocated {}; reserved but unallocated {}; device free {}\n\
+             Verdict: {}\n{advice}\n",
             opt(m.requested),
             opt(m.allocated),
             opt(m
@@ -59,10 +60,10 @@ pub fn run(args: &ExplainOomArgs) -> Result<i32> {
                     (Some(r), Some(a)) => Some(r.saturating_sub(a)),
                     _ => None,
                 })),
-            opt(m.device_free)
-        );
-        println!("Verdict: {}", verdict.name().to_uppercase());
-        println!("{advice}");
-    }
-    Ok(0)
+            opt(m.device_free),
+            verdict.name().to_uppercase()
+        )
+    };
+    write::stdout(&text)?;
+    Ok(super::exit::OK)
 }

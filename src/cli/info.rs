@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::output::info;
+use crate::output::{info, write};
 
 #[derive(Debug, clap::Args)]
 pub struct InfoArgs {
@@ -18,10 +18,11 @@ pub struct InfoArgs {
 pub fn run(args: &InfoArgs) -> Result<i32> {
     let (snap, ms) = super::load(&args.file)?;
     let info = info::summarize(&snap, &args.file.display().to_string(), ms);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&info)?);
+    let text = if args.json {
+        serde_json::to_string_pretty(&info)? + "\n"
     } else {
-        print!("{}", info.to_text());
-    }
-    Ok(0)
+        info.to_text()
+    };
+    write::stdout(&text)?;
+    Ok(super::exit::OK)
 }

@@ -17,6 +17,19 @@ use anyhow::{Context, Result};
 use crate::model::Snapshot;
 use crate::read::{self, LoadOptions};
 
+/// The exit codes of the command line (README.md, "Command line", lists them too).
+pub mod exit {
+    /// Done (a closed standard output counts: whoever read it has what they wanted).
+    pub const OK: i32 = 0;
+    /// A `check` rule failed.
+    pub const RULE_FAILED: i32 = 1;
+    /// The input could not be read, or the command line was wrong (clap uses 2 as well).
+    pub const BAD_INPUT: i32 = 2;
+    /// The output could not be written: standard output failed (a full disk, not a closed
+    /// pipe), a file could not be written, or `-o` named an input.
+    pub const WRITE_FAILED: i32 = 3;
+}
+
 /// Loads a snapshot for a command, with the file name in the error, and the load time in ms.
 pub fn load(path: &Path) -> Result<(Snapshot, f64)> {
     let t = Instant::now();

@@ -6,6 +6,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::analysis;
 use crate::output::report::{self, ReportFormat, ReportOptions};
+use crate::output::write;
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
@@ -76,20 +77,29 @@ pub fn display_name(p: &Path) -> String {
         .unwrap_or_else(|| p.display().to_string())
 }
 
-/// Writes `text` to `output` (standard output when `None` or `-`).
-pub fn write_output(output: Option<&Path>, text: &str) -> Result<()> {
-    match output {
-        Some(p) if p != Path::new("-") => {
-            std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?;
-            eprintln!("memsight: wrote {}", p.display());
+/// The file `output` names: `None` for standard output (no `-o`, or `-o -`).
+pub fn output_file(output: Option<&Path>) -> Option<&Path> {
+    output.filter(|p| *p != Path::new("-"))
+}
+
+/// Writes `text` to `output` (standard output when `None` or `-`); a file is replaced whole
+/// or not at all, and never when it is one of `inputs`.
+pub fn write_output(output: Option<&Path>, text: &str, inputs: &[&Path]) -> Result<()> {
+    match output_file(output) {
+        Some(p) => {
+            write::file(p, text.as_bytes(), inputs)?;
+            write::note(&format!("wrote {}", p.display()));
         }
-        _ => print!("{text}"),
+        None => write::stdout(text)?,
     }
     Ok(())
 }
 
 pub fn run(args: &ReportArgs) -> Result<i32> {
     let format = format_for(args.output.as_deref(), args.format)?;
+    if let Some(out) = output_file(args.output.as_deref()) {
+        write::refuse_input(out, &[&args.file])?;
+    }
     let (snap, _) = super::load(&args.file)?;
     let a = analysis::analyze_with(&snap, &args.options.options());
     if let Some(dev) = args.device {
@@ -119,6 +129,6 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
         focus_site,
     };
     let text = report::render_with(&snap, &a, &opts, format);
-    write_output(args.output.as_deref(), &text)?;
-    Ok(0)
+    write_output(args.output.as_deref(), &text, &[&args.file])?;
+    Ok(super::exit::OK)
 }

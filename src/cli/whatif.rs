@@ -1,12 +1,12 @@
 //! `memsight whatif FILE [--set K:V]... [--variant "K:V,K:V"]... [--cap SIZE] [--json]`:
 //! replays the recorded requests under other allocator settings and compares.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Result};
 
+use crate::output::write;
 use crate::units::parse_size;
 use crate::whatif::{self, compare, Scenario, Settings};
 
@@ -158,11 +158,6 @@ pub fn run(args: &WhatifArgs) -> Result<i32> {
             compare::table(&rec, &results, &site)
         )
     };
-    // A closed pipe (`| head`) is not an error worth a panic.
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
-        _ => {}
-    }
-    Ok(0)
+    write::stdout(&text)?;
+    Ok(super::exit::OK)
 }

@@ -6,3 +6,4 @@ pub mod diff;
 pub mod info;
 pub mod report;
 pub mod words;
+pub mod write;

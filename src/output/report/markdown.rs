@@ -14,18 +14,43 @@ use crate::units::{bytes, duration_us, signed_bytes};
 pub const SPARK_WIDTH: usize = 48;
 const SPARK: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
-/// Escapes text for a Markdown table cell or inline text.
+// Text from the snapshot (function names, file names, labels, annotations) goes into comments
+// that GitHub, GitLab and Gitea render: nothing in it may start markup. Inline code is inert
+// (no link, image, HTML or mention is recognised in it), so names go in code spans where they
+// can; text that mixes our words with names is escaped character by character.
+
+/// A zero-width space after `@`: the name still reads `@name`, but is no mention and no e-mail
+/// link (renovate-bot does the same).
+const NO_MENTION: &str = "@&#8203;";
+
+/// Whether `@` at byte `i` of `s` starts a mention or the domain of an e-mail address.
+fn mention_at(s: &str, i: usize) -> bool {
+    s.as_bytes()
+        .get(i + 1)
+        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
+/// Escapes text for a Markdown table cell or inline text: no emphasis, code, link, image,
+/// HTML, autolink or mention can start in it, `|` cannot split a table and a newline cannot
+/// end a line.
 pub fn cell(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
+    let mut o = String::with_capacity(s.len() + s.len() / 8);
+    for (i, c) in s.char_indices() {
+        let rest = &s[i..];
         match c {
-            '|' => o.push_str("\\|"),
-            '\n' => o.push(' '),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '*' | '`' => {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
                 o.push('\\');
                 o.push(c);
+            }
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '&' => o.push_str("&amp;"),
+            '\n' | '\r' => o.push(' '),
+            '@' if mention_at(s, i) => o.push_str(NO_MENTION),
+            // GFM links bare URLs (`http://x`) and `www.x`: an escaped `:` or `.` breaks both.
+            ':' if rest.starts_with("://") => o.push_str("\\:"),
+            '.' if i >= 3 && s.as_bytes()[i - 3..i].eq_ignore_ascii_case(b"www") => {
+                o.push_str("\\.")
             }
             _ => o.push(c),
         }
@@ -33,17 +58,53 @@ pub fn cell(s: &str) -> String {
     o
 }
 
-/// Inline code, with a fence long enough for backticks inside.
+/// Escapes text for the HTML of a `<summary>`. CommonMark does not parse Markdown in an HTML
+/// block, but GitHub still finds mentions in its text, and a renderer that did parse it
+/// would find no markup either: the characters that start some are entities.
+fn summary_text(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for (i, c) in s.char_indices() {
+        match c {
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '&' => o.push_str("&amp;"),
+            '`' | '[' | ']' | '|' | '*' | '_' | '~' | '\\' => {
+                let _ = write!(o, "&#{};", c as u32);
+            }
+            '\n' | '\r' => o.push(' '),
+            '@' if mention_at(s, i) => o.push_str(NO_MENTION),
+            _ => o.push(c),
+        }
+    }
+    o
+}
+
+/// The longest run of backticks in `s`.
+fn longest_backtick_run(s: &str) -> usize {
+    s.split(|c| c != '`').map(str::len).max().unwrap_or(0)
+}
+
+/// Inline code, on one line, with a fence longer than any run of backticks inside.
 pub fn code(s: &str) -> String {
-    let s = s.replace('\n', " ");
+    let s = s.replace(['\n', '\r'], " ");
     if s.is_empty() {
         return String::new();
     }
-    if s.contains('`') {
-        format!("`` {s} ``")
+    let fence = "`".repeat(longest_backtick_run(&s) + 1);
+    // CommonMark strips one space at each end when both have one: pad so that the text keeps
+    // its own, and so that a backtick at either end does not touch the fence.
+    if fence.len() > 1 || (s.starts_with(' ') && s.ends_with(' ') && !s.trim().is_empty()) {
+        format!("{fence} {s} {fence}")
     } else {
-        format!("`{s}`")
+        format!("{fence}{s}{fence}")
     }
+}
+
+/// Inline code in a table cell: as [`code`], with `|` escaped. GFM splits a row at every
+/// unescaped `|`, inside code spans too, and drops the backslash of `\|` before it renders
+/// the cell, so the code reads the same.
+pub fn code_cell(s: &str) -> String {
+    code(s).replace('|', "\\|")
 }
 
 /// A text sparkline of `values` squeezed into `width` characters (each the column maximum).
@@ -207,8 +268,8 @@ fn device(s: &mut String, r: &DeviceReport, many: bool) {
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} | {} | {:.1}% |",
-                code(&p.label),
-                code(&p.function),
+                code_cell(&p.label),
+                code_cell(&p.function),
                 p.category,
                 bytes(p.bytes),
                 group_digits(p.blocks),
@@ -259,8 +320,8 @@ fn device(s: &mut String, r: &DeviceReport, many: bool) {
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} | {} iterations | {:.2} | `{}` |",
-                code(&label),
-                code(&l.function),
+                code_cell(&label),
+                code_cell(&l.function),
                 bytes(l.live_bytes),
                 signed_bytes(l.growth_bytes_per_iteration as i64),
                 l.iterations,
@@ -316,23 +377,37 @@ fn device(s: &mut String, r: &DeviceReport, many: bool) {
     }
 }
 
-/// A stack folded in `<details>`.
+/// A stack folded in `<details>`: one frame a line, in a fence longer than any run of
+/// backticks in the frames, so that no frame can close it.
 fn details(s: &mut String, title: &str, lines: &[StackLine]) {
     if lines.is_empty() {
         return;
     }
+    let shown: Vec<String> = lines
+        .iter()
+        .take(14)
+        .map(|l| {
+            format!(
+                "{} {}",
+                if l.user { "→" } else { " " },
+                l.text().replace(['\n', '\r'], " ")
+            )
+        })
+        .collect();
+    let longest = shown.iter().map(|l| longest_backtick_run(l)).max();
+    let fence = "`".repeat(longest.unwrap_or(0).max(2) + 1);
     let _ = writeln!(
         s,
-        "<details><summary>{}</summary>\n\n```text",
-        title.replace('<', "&lt;")
+        "<details><summary>{}</summary>\n\n{fence}text",
+        summary_text(title)
     );
-    for l in lines.iter().take(14) {
-        let _ = writeln!(s, "{} {}", if l.user { "→" } else { " " }, l.text());
+    for l in &shown {
+        let _ = writeln!(s, "{l}");
     }
     if lines.len() > 14 {
         let _ = writeln!(s, "  … {} more frames", lines.len() - 14);
     }
-    s.push_str("```\n\n</details>\n\n");
+    let _ = writeln!(s, "{fence}\n\n</details>\n");
 }
 
 /// The diff for a pull-request comment.
@@ -379,8 +454,8 @@ pub fn diff_report(d: &crate::output::diff::Diff) -> String {
             let _ = writeln!(
                 s,
                 "| {} | {} | {} ({} blocks) | {} ({} blocks) | **{}** | {} → {} |",
-                code(&x.label),
-                code(&x.function),
+                code_cell(&x.label),
+                code_cell(&x.function),
                 bytes(x.a.live_bytes),
                 x.a.live_blocks,
                 bytes(x.b.live_bytes),
@@ -425,7 +500,25 @@ mod tests {
         let sp = sparkline(&[0, 1, 2, 3, 4, 5, 6, 7], 8);
         assert_eq!(sp, "▁▂▃▄▅▆▇█");
         assert_eq!(sparkline(&[5; 100], 10).chars().count(), 10);
-        assert_eq!(cell("a|b*c_d"), "a\\|b\\*c_d");
+        assert_eq!(cell("a|b*c_d"), "a\\|b\\*c\\_d");
         assert_eq!(code("x`y"), "`` x`y ``");
+    }
+
+    #[test]
+    fn file_text_starts_no_markup() {
+        assert_eq!(
+            cell("![x](http://e/x.png) <b> @bob a@b.c www.e.org\n"),
+            "!\\[x\\](http\\://e/x.png) &lt;b&gt; @&#8203;bob a@&#8203;b.c www\\.e.org "
+        );
+        assert_eq!(cell("a@ b \\|"), "a@ b \\\\\\|");
+        assert_eq!(code("a``b"), "``` a``b ```");
+        assert_eq!(code("`"), "`` ` ``");
+        assert_eq!(code(" a "), "`  a  `");
+        assert_eq!(code("a\nb"), "`a b`");
+        assert_eq!(code_cell("a|b"), "`a\\|b`");
+        assert_eq!(
+            summary_text("<i>@x\n![a](b) `|`"),
+            "&lt;i&gt;@&#8203;x !&#91;a&#93;(b) &#96;&#124;&#96;"
+        );
     }
 }
