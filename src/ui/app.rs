@@ -218,15 +218,18 @@ impl MemsightApp {
             site: doc.ui.selection.site,
         };
         let title = doc.source.title();
+        let input = doc.source.path().cloned();
         let name = format!("{title}.{}", fmt.extension);
         let (tx, rx) = channel();
         let repaint = self.repaint.clone();
         std::thread::spawn(move || {
             let msg = match rfd::FileDialog::new().set_file_name(&name).save_file() {
                 None => "Export cancelled".to_string(),
-                Some(path) => match (fmt.render)(&snap, &analysis, scope, &title)
-                    .and_then(|b| std::fs::write(&path, b).map_err(|e| e.to_string()))
-                {
+                Some(path) => match (fmt.render)(&snap, &analysis, scope, &title).and_then(|b| {
+                    // Atomic, and never over the snapshot itself.
+                    let inputs: Vec<&std::path::Path> = input.iter().map(|p| p.as_path()).collect();
+                    crate::output::write::file(&path, &b, &inputs).map_err(|e| e.to_string())
+                }) {
                     Ok(()) => format!("Exported {}", path.display()),
                     Err(e) => format!("Export failed: {e}"),
                 },
