@@ -182,25 +182,17 @@ pub fn reports(
             c.0 += a.size;
             c.1 += 1;
         }
-        let mut by_site: Vec<SiteShare> = by_site
-            .into_iter()
-            .map(|(site, (bytes, blocks))| SiteShare {
-                site,
-                bytes,
-                blocks,
-            })
-            .collect();
-        by_site.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.site.cmp(&b.site)));
+        let mut by_site = largest_first(by_site, |site, bytes, blocks| SiteShare {
+            site,
+            bytes,
+            blocks,
+        });
         by_site.truncate(TOP_SHARES);
-        let mut by_category: Vec<CategoryShare> = by_cat
-            .into_iter()
-            .map(|(category, (bytes, blocks))| CategoryShare {
-                category,
-                bytes,
-                blocks,
-            })
-            .collect();
-        by_category.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.category.cmp(&b.category)));
+        let by_category = largest_first(by_cat, |category, bytes, blocks| CategoryShare {
+            category,
+            bytes,
+            blocks,
+        });
         out.push(OomReport {
             event: i,
             requested: e.size,
@@ -217,6 +209,16 @@ pub fn reports(
         });
     }
     out
+}
+
+/// The `(bytes, blocks)` of each key as shares, the most bytes first (ties by key).
+fn largest_first<K: Ord + Copy, T>(
+    by: HashMap<K, (u64, u64)>,
+    share: impl Fn(K, u64, u64) -> T,
+) -> Vec<T> {
+    let mut v: Vec<(K, u64, u64)> = by.into_iter().map(|(k, (b, n))| (k, b, n)).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.into_iter().map(|(k, b, n)| share(k, b, n)).collect()
 }
 
 fn live_at(a: &Allocation, i: usize) -> bool {

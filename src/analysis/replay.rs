@@ -555,20 +555,7 @@ fn prescan(events: &[Event]) -> Prescan {
                     pre_segments.push((a, b - a, true, e.stream));
                 }
                 // Remove the unmapped part from the mapped list.
-                let mut next = Vec::with_capacity(mapped.len() + 1);
-                for &(x, y) in &mapped {
-                    if y <= a || x >= b {
-                        next.push((x, y));
-                    } else {
-                        if x < a {
-                            next.push((x, a));
-                        }
-                        if y > b {
-                            next.push((b, y));
-                        }
-                    }
-                }
-                mapped = next;
+                mapped = subtract(&mapped, (a, b));
             }
             _ => {}
         }
@@ -580,6 +567,24 @@ fn prescan(events: &[Event]) -> Prescan {
         allocated_addrs: seen_alloc,
         segment_addrs: segs_alloc,
     }
+}
+
+/// The half-open ranges `ranges` less `[x, y)`.
+fn subtract(ranges: &[(u64, u64)], (x, y): (u64, u64)) -> Vec<(u64, u64)> {
+    let mut out = Vec::with_capacity(ranges.len() + 1);
+    for &(a, b) in ranges {
+        if b <= x || a >= y {
+            out.push((a, b));
+        } else {
+            if a < x {
+                out.push((a, x));
+            }
+            if b > y {
+                out.push((y, b));
+            }
+        }
+    }
+    out
 }
 
 /// No device has this much memory (1 PiB): a size beyond it is damage, not data.
@@ -777,28 +782,15 @@ fn reconstruct_initial(st: &mut State, events: &[Event], dump: &[&Segment]) {
     let mut mapped_in_trace: Vec<(u64, u64)> = Vec::new();
     for e in events {
         if e.action == Action::SegmentMap {
-            mapped_in_trace.push((e.addr, e.addr + e.size));
+            mapped_in_trace.push((e.addr, e.addr.saturating_add(e.size)));
         }
     }
     for s in dump {
         if s.is_expandable {
             // Parts of the range not mapped inside the trace existed before it.
-            let mut parts = vec![(s.address, s.address + s.total_size)];
-            for &(x, y) in &mapped_in_trace {
-                let mut next = Vec::new();
-                for (a, b) in parts {
-                    if y <= a || x >= b {
-                        next.push((a, b));
-                    } else {
-                        if a < x {
-                            next.push((a, x));
-                        }
-                        if b > y {
-                            next.push((y, b));
-                        }
-                    }
-                }
-                parts = next;
+            let mut parts = vec![(s.address, s.address.saturating_add(s.total_size))];
+            for &range in &mapped_in_trace {
+                parts = subtract(&parts, range);
             }
             for (a, b) in parts {
                 pre_segment(st, a, b - a, true, s.stream, s.stack);

@@ -444,22 +444,20 @@ pub fn json(r: &CheckReport) -> String {
     s
 }
 
-/// Escapes text for XML.
+/// Escapes text for XML: the reports' escaping, with the control characters XML 1.0 does
+/// not allow made spaces.
 fn xml(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            // Characters XML 1.0 does not allow.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => o.push(' '),
-            _ => o.push(c),
-        }
-    }
-    o
+    let clean: String = s
+        .chars()
+        .map(|c| {
+            if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    super::report::svg::esc(&clean)
 }
 
 /// JUnit XML: one test case per rule and device, failures with the message.

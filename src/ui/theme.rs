@@ -164,3 +164,12 @@ fn hsl(h: f32, s: f32, l: f32) -> Color32 {
     let to = |v: f32| ((v + m).clamp(0.0, 1.0) * 255.0).round() as u8;
     Color32::from_rgb(to(r), to(g), to(b))
 }
+
+/// The background of a plot area (timeline, fragmentation chart, what-if chart).
+pub fn plot_background(dark: bool) -> Color32 {
+    if dark {
+        Color32::from_gray(0x1b)
+    } else {
+        Color32::from_gray(0xfa)
+    }
+}

@@ -38,6 +38,26 @@ pub(super) struct Block {
 }
 
 impl Block {
+    /// A free, mapped block of its own (no neighbours, outside expandable segments); the
+    /// struct update syntax gives the fields that differ.
+    pub fn free(addr: u64, size: u64, stream: u64, small: bool) -> Block {
+        Block {
+            addr,
+            size,
+            requested: 0,
+            stream,
+            small,
+            prev: NIL,
+            next: NIL,
+            allocated: false,
+            pending: false,
+            mapped: true,
+            expandable: NIL,
+            owner: NIL,
+            gc_base: 0,
+        }
+    }
+
     pub fn is_split(&self) -> bool {
         self.prev != NIL || self.next != NIL
     }
@@ -350,21 +370,7 @@ impl Allocator {
         }
         let addr = self.place_range(SegKind::SegmentAlloc, size, true);
         self.c.reserved += size;
-        let b = self.new_block(Block {
-            addr,
-            size,
-            requested: 0,
-            stream: p.stream,
-            small: p.small,
-            prev: NIL,
-            next: NIL,
-            allocated: false,
-            pending: false,
-            mapped: true,
-            expandable: NIL,
-            owner: NIL,
-            gc_base: 0,
-        });
+        let b = self.new_block(Block::free(addr, size, p.stream, p.small));
         self.record(SegKind::SegmentAlloc, addr, size);
         Some(b)
     }
@@ -378,19 +384,10 @@ impl Allocator {
             let remaining = b;
             let r = self.blocks[remaining as usize].clone();
             block = self.new_block(Block {
-                addr: r.addr,
-                size,
-                requested: 0,
-                stream: p.stream,
-                small: r.small,
                 prev: r.prev,
                 next: remaining,
-                allocated: false,
-                pending: false,
-                mapped: true,
                 expandable: r.expandable,
-                owner: NIL,
-                gc_base: 0,
+                ..Block::free(r.addr, size, p.stream, r.small)
             });
             if r.prev != NIL {
                 self.blocks[r.prev as usize].next = block;
@@ -701,19 +698,9 @@ impl Allocator {
         let split = pieces.len() > 1;
         for &(a, s, active) in pieces {
             let b = self.new_block(Block {
-                addr: a,
-                size: s,
-                requested: 0,
-                stream,
-                small,
                 prev,
-                next: NIL,
-                allocated: false,
-                pending: false,
-                mapped: true,
                 expandable: seg,
-                owner: NIL,
-                gc_base: 0,
+                ..Block::free(a, s, stream, small)
             });
             if prev != NIL {
                 self.blocks[prev as usize].next = b;
@@ -723,19 +710,10 @@ impl Allocator {
         }
         if expandable && va_end > addr + size {
             let tail = self.new_block(Block {
-                addr: addr + size,
-                size: va_end - addr - size,
-                requested: 0,
-                stream,
-                small,
                 prev,
-                next: NIL,
-                allocated: false,
-                pending: false,
                 mapped: false,
                 expandable: seg,
-                owner: NIL,
-                gc_base: 0,
+                ..Block::free(addr + size, va_end - addr - size, stream, small)
             });
             if prev != NIL {
                 self.blocks[prev as usize].next = tail;

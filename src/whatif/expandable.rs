@@ -77,19 +77,9 @@ impl Allocator {
         let seg = self.expandable.len() as u32;
         self.expandable.push(ExpandableSegment { base, page });
         let b = self.new_block(Block {
-            addr: base,
-            size: va_size,
-            requested: 0,
-            stream: p.stream,
-            small: p.small,
-            prev: NIL,
-            next: NIL,
-            allocated: false,
-            pending: false,
             mapped: false,
             expandable: seg,
-            owner: NIL,
-            gc_base: 0,
+            ..Block::free(base, va_size, p.stream, p.small)
         });
         self.pool(p.small).unmapped.insert((p.stream, base, b));
         b
@@ -113,19 +103,11 @@ impl Allocator {
         self.blocks[b as usize].mapped = true;
         if mapped < blk.size {
             let rem = self.new_block(Block {
-                addr: start + mapped,
-                size: blk.size - mapped,
-                requested: 0,
-                stream: blk.stream,
-                small: blk.small,
                 prev: b,
                 next: blk.next,
-                allocated: false,
-                pending: false,
                 mapped: false,
                 expandable: blk.expandable,
-                owner: NIL,
-                gc_base: 0,
+                ..Block::free(start + mapped, blk.size - mapped, blk.stream, blk.small)
             });
             if blk.next != NIL {
                 self.blocks[blk.next as usize].prev = rem;
@@ -190,19 +172,10 @@ impl Allocator {
         let before = ustart - blk.addr;
         if before > 0 {
             let bf = self.new_block(Block {
-                addr: blk.addr,
-                size: before,
-                requested: 0,
-                stream: blk.stream,
-                small: blk.small,
                 prev: blk.prev,
                 next: b,
-                allocated: false,
-                pending: false,
-                mapped: true,
                 expandable: blk.expandable,
-                owner: NIL,
-                gc_base: 0,
+                ..Block::free(blk.addr, before, blk.stream, blk.small)
             });
             if blk.prev != NIL {
                 self.blocks[blk.prev as usize].next = bf;
@@ -214,19 +187,10 @@ impl Allocator {
         if after > 0 {
             let next = self.blocks[b as usize].next;
             let af = self.new_block(Block {
-                addr: ustart + usize_,
-                size: after,
-                requested: 0,
-                stream: blk.stream,
-                small: blk.small,
                 prev: b,
                 next,
-                allocated: false,
-                pending: false,
-                mapped: true,
                 expandable: blk.expandable,
-                owner: NIL,
-                gc_base: 0,
+                ..Block::free(ustart + usize_, after, blk.stream, blk.small)
             });
             if next != NIL {
                 self.blocks[next as usize].prev = af;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use egui::{pos2, vec2, Color32, Rect, RichText, Sense, Shape, Stroke, Ui};
+use egui::{pos2, vec2, Rect, RichText, Sense, Shape, Stroke, Ui};
 
 use crate::analysis::{fragmentation, SegmentView};
 use crate::units;
@@ -407,15 +407,7 @@ fn frag_chart(ui: &mut Ui, cx: &mut ViewCtx) {
         resp.rect.min + vec2(LABEL_W, 14.0),
         resp.rect.max - vec2(8.0, 4.0),
     );
-    painter.rect_filled(
-        rect,
-        0.0,
-        if dark {
-            Color32::from_gray(0x1b)
-        } else {
-            Color32::from_gray(0xfa)
-        },
-    );
+    painter.rect_filled(rect, 0.0, theme::plot_background(dark));
     let cols = rect.width().max(1.0) as usize;
     let key = (cx.doc.device, cols);
     let data = match &cx.doc.frag_cache {

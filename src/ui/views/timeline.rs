@@ -178,15 +178,7 @@ fn plot(ui: &mut Ui, cx: &mut ViewCtx, size: egui::Vec2) {
     let ymax = (res_peak.max(tot_peak).max(1) as f64) * 1.06;
     let f = Frame { rect, w, ymax };
 
-    painter.rect_filled(
-        rect,
-        0.0,
-        if dark {
-            Color32::from_gray(0x1b)
-        } else {
-            Color32::from_gray(0xfa)
-        },
-    );
+    painter.rect_filled(rect, 0.0, theme::plot_background(dark));
     let timed = (cx.dd.timed && cx.doc.axis == Axis::Time)
         .then(|| {
             cx.loaded
