@@ -667,3 +667,36 @@ fn a_file_without_a_trace_shows_its_segments_at_dump_time() {
         "no label with {expected:?}"
     );
 }
+
+/// A file with several devices opens on a diagnosis that gives every device's verdict, so a
+/// leak on one GPU is never hidden behind a clean other one; each links to its device.
+#[test]
+fn the_diagnosis_gives_every_device_its_verdict() {
+    let mut h = app("ddp_rank1");
+    assert!(h.query_by_label_contains("Every device").is_some());
+    assert!(h.query_by_label("cuda:0").is_some());
+    assert!(h.query_by_label("cuda:1").is_some());
+    let before = h.state().active_doc().unwrap().ui.device;
+    let other = if before == 0 { "cuda:1" } else { "cuda:0" };
+    h.get_all_by_label(other)
+        .next()
+        .expect("a device link")
+        .click();
+    h.run_steps(3);
+    assert_ne!(h.state().active_doc().unwrap().ui.device, before);
+}
+
+/// One optimizer step: the diagnosis says there can be no leak verdict, never "healthy", and
+/// names the optimizer state as growth that is not a leak.
+#[test]
+fn one_step_says_no_leak_verdict_and_names_the_optimizer_state() {
+    let h = app("one_step_adamw");
+    assert!(h
+        .query_by_label_contains("No leak verdict: 1 iteration found")
+        .is_some());
+    assert!(h.query_by_label_contains("Healthy").is_none());
+    assert!(h
+        .query_by_label_contains("Growth that is not a leak")
+        .is_some());
+    assert!(h.query_all_by_label_contains("one-time").next().is_some());
+}

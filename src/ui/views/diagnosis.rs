@@ -36,6 +36,9 @@ fn body(ui: &mut Ui, cx: &mut ViewCtx) {
         .strong(),
     );
 
+    if cx.loaded.devices.len() > 1 {
+        every_device(ui, cx);
+    }
     if d.events > 0 {
         let n = d.iterations.count();
         ui.label(
@@ -52,12 +55,7 @@ fn body(ui: &mut Ui, cx: &mut ViewCtx) {
     let list = findings::findings(d, cx.loaded.snap.format.variant);
     for (k, f) in list.iter().enumerate() {
         let text = words::finding(f, d);
-        let color = match text.severity {
-            Severity::Problem => theme::oom(dark),
-            Severity::Warning => theme::warn(dark),
-            Severity::Note => ui.visuals().weak_text_color(),
-            Severity::Ok => theme::good(dark),
-        };
+        let color = severity_color(ui, text.severity, dark);
         ui.add_space(if k == 0 { 6.0 } else { 2.0 });
         ui.group(|ui| {
             ui.set_width(ui.available_width());
@@ -233,4 +231,45 @@ fn oom_details(ui: &mut Ui, cx: &mut ViewCtx, o: &OomReport) {
             cx.doc.view = View::Timeline;
         }
     });
+}
+
+/// One line per device with its headline, so that a problem on another GPU is never hidden
+/// behind a clean first device; each links to that device.
+fn every_device(ui: &mut Ui, cx: &mut ViewCtx) {
+    let dark = cx.dark();
+    let variant = cx.loaded.snap.format.variant;
+    let mut go = None;
+    ui.add_space(4.0);
+    ui.label(RichText::new("Every device").strong());
+    for (i, dd) in cx.loaded.devices.iter().enumerate() {
+        let Some(dev) = cx.loaded.analysis.devices.get(dd.index) else {
+            continue;
+        };
+        let list = findings::findings(dev, variant);
+        let Some(head) = findings::headline(&list) else {
+            continue;
+        };
+        let text = words::finding(head, dev);
+        ui.horizontal(|ui| {
+            let name = format!("cuda:{}", dev.device);
+            if i == cx.doc.device {
+                ui.label(RichText::new(name).monospace().strong());
+            } else if ui.link(RichText::new(name).monospace()).clicked() {
+                go = Some(i);
+            }
+            ui.label(RichText::new(&text.title).color(severity_color(ui, text.severity, dark)));
+        });
+    }
+    if let Some(i) = go {
+        cx.doc.set_device(i);
+    }
+}
+
+fn severity_color(ui: &Ui, s: Severity, dark: bool) -> egui::Color32 {
+    match s {
+        Severity::Problem => theme::oom(dark),
+        Severity::Warning => theme::warn(dark),
+        Severity::Note => ui.visuals().weak_text_color(),
+        Severity::Ok => theme::good(dark),
+    }
 }
