@@ -700,3 +700,32 @@ fn one_step_says_no_leak_verdict_and_names_the_optimizer_state() {
         .is_some());
     assert!(h.query_all_by_label_contains("one-time").next().is_some());
 }
+
+/// File > Export with nothing selected covers every device: the DDP rank's report names the
+/// leak of its rank's GPU whichever device the app shows.
+#[test]
+fn export_covers_every_device_unless_a_site_is_selected() {
+    let path = common::require("ddp_rank0");
+    let snap =
+        memsight::read::load_path(&path, &memsight::read::LoadOptions::default()).expect("loads");
+    let a = memsight::analysis::analyze(&snap);
+    assert!(a.devices.len() > 1);
+    let quiet = a
+        .devices
+        .iter()
+        .find(|d| d.leaks.is_empty())
+        .expect("a device without the leak");
+    for f in memsight::ui::extensions::export_formats() {
+        let scope = ExportScope {
+            device: quiet.device,
+            site: None,
+        };
+        let bytes = (f.render)(&snap, &a, scope, "ddp_rank0.pickle").expect("rendered");
+        let text = String::from_utf8(bytes).expect("text");
+        assert!(
+            text.contains("ranks.py:47"),
+            "{}: the leak is exported",
+            f.extension
+        );
+    }
+}

@@ -21,7 +21,8 @@ pub struct ExportFormat {
     pub render: RenderFn,
 }
 
-/// What is exported: the current device and the selected call site, if any.
+/// What is exported: every device, or with a selected call site the device it belongs to
+/// (a report of the current device alone could call a run healthy whose other GPU leaks).
 #[derive(Debug, Clone, Copy)]
 pub struct ExportScope {
     /// CUDA device index.
@@ -42,7 +43,7 @@ fn report(
 ) -> Vec<u8> {
     let opts = ReportOptions {
         title: title.to_string(),
-        device: Some(scope.device),
+        device: scope.site.map(|_| scope.device),
         focus_site: scope.site,
     };
     render_with(snap, a, &opts, f).into_bytes()
