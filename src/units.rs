@@ -27,6 +27,12 @@ pub fn plural(n: usize) -> &'static str {
     }
 }
 
+/// `n` and its noun, in the plural when `n` is not 1: `count(1, "block")` is `1 block`.
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 /// Signed bytes, e.g. `+150.00 MiB` / `-2.00 KiB`.
 pub fn signed_bytes(n: i64) -> String {
     if n < 0 {
@@ -91,5 +97,7 @@ mod tests {
         assert!(parse_size("5 parsecs").is_err());
         assert_eq!(bytes(629145600), "600.00 MiB");
         assert_eq!(bytes(512), "512 B");
+        assert_eq!(count(1u64, "block"), "1 block");
+        assert_eq!(count(3u32, "block"), "3 blocks");
     }
 }

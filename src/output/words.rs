@@ -9,7 +9,7 @@ use crate::analysis::growth::{Growth, GrowthKind};
 use crate::analysis::iterations::{IterationSource, Iterations, MIN_ITERATIONS};
 use crate::analysis::oom::{OomReport, Verdict};
 use crate::analysis::DeviceAnalysis;
-use crate::units::{bytes, plural, signed_bytes};
+use crate::units::{bytes, count, plural, signed_bytes};
 
 /// A finding as a short title and one paragraph with the numbers and the fix.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -316,23 +316,22 @@ fn oom_finding(d: &DeviceAnalysis, index: usize, verdict: Verdict) -> (String, S
     (title.into(), detail)
 }
 
-fn leaks_finding(d: &DeviceAnalysis, count: usize) -> (String, String) {
+fn leaks_finding(d: &DeviceAnalysis, suspects: usize) -> (String, String) {
     let Some(l) = d.leaks.first() else {
         return ("Memory leak".into(), String::new());
     };
-    let others = count.saturating_sub(1);
+    let others = suspects.saturating_sub(1);
     let site = site_label(d, l.site);
     (
         format!("Memory leak at {site}"),
         format!(
-            "{site} in {} keeps {} alive in {} blocks, {} per iteration, growing in {} \
-             iterations{}. Look for tensors kept across iterations: a loss summed without \
+            "{site} in {} keeps {} alive in {}, {} per iteration, growing in {}{}. Look for tensors kept across iterations: a loss summed without \
              .item() or torch.no_grad(), outputs appended to a list, a cache that never evicts.",
             l.function,
             bytes(l.live_bytes),
-            l.live_blocks,
+            count(l.live_blocks, "block"),
             signed_bytes(l.growth_bytes_per_iteration as i64),
-            l.iterations,
+            count(l.iterations as u64, "iteration"),
             if others > 0 {
                 format!(" ({others} more suspect{} below)", plural(others))
             } else {

@@ -399,7 +399,19 @@ impl MemsightApp {
             return;
         }
         let (open, close, digit) = ctx.input(|i| {
-            let digit = [Key::Num1, Key::Num2, Key::Num3, Key::Num4, Key::Num5]
+            // One key per view (View::key), so none is advertised without being bound.
+            const DIGITS: [Key; 9] = [
+                Key::Num1,
+                Key::Num2,
+                Key::Num3,
+                Key::Num4,
+                Key::Num5,
+                Key::Num6,
+                Key::Num7,
+                Key::Num8,
+                Key::Num9,
+            ];
+            let digit = DIGITS[..View::ALL.len().min(DIGITS.len())]
                 .iter()
                 .position(|k| i.key_pressed(*k) && !i.modifiers.any());
             (

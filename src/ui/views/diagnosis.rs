@@ -125,9 +125,9 @@ fn body(ui: &mut Ui, cx: &mut ViewCtx) {
                     cx.doc.select_site(Some(h.site));
                 }
                 ui.label(format!(
-                    "{} in {} blocks ({:.0}%)",
+                    "{} in {} ({:.0}%)",
                     short_bytes(h.bytes),
-                    h.blocks,
+                    units::count(h.blocks, "block"),
                     h.bytes as f64 * 100.0 / total as f64
                 ));
             });
@@ -193,13 +193,13 @@ fn leak_list(ui: &mut Ui, cx: &mut ViewCtx) {
                 cx.doc.view = View::Timeline;
             }
             ui.label(format!(
-                "in {}() grows by {} per iteration over {} iterations and holds {} in {} \
-                 blocks at the end (confidence {:.0}%).",
+                "in {}() grows by {} per iteration over {} and holds {} in {} at the end \
+                 (confidence {:.0}%).",
                 leak.function,
                 short_bytes(leak.growth_bytes_per_iteration.max(0.0) as u64),
-                leak.iterations,
+                units::count(leak.iterations as u64, "iteration"),
                 short_bytes(leak.live_bytes),
-                leak.live_blocks,
+                units::count(leak.live_blocks, "block"),
                 leak.confidence * 100.0
             ));
         });

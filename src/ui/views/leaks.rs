@@ -65,15 +65,15 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
                         });
                         ui.label(format!("{}()", l.function));
                         ui.label(format!(
-                            "{} in {} blocks",
+                            "{} in {}",
                             short_bytes(l.live_bytes),
-                            l.live_blocks
+                            units::count(l.live_blocks, "block")
                         ));
                         ui.label(
                             RichText::new(units::signed_bytes(l.growth_bytes_per_iteration as i64))
                                 .color(theme::warn(cx.dark())),
                         );
-                        ui.label(format!("{} iterations", l.iterations));
+                        ui.label(units::count(l.iterations as u64, "iteration"));
                         ui.label(format!("{:.0}%", l.confidence * 100.0));
                         sparkline(ui, cx, &l.series, l.site);
                         if ui
