@@ -752,3 +752,37 @@ fn export_covers_every_device_unless_a_site_is_selected() {
         );
     }
 }
+
+/// The Leaks view's picker analyses the file again with the iterations the user names: markers
+/// (this file has none, so no verdict), then the optimizer's step annotations (the leak).
+#[test]
+fn the_iterations_picker_reanalyses() {
+    let mut h = app("leak_nomarks");
+    click_view(&mut h, View::Leaks);
+    h.get_by_label("iterations from").click();
+    h.run_steps(2);
+    h.get_by_label("snapshot markers").click();
+    h.run_steps(2);
+    wait_loaded(&mut h, Duration::from_secs(120));
+    {
+        let doc = h.state().active_doc().expect("a tab");
+        let l = doc.loaded().expect("analysed again");
+        assert_eq!(
+            l.options.iterations,
+            memsight::analysis::IterationSpec::Markers
+        );
+        assert!(l.analysis.devices.iter().all(|d| d.leaks.is_empty()));
+    }
+    assert!(h
+        .query_by_label_contains("No leak verdict: 0 iterations")
+        .is_some());
+    h.get_by_label("iterations from").click();
+    h.run_steps(2);
+    h.get_by_label("Optimizer.step annotations").click();
+    h.run_steps(2);
+    wait_loaded(&mut h, Duration::from_secs(120));
+    let doc = h.state().active_doc().expect("a tab");
+    let d = &doc.loaded().expect("analysed").analysis.devices[0];
+    assert_eq!(d.iterations.count(), 10);
+    assert_eq!(d.leaks.first().map(|l| l.line), Some(81));
+}

@@ -660,6 +660,15 @@ impl MemsightApp {
                 });
             }
         }
+        // A view asked for the analysis again under other options (the iterations picker):
+        // it runs on a worker like a load, and the views wait for it.
+        if let Some(options) = doc.ui.reanalyse.take() {
+            if let DocState::Ready(l) = &doc.state {
+                let job = LoadJob::reanalyse(l, options, self.repaint.clone());
+                doc.ui.analysis_changed();
+                doc.state = DocState::Loading(job);
+            }
+        }
     }
 }
 

@@ -13,6 +13,8 @@ use super::theme;
 pub struct Loaded {
     pub snap: Arc<Snapshot>,
     pub analysis: Arc<Analysis>,
+    /// The options the analysis ran with (the iterations the user picked).
+    pub options: crate::analysis::Options,
     pub devices: Vec<DeviceData>,
     pub load_ms: u128,
     pub analyze_ms: u128,

@@ -82,6 +82,8 @@ pub struct DocUi {
     pub frag_cache: Option<(usize, usize, FragColumns)>,
     /// The What-if view: variants, cap, the simulation running or done.
     pub whatif: super::views::whatif::WhatIfState,
+    /// Set by a view to analyse the file again under these options.
+    pub reanalyse: Option<crate::analysis::Options>,
 }
 
 impl Default for DocUi {
@@ -101,11 +103,22 @@ impl Default for DocUi {
             layout_cache: None,
             frag_cache: None,
             whatif: Default::default(),
+            reanalyse: None,
         }
     }
 }
 
 impl DocUi {
+    /// Drops what was built from the analysis (it is being redone): the selection and the
+    /// timeline's caches.
+    pub fn analysis_changed(&mut self) {
+        self.selection = Selection::default();
+        self.lod = None;
+        self.lod_job = None;
+        self.layout_cache = None;
+        self.frag_cache = None;
+    }
+
     /// Switches to another device: the selection and cursor belong to a device.
     pub fn set_device(&mut self, device: usize) {
         if device != self.device {

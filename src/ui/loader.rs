@@ -9,6 +9,8 @@ use std::sync::mpsc::{channel, Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::analysis::Options;
+use crate::model::Snapshot;
 use crate::read::{LoadOptions, ReadError};
 
 use super::data::{DeviceData, Loaded};
@@ -68,15 +70,46 @@ pub enum Poll {
 impl LoadJob {
     /// Starts reading `source` on a new thread; `repaint` is called when there is news.
     pub fn start(source: Source, repaint: Arc<dyn Fn() + Send + Sync>) -> LoadJob {
+        LoadJob::spawn(Phase::Reading, repaint, move |p, ph, c, repaint| {
+            run(&source, p, ph, c, repaint)
+        })
+    }
+
+    /// Analyses an already loaded snapshot again under other options (the iterations the
+    /// user picked), on a new thread.
+    pub fn reanalyse(
+        loaded: &Loaded,
+        options: Options,
+        repaint: Arc<dyn Fn() + Send + Sync>,
+    ) -> LoadJob {
+        let snap = loaded.snap.clone();
+        let load_ms = loaded.load_ms;
+        LoadJob::spawn(Phase::Analysing, repaint, move |_, ph, c, repaint| {
+            analyse(snap, options, load_ms, ph, c, repaint)
+        })
+    }
+
+    fn spawn(
+        first: Phase,
+        repaint: Arc<dyn Fn() + Send + Sync>,
+        work: impl FnOnce(
+                &Arc<AtomicU64>,
+                &AtomicU8,
+                &Arc<AtomicBool>,
+                &(dyn Fn() + Send + Sync),
+            ) -> Result<Loaded, String>
+            + Send
+            + 'static,
+    ) -> LoadJob {
         let progress = Arc::new(AtomicU64::new(0));
-        let phase = Arc::new(AtomicU8::new(Phase::Reading as u8));
+        let phase = Arc::new(AtomicU8::new(first as u8));
         let cancel = Arc::new(AtomicBool::new(false));
         let (tx, rx) = channel();
         let (p, ph, c) = (progress.clone(), phase.clone(), cancel.clone());
         std::thread::Builder::new()
             .name("memsight-load".into())
             .spawn(move || {
-                let r = run(&source, &p, &ph, &c, &*repaint);
+                let r = work(&p, &ph, &c, &*repaint);
                 let _ = tx.send(r);
                 repaint();
             })
@@ -158,10 +191,29 @@ fn run(
     }
     let load_ms = t0.elapsed().as_millis();
     progress.store(1_000_000, Ordering::Relaxed);
+    analyse(
+        Arc::new(snap),
+        Options::default(),
+        load_ms,
+        phase,
+        cancel,
+        repaint,
+    )
+}
+
+/// The analysis and the per-device data the views need, of a loaded snapshot.
+fn analyse(
+    snap: Arc<Snapshot>,
+    options: Options,
+    load_ms: u128,
+    phase: &AtomicU8,
+    cancel: &Arc<AtomicBool>,
+    repaint: &(dyn Fn() + Send + Sync),
+) -> Result<Loaded, String> {
     phase.store(Phase::Analysing as u8, Ordering::Relaxed);
     repaint();
     let t1 = Instant::now();
-    let analysis = crate::analysis::analyze(&snap);
+    let analysis = crate::analysis::analyze_with(&snap, &options);
     if cancel.load(Ordering::Relaxed) {
         return Err("Loading was cancelled.".into());
     }
@@ -175,8 +227,9 @@ fn run(
         .collect();
     let analyze_ms = t1.elapsed().as_millis();
     Ok(Loaded {
-        snap: Arc::new(snap),
+        snap,
         analysis: Arc::new(analysis),
+        options,
         devices,
         load_ms,
         analyze_ms,

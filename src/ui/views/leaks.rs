@@ -3,7 +3,7 @@
 
 use egui::{pos2, vec2, RichText, Sense, Shape, Stroke, Ui};
 
-use crate::analysis::findings;
+use crate::analysis::{findings, IterationSpec, Options};
 use crate::output::words;
 use crate::units;
 
@@ -12,6 +12,7 @@ use crate::ui::theme;
 
 pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
     let d = cx.d;
+    iterations_picker(ui, cx);
     ui.label(words::leak_summary(d));
     let text = cx.doc.filter.text.to_lowercase();
     let leaks: Vec<_> = d
@@ -136,4 +137,65 @@ fn growth_table(ui: &mut Ui, cx: &mut ViewCtx) {
     ui.add_space(8.0);
     ui.label(RichText::new("Growth that is not a leak").strong());
     super::growth_list(ui, cx);
+}
+
+/// Where iterations come from: the evidence memsight found, or one the user names. A change
+/// analyses the file again on the worker thread.
+fn iterations_picker(ui: &mut Ui, cx: &mut ViewCtx) {
+    let current = cx.loaded.options.iterations.clone();
+    let mut choices: Vec<(IterationSpec, String)> = vec![
+        (IterationSpec::Auto, "the best evidence (automatic)".into()),
+        (IterationSpec::Markers, "snapshot markers".into()),
+    ];
+    let mut names: Vec<String> = cx
+        .loaded
+        .snap
+        .annotations
+        .iter()
+        .filter(|a| a.device == cx.d.device && a.stage == "START")
+        .map(|a| a.name.split('#').next().unwrap_or(&a.name).to_string())
+        .collect();
+    names.sort();
+    names.dedup();
+    for n in names {
+        choices.push((
+            IterationSpec::Annotation(n.clone()),
+            format!("{n} annotations"),
+        ));
+    }
+    if let Some(site) = cx.doc.selection.site.and_then(|s| cx.d.sites.get(s)) {
+        let spec = IterationSpec::Site {
+            file: site.file.clone(),
+            line: site.line,
+        };
+        choices.push((spec, format!("each allocation at {}", site.short_label())));
+    }
+    if !choices.iter().any(|(c, _)| *c == current) {
+        choices.push((current.clone(), format!("{current:?}")));
+    }
+    let label = |spec: &IterationSpec| {
+        choices
+            .iter()
+            .find(|(c, _)| c == spec)
+            .map(|(_, l)| l.clone())
+            .unwrap_or_default()
+    };
+    let mut picked = current.clone();
+    ui.horizontal(|ui| {
+        egui::ComboBox::new("iterations", "iterations from")
+            .selected_text(label(&current))
+            .show_ui(ui, |ui| {
+                for (spec, text) in &choices {
+                    ui.selectable_value(&mut picked, spec.clone(), text);
+                }
+            })
+            .response
+            .on_hover_text(
+                "Where one step ends and the next begins. Select a line that runs once per \
+                 step (in the timeline or the table) to offer it here.",
+            );
+    });
+    if picked != current {
+        cx.doc.reanalyse = Some(Options { iterations: picked });
+    }
 }
