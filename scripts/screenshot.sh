@@ -31,7 +31,7 @@ start sample_snapshots/train_val_leak.pickle
 shot diagnosis
 xdotool key 4                              # Leaks
 sleep 1
-xdotool mousemove 96 189 sleep 0.4 click 1 sleep 0.4           # the first leak suspect row
+xdotool mousemove 96 212 sleep 0.4 click 1 sleep 0.4           # the first leak suspect row
 xdotool mousemove $((W - 10)) $((H - 10))
 shot leaks
 xdotool key 2                              # Memory timeline, the leak highlighted
