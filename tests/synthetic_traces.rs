@@ -1,6 +1,7 @@
-//! Traces that contradict themselves (a double free, a segment reserved twice, an allocation
-//! over a live block, an impossible size) are said to be inconsistent, from the first event
-//! that cannot be true; their figures are never shown as exact or the run as healthy.
+//! Traces built in the test for cases no real file shows: traces that contradict themselves
+//! (a double free, a segment reserved twice, an allocation over a live block, an impossible
+//! size) are said to be inconsistent, from the first event that cannot be true, and never
+//! called healthy; and an OOM's verdict follows the recording's allocator settings.
 
 use memsight::analysis::findings::{self, Finding};
 use memsight::analysis::{self, Verdict};
@@ -127,4 +128,47 @@ fn a_consistent_trace_has_no_such_finding() {
     assert!(!list
         .iter()
         .any(|f| matches!(f, Finding::Inconsistent { .. })));
+}
+
+/// The OOM verdict rounds the failed request as the recording's allocator did: with
+/// `roundup_power2_divisions` 2 from 512 MiB, a 600 MiB request needs a 768 MiB block, which
+/// the 640 MiB hole cannot give although 1 GiB is free: fragmentation. By the default rounding
+/// the hole would have fitted, and the verdict would have been capacity.
+#[test]
+fn the_oom_verdict_rounds_with_the_recorded_settings() {
+    let blocks = [
+        (0, 512, true),
+        (512, 128, true),
+        (640, 256, false),
+        (896, 256, true),
+        (1152, 128, true),
+        (1280, 768, false),
+    ];
+    let mut t = vec![ev("segment_alloc", BASE, 2 * GIB)];
+    for &(at, mib, _) in &blocks {
+        t.push(ev("alloc", BASE + at * MIB, mib * MIB));
+    }
+    for &(at, mib, freed) in &blocks {
+        if freed {
+            t.push(ev("free_requested", BASE + at * MIB, mib * MIB));
+            t.push(ev("free_completed", BASE + at * MIB, mib * MIB));
+        }
+    }
+    t.push(ev("oom", 0, 600 * MIB));
+    let snapshot = |settings: Value| {
+        let snap = json!({"segments": [], "device_traces": [t.clone()],
+                          "allocator_settings": settings});
+        let bytes = serde_pickle::to_vec(&snap, serde_pickle::SerOptions::new()).expect("pickle");
+        analysis::analyze(&load_bytes(&bytes, &LoadOptions::default()).expect("loads"))
+    };
+    let a = snapshot(json!({"roundup_power2_divisions": {"512": 2}}));
+    let o = &a.devices[0].ooms[0];
+    assert_eq!(o.free_in_reserved, GIB);
+    assert_eq!(o.largest_free_block, 640 * MIB);
+    assert_eq!(o.block_size, 768 * MIB);
+    assert_eq!(o.verdict, Verdict::Fragmentation);
+    let a = snapshot(json!({}));
+    let o = &a.devices[0].ooms[0];
+    assert_eq!(o.block_size, 600 * MIB);
+    assert_eq!(o.verdict, Verdict::Capacity);
 }
