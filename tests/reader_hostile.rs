@@ -480,3 +480,18 @@ fn distinct_strings_load_in_linear_time() {
         similar / decimal
     );
 }
+
+/// Messages: a zstd error gives a position that means something, and an OS error is printed
+/// once when the error is shown with its causes (as `memsight` does, through anyhow).
+#[test]
+fn error_messages_are_precise_and_not_repeated() {
+    let zst = b"\x28\xb5\x2f\xfd\xff\xff\xff\xffjunk";
+    let e = err(zst).to_string();
+    assert!(!e.contains("near byte 0"), "{e}");
+    assert!(e.contains("zstd") && e.contains("of the file"), "{e}");
+
+    let missing = Path::new("/nonexistent/memsight/x.pickle");
+    let e = memsight::read::load_path(missing, &LoadOptions::default()).expect_err("missing");
+    let shown = format!("{:#}", anyhow::Error::from(e));
+    assert_eq!(shown.matches("No such file").count(), 1, "{shown}");
+}

@@ -12,7 +12,9 @@
 //! would save is the kernel's copy into the window: 4% of the load time of big_trace
 //! (`perf record`, `_copy_to_iter`; see BENCHMARKS.md).
 
+use std::cell::Cell;
 use std::io::Read;
+use std::rc::Rc;
 
 use super::error::{ReadError, Result};
 
@@ -59,14 +61,35 @@ pub struct Input<'r> {
     base: u64,
     eof: bool,
     compression: Option<Compression>,
+    /// Bytes of the file read so far (compressed bytes for compressed input).
+    raw: Rc<Cell<u64>>,
+}
+
+/// Counts the bytes a reader delivers.
+struct Counted<R> {
+    inner: R,
+    count: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
 }
 
 impl<'r> Input<'r> {
     /// Wraps `reader`, decompressing when its first bytes are a known compression magic.
-    pub fn new(mut reader: Box<dyn Read + 'r>) -> Result<Input<'r>> {
+    pub fn new(reader: Box<dyn Read + 'r>) -> Result<Input<'r>> {
+        let raw = Rc::new(Cell::new(0));
+        let mut reader: Box<dyn Read + 'r> = Box::new(Counted {
+            inner: reader,
+            count: raw.clone(),
+        });
         let mut head = [0u8; 6];
         let n = read_full(&mut *reader, &mut head)
-            .map_err(|source| ReadError::Stream { offset: 0, source })?;
+            .map_err(|error| ReadError::Stream { offset: 0, error })?;
         let head = &head[..n];
         let compression = Compression::detect(head);
         let chained: Box<dyn Read + 'r> =
@@ -80,6 +103,7 @@ impl<'r> Input<'r> {
                     ReadError::Decompress {
                         format: "zstd",
                         offset: 0,
+                        compressed: raw.get(),
                         message: e.to_string(),
                     }
                 })?)
@@ -93,11 +117,18 @@ impl<'r> Input<'r> {
             base: 0,
             eof: false,
             compression,
+            raw,
         })
     }
 
     pub fn compression(&self) -> Option<Compression> {
         self.compression
+    }
+
+    /// Bytes of the file read so far: compressed bytes for compressed input (an upper bound
+    /// on what the decompressor consumed, as it reads ahead).
+    pub fn raw_read(&self) -> u64 {
+        self.raw.get()
     }
 
     /// Absolute offset of the next unread byte.
@@ -158,9 +189,10 @@ impl<'r> Input<'r> {
             Some(c) => ReadError::Decompress {
                 format: c.name(),
                 offset,
+                compressed: self.raw_read(),
                 message: e.to_string(),
             },
-            None => ReadError::Stream { offset, source: e },
+            None => ReadError::Stream { offset, error: e },
         }
     }
 

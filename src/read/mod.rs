@@ -13,7 +13,6 @@ mod pickle;
 
 use std::io::Read;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub use error::{ReadError, Result};
@@ -29,25 +28,11 @@ pub struct LoadOptions {
     pub progress: Option<Arc<dyn Fn(u64, u64) -> bool + Send + Sync>>,
 }
 
-/// Counts the bytes a reader has delivered, so progress can be reported for compressed input.
-struct Counting<R> {
-    inner: R,
-    count: Arc<AtomicU64>,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
 /// Loads a snapshot from a file (compression detected from its first bytes).
 pub fn load_path(path: &Path, opts: &LoadOptions) -> Result<Snapshot> {
-    let io = |source| ReadError::Io {
+    let io = |error| ReadError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let file = std::fs::File::open(path).map_err(io)?;
     let total = file.metadata().map_err(io)?.len();
@@ -67,19 +52,11 @@ pub fn load_bytes(bytes: &[u8], opts: &LoadOptions) -> Result<Snapshot> {
 
 /// Loads a snapshot from any reader; `total` is its length for progress reports.
 pub fn load_reader<R: Read>(reader: R, total: u64, opts: &LoadOptions) -> Result<Snapshot> {
-    let count = Arc::new(AtomicU64::new(0));
-    let counting = Counting {
-        inner: reader,
-        count: count.clone(),
-    };
-    let input = input::Input::new(Box::new(std::io::BufReader::with_capacity(
-        1 << 16,
-        counting,
-    )))?;
+    let input = input::Input::new(Box::new(std::io::BufReader::with_capacity(1 << 16, reader)))?;
     let progress_cb = opts.progress.clone();
-    let tick = move |_offset: u64| -> bool {
+    let tick = move |raw_read: u64| -> bool {
         match &progress_cb {
-            Some(p) => p(count.load(Ordering::Relaxed), total),
+            Some(p) => p(raw_read, total),
             None => true,
         }
     };

@@ -30,7 +30,8 @@ use scalars::ShortStrings;
 pub(crate) use snapshot::Keys;
 pub(crate) use value::{Node, Packed, Value};
 
-/// Called every so often with the machine's progress; returning `false` cancels loading.
+/// Called every so often with the bytes of the file read so far; returning `false` cancels
+/// loading.
 pub type ProgressFn<'a> = &'a (dyn Fn(u64) -> bool + Sync);
 
 /// Deepest nesting accepted when turning unmodelled data into [`PyValue`]s.
@@ -395,7 +396,7 @@ impl<'r, 'p> Machine<'r, 'p> {
 
     fn tick(&self) -> Result<()> {
         if let Some(p) = self.progress {
-            if !p(self.input.offset()) {
+            if !p(self.input.raw_read()) {
                 return Err(ReadError::Cancelled);
             }
         }
