@@ -481,6 +481,42 @@ fn distinct_strings_load_in_linear_time() {
     );
 }
 
+/// A FIFO with no writer, character devices and directories: named for what they are, and
+/// opening one never blocks.
+#[cfg(target_os = "linux")]
+#[test]
+fn special_files_are_named_and_never_block() {
+    use memsight::read::load_path;
+    use std::time::Duration;
+    let dir = std::env::temp_dir().join(format!("memsight-special-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let fifo = dir.join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().expect("utf-8 path")).expect("no NUL");
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    let cases = [
+        (fifo.clone(), "is a FIFO"),
+        ("/dev/zero".into(), "is a character device"),
+        ("/dev/urandom".into(), "is a character device"),
+        (dir.clone(), "is a directory"),
+    ];
+    for (path, what) in cases {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = path.clone();
+        std::thread::spawn(move || {
+            let r = load_path(&p, &LoadOptions::default());
+            let _ = tx.send(r.map(|_| ()).map_err(|e| e.to_string()));
+        });
+        let r = rx
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("opening {} blocked", path.display()));
+        let e = r.expect_err("a special file is refused");
+        assert!(e.contains(what), "{}: {e}", path.display());
+        assert!(e.contains("not a regular file"), "{}: {e}", path.display());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Messages: a zstd error gives a position that means something, and an OS error is printed
 /// once when the error is shown with its causes (as `memsight` does, through anyhow).
 #[test]

@@ -29,12 +29,16 @@ pub struct LoadOptions {
 }
 
 /// Loads a snapshot from a file (compression detected from its first bytes).
+///
+/// Only regular files are read: a FIFO, a device or a directory is refused with what it is.
+/// The file is opened without blocking (a FIFO with no writer would otherwise hang `open`)
+/// and checked before anything is read from it.
 pub fn load_path(path: &Path, opts: &LoadOptions) -> Result<Snapshot> {
     let io = |error| ReadError::Io {
         path: path.to_path_buf(),
         error,
     };
-    let file = std::fs::File::open(path).map_err(io)?;
+    let file = open_regular(path).map_err(io)?;
     let total = file.metadata().map_err(io)?.len();
     if total == 0 {
         return Err(ReadError::NotPickle {
@@ -43,6 +47,66 @@ pub fn load_path(path: &Path, opts: &LoadOptions) -> Result<Snapshot> {
         });
     }
     load_reader(file, total, opts)
+}
+
+/// Opens `path` for reading if it is a regular file; otherwise says what it is.
+fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Opening a FIFO for reading blocks until a writer opens it; with O_NONBLOCK it
+        // returns at once, and the check below refuses it. O_NONBLOCK means nothing for the
+        // regular files that pass the check.
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        // Without O_NONBLOCK, look before opening.
+        not_regular(&std::fs::metadata(path)?)?;
+    }
+    let file = options.open(path)?;
+    not_regular(&file.metadata()?)?;
+    Ok(file)
+}
+
+/// An error naming the kind of file, unless `meta` is a regular file's.
+fn not_regular(meta: &std::fs::Metadata) -> std::io::Result<()> {
+    let t = meta.file_type();
+    if t.is_file() {
+        return Ok(());
+    }
+    let kind = if t.is_dir() {
+        "a directory"
+    } else {
+        special_kind(&t)
+    };
+    Err(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("it is {kind}, not a regular file"),
+    ))
+}
+
+#[cfg(unix)]
+fn special_kind(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "a special file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_: &std::fs::FileType) -> &'static str {
+    "a special file"
 }
 
 /// Loads a snapshot from bytes in memory (compression detected from the first bytes).
