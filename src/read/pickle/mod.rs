@@ -13,14 +13,18 @@
 //! The parts: [`opcodes`] defines the format; this file holds the machine's state and its
 //! stack, memo and container primitives; [`run`] dispatches opcodes to one function each,
 //! grouped by family there and in [`scalars`]; [`snapshot`] is the snapshot-specific decoding;
-//! [`text`] decodes protocol 0's text arguments; [`value`] is how values are stored.
+//! [`text`] decodes protocol 0's text arguments; [`value`] is how values are stored;
+//! [`budget`] bounds the memory the data may claim.
 
+mod budget;
 mod opcodes;
 mod run;
 mod scalars;
 mod snapshot;
 mod text;
 mod value;
+
+use std::cell::Cell;
 
 use crate::model::{Event, FrameId, FrameTable, PyValue, StackTable, UnknownCounts};
 
@@ -36,8 +40,7 @@ pub type ProgressFn<'a> = &'a (dyn Fn(u64) -> bool + Sync);
 
 /// Deepest nesting accepted when turning unmodelled data into [`PyValue`]s.
 const MAX_DEPTH: usize = 512;
-/// Most elements a single MARK may group (a corrupt stream could otherwise build huge vectors
-/// of copies of one value with DUP).
+/// How far beyond the keys written so far a memo key may jump (see `memo_put`).
 const MAX_MEMO_GAP: usize = 1 << 20;
 /// Dicts up to this size replace a repeated key as Python does; larger ones just append, so
 /// that a hostile dict cannot make inserting quadratic. A pickled dict never repeats a key, and
@@ -74,6 +77,11 @@ pub(crate) struct Machine<'r, 'p> {
     /// A reusable buffer for the items of APPENDS/SETITEMS.
     spare: Vec<Packed>,
     progress: Option<ProgressFn<'p>>,
+    /// Bytes of memory built from the data outside the machine's vectors (see [`budget`]).
+    charged: u64,
+    /// Bytes of [`PyValue`] copies made of unmodelled data (a `Cell`: copying borrows the
+    /// machine shared).
+    copied: Cell<u64>,
 }
 
 impl<'r, 'p> Machine<'r, 'p> {
@@ -101,6 +109,8 @@ impl<'r, 'p> Machine<'r, 'p> {
             short: ShortStrings::new(),
             spare: Vec::with_capacity(64),
             progress,
+            charged: 0,
+            copied: Cell::new(0),
         }
     }
 
@@ -281,6 +291,7 @@ impl<'r, 'p> Machine<'r, 'p> {
         for item in items.iter_mut() {
             *item = self.absorb(*item)?;
         }
+        self.charge(size_of_val(items));
         match self.nodes.get_mut(id as usize) {
             Some(Node::List(v)) | Some(Node::Set(v)) => {
                 v.extend_from_slice(items);
@@ -303,6 +314,7 @@ impl<'r, 'p> Machine<'r, 'p> {
         if !matches!(self.nodes.get(id), Some(Node::Dict(_))) {
             return Err(self.malformed("SETITEM(S) on something that is not a dict"));
         }
+        self.charge(size_of_val(items));
         for pair in items.chunks_exact(2) {
             let (k, v) = (pair[0], pair[1]);
             // A repeated key replaces the earlier value, as in Python (compared decoded, so
@@ -325,6 +337,7 @@ impl<'r, 'p> Machine<'r, 'p> {
     }
 
     /// Converts a value to an owned [`PyValue`] (for data memsight keeps but does not model).
+    /// Each value made is charged to the budget: memo references share, copies do not.
     pub fn to_pyvalue(&self, v: Value, depth: usize) -> Result<PyValue> {
         if depth > MAX_DEPTH {
             return Err(ReadError::Limit {
@@ -332,20 +345,31 @@ impl<'r, 'p> Machine<'r, 'p> {
                 what: format!("data nested deeper than {MAX_DEPTH} levels (or a cycle)"),
             });
         }
-        Ok(match v {
-            Value::None | Value::Unset => PyValue::None,
-            Value::Bool(b) => PyValue::Bool(b),
-            Value::Int(i) => PyValue::Int(i),
-            Value::Float(f) => PyValue::Float(f),
-            Value::Str(s) => PyValue::Str(self.frames.strings.get(s).to_string()),
-            Value::BigInt(i) => PyValue::BigInt(self.bigints[i as usize].clone()),
-            Value::Bytes(i) => PyValue::Bytes(self.bytes[i as usize].clone()),
-            Value::Event(_) => PyValue::Str("<trace entry>".into()),
-            Value::Node(id) => match &self.nodes[id as usize] {
-                Node::List(items) => PyValue::List(self.seq(items, depth)?),
-                Node::Tuple(items) => PyValue::Tuple(self.seq(items, depth)?),
-                Node::Set(items) => PyValue::Set(self.seq(items, depth)?),
-                Node::Dict(items) => {
+        let (value, heap) = match v {
+            Value::None | Value::Unset => (PyValue::None, 0),
+            Value::Bool(b) => (PyValue::Bool(b), 0),
+            Value::Int(i) => (PyValue::Int(i), 0),
+            Value::Float(f) => (PyValue::Float(f), 0),
+            Value::Str(s) => {
+                let s = self.frames.strings.get(s);
+                (PyValue::Str(s.to_string()), s.len())
+            }
+            Value::BigInt(i) => {
+                let b = self.bigints.get(i as usize).cloned().unwrap_or_default();
+                let n = b.len();
+                (PyValue::BigInt(b), n)
+            }
+            Value::Bytes(i) => {
+                let b = self.bytes.get(i as usize).cloned().unwrap_or_default();
+                let n = b.len();
+                (PyValue::Bytes(b), n)
+            }
+            Value::Event(_) => (PyValue::Str("<trace entry>".into()), 0),
+            Value::Node(id) => match self.nodes.get(id as usize) {
+                Some(Node::List(items)) => (PyValue::List(self.seq(items, depth)?), 0),
+                Some(Node::Tuple(items)) => (PyValue::Tuple(self.seq(items, depth)?), 0),
+                Some(Node::Set(items)) => (PyValue::Set(self.seq(items, depth)?), 0),
+                Some(Node::Dict(items)) => {
                     let mut out = Vec::with_capacity(items.len());
                     for &(k, v) in items {
                         out.push((
@@ -353,54 +377,67 @@ impl<'r, 'p> Machine<'r, 'p> {
                             self.to_pyvalue(self.val(v), depth + 1)?,
                         ));
                     }
-                    PyValue::Dict(out)
+                    (PyValue::Dict(out), 0)
                 }
-                Node::Frame(f) => {
-                    let fr = self.frames.get(*f);
-                    PyValue::Dict(vec![
-                        (
-                            PyValue::Str("name".into()),
-                            PyValue::Str(self.frames.strings.get(fr.name).into()),
-                        ),
-                        (
-                            PyValue::Str("filename".into()),
-                            PyValue::Str(self.frames.strings.get(fr.filename).into()),
-                        ),
-                        (PyValue::Str("line".into()), PyValue::Int(fr.line)),
-                    ])
+                Some(Node::Frame(f)) => self.frame_value(*f),
+                Some(Node::Stack(s)) => {
+                    let mut out = Vec::new();
+                    for &f in self.stacks.get(*s) {
+                        let text =
+                            format!("{}:{}", self.frames.filename(f), self.frames.get(f).line);
+                        self.charge_copy(size_of::<PyValue>() + text.len())?;
+                        out.push(PyValue::Str(text));
+                    }
+                    (PyValue::List(out), 0)
                 }
-                Node::Stack(s) => PyValue::List(
-                    self.stacks
-                        .get(*s)
-                        .iter()
-                        .map(|&f| {
-                            PyValue::Str(format!(
-                                "{}:{}",
-                                self.frames.filename(f),
-                                self.frames.get(f).line
-                            ))
-                        })
-                        .collect(),
-                ),
-                Node::Event(_) => PyValue::Str("<trace entry>".into()),
+                Some(Node::Event(_)) => (PyValue::Str("<trace entry>".into()), 0),
+                None => (PyValue::None, 0),
             },
-        })
+        };
+        // The allocator's header, for a value with a heap block of its own.
+        let header = match &value {
+            PyValue::List(v) | PyValue::Tuple(v) | PyValue::Set(v) if !v.is_empty() => 16,
+            PyValue::Dict(v) if !v.is_empty() => 16,
+            _ if heap > 0 => 16,
+            _ => 0,
+        };
+        self.charge_copy(size_of::<PyValue>() + heap + header)?;
+        Ok(value)
+    }
+
+    /// A frame as the dict it was read from, and the bytes of its strings.
+    fn frame_value(&self, f: FrameId) -> (PyValue, usize) {
+        let fr = self.frames.get(f);
+        let name = self.frames.strings.get(fr.name);
+        let filename = self.frames.strings.get(fr.filename);
+        let heap = 3 * size_of::<(PyValue, PyValue)>() + name.len() + filename.len() + 20;
+        let dict = PyValue::Dict(vec![
+            (PyValue::Str("name".into()), PyValue::Str(name.into())),
+            (
+                PyValue::Str("filename".into()),
+                PyValue::Str(filename.into()),
+            ),
+            (PyValue::Str("line".into()), PyValue::Int(fr.line)),
+        ]);
+        (dict, heap)
     }
 
     fn seq(&self, items: &[Packed], depth: usize) -> Result<Vec<PyValue>> {
-        items
-            .iter()
-            .map(|&v| self.to_pyvalue(self.val(v), depth + 1))
-            .collect()
+        let mut out = Vec::with_capacity(items.len());
+        for &v in items {
+            out.push(self.to_pyvalue(self.val(v), depth + 1)?);
+        }
+        Ok(out)
     }
 
+    /// Every so often: reports progress, and checks what the data claimed against the budget.
     fn tick(&self) -> Result<()> {
         if let Some(p) = self.progress {
             if !p(self.input.raw_read()) {
                 return Err(ReadError::Cancelled);
             }
         }
-        Ok(())
+        self.check_budget("the values read so far")
     }
 
     /// Frees what only parsing needs (memo, stacks, the input window). Called once the

@@ -12,8 +12,9 @@ use super::text::parse_index;
 use super::value::{Items, Node, Packed, Value};
 use super::Machine;
 
-/// Opcodes between two progress reports (and budget checks): a power of two, minus one.
-const TICK_MASK: u32 = 0x3_ffff;
+/// Opcodes between two progress reports and budget checks, minus one (a power of two): about
+/// a millisecond, and at most a few MiB of values that each opcode can add.
+const TICK_MASK: u32 = 0xffff;
 
 impl Machine<'_, '_> {
     /// Runs the machine to STOP and returns the root value.
@@ -228,6 +229,7 @@ impl Machine<'_, '_> {
         for it in items.iter_mut() {
             *it = self.absorb(*it)?;
         }
+        self.charge(items.len() * size_of::<Packed>());
         let v = self.push_node(Node::Tuple(Items::from_vec(items)));
         self.stack.push(v);
         Ok(())
@@ -236,6 +238,7 @@ impl Machine<'_, '_> {
     #[inline(never)]
     fn frozenset(&mut self) -> Result<()> {
         let items = self.pop_mark()?;
+        self.charge(items.len() * size_of::<Packed>());
         let v = self.push_node(Node::Set(Items::from_vec(items)));
         self.stack.push(v);
         Ok(())

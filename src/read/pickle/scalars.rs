@@ -191,6 +191,7 @@ impl Machine<'_, '_> {
             Value::Int(i64::from_le_bytes(a))
         } else {
             self.bigints.push(raw[..len].to_vec());
+            self.charge(len);
             Value::BigInt(self.bigints.len() as u32 - 1)
         }
     }
@@ -285,8 +286,8 @@ impl Machine<'_, '_> {
     pub(super) fn unicode_text(&mut self) -> Result<()> {
         let line = self.input.line("a UNICODE")?.to_vec();
         let s = raw_unicode_escape(&line);
-        let id = self.frames.strings.intern(&s);
-        self.stack.push(Packed::str(id));
+        let v = self.intern_new(&s);
+        self.stack.push(v);
         Ok(())
     }
 
@@ -323,7 +324,17 @@ impl Machine<'_, '_> {
     /// default.
     fn intern_latin1(&mut self, raw: &[u8]) -> Packed {
         let s: String = raw.iter().map(|&b| b as char).collect();
-        Packed::str(self.frames.strings.intern(&s))
+        self.intern_new(&s)
+    }
+
+    /// Interns `s`, charging its bytes to the budget when it is new.
+    pub(super) fn intern_new(&mut self, s: &str) -> Packed {
+        let known = self.frames.strings.len();
+        let id = self.frames.strings.intern(s);
+        if self.frames.strings.len() > known {
+            self.charge(s.len());
+        }
+        Packed::str(id)
     }
 
     /// Reads a UTF-8 string of `n` bytes straight from the window and interns it.
@@ -333,13 +344,18 @@ impl Machine<'_, '_> {
         if let Some(id) = self.short.get(raw) {
             return Ok(Packed::str(id));
         }
+        let known = self.frames.strings.len();
         let id = match std::str::from_utf8(raw) {
             Ok(s) => self.frames.strings.intern(s),
             Err(_) => {
                 let s = String::from_utf8_lossy(raw).into_owned();
-                return Ok(Packed::str(self.frames.strings.intern(&s)));
+                return Ok(self.intern_new(&s));
             }
         };
+        if self.frames.strings.len() > known {
+            // The field, not `charge`: `raw` still borrows the input window.
+            self.charged += n as u64;
+        }
         self.short.put(raw, id);
         Ok(Packed::str(id))
     }
@@ -372,6 +388,7 @@ impl Machine<'_, '_> {
     fn read_bytes(&mut self, n: usize) -> Result<()> {
         let raw = self.input.take(n, "a bytes object")?.to_vec();
         self.bytes.push(raw);
+        self.charge(n);
         let p = Packed::new(Packed::T_BYTES, self.bytes.len() as u64 - 1);
         self.stack.push(p);
         Ok(())

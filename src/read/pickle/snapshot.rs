@@ -153,7 +153,11 @@ impl Machine<'_, '_> {
             }
         }
         if all_frames {
+            let known = self.stacks.len();
             let sid = self.stacks.intern(&scratch);
+            if self.stacks.len() > known {
+                self.charge(scratch.len() * size_of::<FrameId>());
+            }
             self.nodes[id as usize] = Node::Stack(sid);
             self.stack.truncate(mark);
         } else if let Some(s) = prefix {
@@ -352,6 +356,7 @@ impl Machine<'_, '_> {
         };
         let value = self.to_pyvalue(val, 0)?;
         *self.unknown.keys.entry(counted).or_default() += 1;
+        self.charge(name.len());
         self.event_extras.push((idx, name, value));
         Ok(())
     }
@@ -381,7 +386,10 @@ impl Machine<'_, '_> {
     #[inline(never)]
     fn text_of(&mut self, v: Value) -> Result<StrId> {
         let text = self.to_pyvalue(v, 0)?.to_string();
-        Ok(self.frames.strings.intern(&text))
+        match self.intern_new(&text).as_str() {
+            Some(id) => Ok(id),
+            None => Ok(0),
+        }
     }
 
     /// An unsigned integer field. Negative values are only accepted for `stream` (where they
@@ -456,7 +464,11 @@ impl Machine<'_, '_> {
         for item in &items {
             scratch.push(self.frame_of(*item)?);
         }
+        let known = self.stacks.len();
         let sid = self.stacks.intern(&scratch);
+        if self.stacks.len() > known {
+            self.charge(scratch.len() * size_of::<FrameId>());
+        }
         self.scratch = scratch;
         self.nodes[id] = Node::Stack(sid);
         Ok(sid)
