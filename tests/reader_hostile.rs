@@ -430,3 +430,323 @@ fn one_by_one_growth_stays_linear() {
         other => panic!("x is {other}"),
     }
 }
+
+/// `{'segments': [], 'x': bomb}`, the bomb a list of two references to the previous list,
+/// `levels` times over through the memo ("billion laughs"): 2**levels leaves from a dozen
+/// bytes per level. `long_get` writes the references as LONG_BINGET (any number of levels)
+/// rather than BINGET (up to 255).
+fn laughs(levels: u32, long_get: bool) -> Vec<u8> {
+    let mut p = b"\x80\x04}\x8c\x08segments]s\x8c\x01x]\x94".to_vec();
+    for i in 0..levels {
+        // Drop the previous level from the stack (it stays in the memo), then [prev, prev].
+        p.extend_from_slice(b"0](");
+        for _ in 0..2 {
+            if long_get {
+                p.push(b'j');
+                p.extend_from_slice(&i.to_le_bytes());
+            } else {
+                p.extend_from_slice(&[b'h', i as u8]);
+            }
+        }
+        p.extend_from_slice(b"e\x94");
+    }
+    p.extend_from_slice(b"s.");
+    p
+}
+
+/// A pickle of `runs` repetitions of `unit` (opcodes that each add a value), compressible to
+/// almost nothing.
+fn runs_of(unit: &[u8], runs: usize, mut write: impl FnMut(&[u8])) {
+    write(b"\x80\x04");
+    let chunk = unit.repeat(65536 / unit.len());
+    let mut left = runs;
+    while left > 0 {
+        let n = left.min(chunk.len() / unit.len());
+        write(&chunk[..n * unit.len()]);
+        left -= n;
+    }
+    write(b".");
+}
+
+/// 128 MiB of EMPTY_LIST, MEMOIZE (each a new list on the stack and in the memo), zstd- or
+/// xz-compressed into a few dozen KB.
+fn compressed_bomb(xz: bool) -> Vec<u8> {
+    use std::io::Write;
+    let runs = 64 << 20;
+    if xz {
+        let mut enc = liblzma::write::XzEncoder::new(Vec::new(), 1);
+        runs_of(b"]\x94", runs, |b| enc.write_all(b).expect("xz"));
+        enc.finish().expect("xz")
+    } else {
+        let mut enc = zstd::stream::Encoder::new(Vec::new(), 3).expect("zstd");
+        runs_of(b"]\x94", runs, |b| enc.write_all(b).expect("zstd"));
+        enc.finish().expect("zstd")
+    }
+}
+
+/// Memo references are shared, never copied: data kept unmodelled that expands through them
+/// beyond what the file can hold is refused, with the offset, instead of filling memory.
+#[test]
+fn shared_references_are_not_expanded_without_bound() {
+    // 2**20 leaves from 200 bytes; then 2**60.
+    for (levels, long_get) in [(20, false), (60, true)] {
+        let bytes = laughs(levels, long_get);
+        let e = err(&bytes);
+        assert!(matches!(e, ReadError::Limit { .. }), "{levels} levels: {e}");
+        assert!(e.to_string().contains("memory"), "{e}");
+        assert!(e.to_string().contains("top-level key 'x'"), "{e}");
+        assert!(e.offset().is_some_and(|o| o <= bytes.len() as u64), "{e}");
+    }
+    // Shared references themselves are fine: 2**20 leaves, but only as a shared structure
+    // that nothing copies (the bomb as a segment's unmodelled key is only counted).
+    let mut p = b"\x80\x04}\x8c\x08segments]}(\x8c\x0atotal_sizeK\x00\x8c\x01x".to_vec();
+    let bomb = laughs(20, false);
+    p.extend_from_slice(&bomb[b"\x80\x04}\x8c\x08segments]s\x8c\x01x".len()..bomb.len() - 2]);
+    p.extend_from_slice(b"uas.");
+    let snap = read(&p).expect("a shared structure nobody copies reads");
+    assert_eq!(snap.segments.len(), 1);
+}
+
+/// Decompression bombs: a few dozen KB of zstd or xz that decompress to 128 MiB of opcodes
+/// that each add a value are refused once they claim more memory than the file can hold.
+#[test]
+fn compressed_bombs_are_refused() {
+    for xz in [false, true] {
+        let bytes = compressed_bomb(xz);
+        assert!(bytes.len() < 200_000, "bomb of {} bytes", bytes.len());
+        let e = err(&bytes);
+        assert!(matches!(e, ReadError::Limit { .. }), "{e}");
+        assert!(e.to_string().contains("memory"), "{e}");
+        assert!(e.offset().is_some_and(|o| o < 128 << 20), "{e}");
+    }
+}
+
+/// Runs `memsight info FILE`, killed past `kill_above` bytes of resident memory or 60 s:
+/// (whether it exited successfully, its stderr, its peak RSS in bytes from `wait4`).
+#[cfg(target_os = "linux")]
+fn spawn_info(path: &Path, kill_above: u64) -> (bool, String, u64) {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    // Reaped by `wait4` below, which also gives its resource usage, not by `Child::wait`.
+    #[allow(clippy::zombie_processes)]
+    let mut child = Command::new(env!("CARGO_BIN_EXE_memsight"))
+        .arg("info")
+        .arg(path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("memsight runs");
+    let pid = child.id() as libc::pid_t;
+    let start = Instant::now();
+    let (status, max_rss) = loop {
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is valid, and wait4 writes only into the two locals.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if r == pid {
+            break (status, usage.ru_maxrss as u64 * 1024);
+        }
+        assert_eq!(r, 0, "wait4 failed");
+        let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
+                line.split_whitespace().nth(1)?.parse::<u64>().ok()
+            })
+            .unwrap_or(0)
+            * 1024;
+        if rss > kill_above || start.elapsed() > Duration::from_secs(60) {
+            // Not reaped yet, so the pid is still this child's.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let mut stderr = String::new();
+    if let Some(mut s) = child.stderr.take() {
+        let _ = s.read_to_string(&mut stderr);
+    }
+    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    (ok, stderr, max_rss)
+}
+
+/// Not a test: the helper [`info_peak_rss`] runs in a fresh copy of this binary.
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "a helper, run by bombs_keep_the_process_small"]
+fn info_peak_rss_helper() {
+    let Some(path) = std::env::var_os("MEMSIGHT_PEAK_RSS_OF") else {
+        return;
+    };
+    let (ok, stderr, rss) = spawn_info(Path::new(&path), 1 << 30);
+    println!("PEAK_RSS {} {rss}", u8::from(ok));
+    println!("STDERR {}", stderr.trim().replace('\n', " "));
+}
+
+/// Peak resident memory of `memsight info FILE`: (whether it succeeded, its stderr, its peak
+/// RSS in bytes). Spawned from a fresh copy of this test binary, because the kernel counts the
+/// memory of the process that spawns into the child's peak (`exec` records the replaced
+/// memory's high-water mark), and this process holds whatever the tests beside it allocated.
+#[cfg(target_os = "linux")]
+fn info_peak_rss(path: &Path) -> (bool, String, u64) {
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "info_peak_rss_helper",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("MEMSIGHT_PEAK_RSS_OF", path)
+        .output()
+        .expect("the helper runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |tag: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(tag))
+            .unwrap_or_else(|| panic!("no {tag} from the helper: {text}"))
+            .to_string()
+    };
+    let peak = field("PEAK_RSS ");
+    let (ok, rss) = peak.split_once(' ').expect("two fields");
+    (ok == "1", field("STDERR "), rss.parse().expect("a number"))
+}
+
+/// The same bombs through the `memsight` binary: the process stays within a few dozen MiB of
+/// what it takes to open a small real snapshot.
+#[cfg(target_os = "linux")]
+#[test]
+fn bombs_keep_the_process_small() {
+    const MIB: u64 = 1 << 20;
+    let dir = std::env::temp_dir().join(format!("memsight-bombs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_snapshots/frag_oom.pickle");
+    let (ok, stderr, base) = info_peak_rss(&sample);
+    assert!(ok, "the sample does not load: {stderr}");
+    let cases = [
+        ("laughs60.pickle", laughs(60, true)),
+        ("laughs24.pickle", laughs(24, false)),
+        ("bomb.pickle.zst", compressed_bomb(false)),
+        ("bomb.pickle.xz", compressed_bomb(true)),
+    ];
+    let mut bad = Vec::new();
+    for (name, bytes) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, &bytes).expect("write bomb");
+        let (ok, stderr, rss) = info_peak_rss(&path);
+        let line = format!(
+            "{name} ({} bytes): peak RSS {} MiB against {} MiB for a 12 KB sample; {}",
+            bytes.len(),
+            rss / MIB,
+            base / MIB,
+            stderr.trim()
+        );
+        if ok || !stderr.contains("memory") || rss > base + 32 * MIB {
+            bad.push(line);
+        } else {
+            eprintln!("{line}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+/// `{'segments': [], 'x': [s(0), s(1), ...]}`: `n` distinct strings, appended in batches of a
+/// thousand as CPython's pickler does.
+fn strings_pickle(n: usize, s: impl Fn(usize) -> String) -> Vec<u8> {
+    let mut p = b"\x80\x04}\x8c\x08segments]s\x8c\x01x]".to_vec();
+    for batch in (0..n).collect::<Vec<_>>().chunks(1000) {
+        p.push(b'(');
+        for &i in batch {
+            let t = s(i);
+            p.push(0x8c);
+            p.push(t.len() as u8);
+            p.extend_from_slice(t.as_bytes());
+        }
+        p.push(b'e');
+    }
+    p.extend_from_slice(b"s.");
+    p
+}
+
+/// Many distinct short strings that differ only in their last bytes (`fn000001`, ...) load in
+/// linear time: the interner's hash must not send them all to a few buckets (it did: a million
+/// took 30 s, against under a second for a million decimal strings).
+///
+/// Measured as a ratio, against as many decimal strings (which any hash spreads): both lists
+/// take the same memory, so cache and page-fault effects, which make 2N strings take more
+/// than twice as long as N on this machine, cancel out.
+#[test]
+fn distinct_strings_load_in_linear_time() {
+    const N: usize = 200_000;
+    let best_of_3 = |bytes: &[u8]| {
+        (0..3)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                let snap = read(bytes).expect("reads");
+                let took = t.elapsed().as_secs_f64();
+                assert_eq!(snap.extra_top_level.len(), 1, "the list is there");
+                took
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let decimal = best_of_3(&strings_pickle(N, |i| i.to_string()));
+    let similar = best_of_3(&strings_pickle(N, |i| format!("fn{i:06}")));
+    assert!(
+        similar < 3.0 * decimal,
+        "{N} strings fn000000...: {:.1} ms, {N} decimal strings: {:.1} ms ({:.1}x)",
+        similar * 1e3,
+        decimal * 1e3,
+        similar / decimal
+    );
+}
+
+/// A FIFO with no writer, character devices and directories: named for what they are, and
+/// opening one never blocks.
+#[cfg(target_os = "linux")]
+#[test]
+fn special_files_are_named_and_never_block() {
+    use memsight::read::load_path;
+    use std::time::Duration;
+    let dir = std::env::temp_dir().join(format!("memsight-special-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let fifo = dir.join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().expect("utf-8 path")).expect("no NUL");
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    let cases = [
+        (fifo.clone(), "is a FIFO"),
+        ("/dev/zero".into(), "is a character device"),
+        ("/dev/urandom".into(), "is a character device"),
+        (dir.clone(), "is a directory"),
+    ];
+    for (path, what) in cases {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = path.clone();
+        std::thread::spawn(move || {
+            let r = load_path(&p, &LoadOptions::default());
+            let _ = tx.send(r.map(|_| ()).map_err(|e| e.to_string()));
+        });
+        let r = rx
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("opening {} blocked", path.display()));
+        let e = r.expect_err("a special file is refused");
+        assert!(e.contains(what), "{}: {e}", path.display());
+        assert!(e.contains("not a regular file"), "{}: {e}", path.display());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Messages: a zstd error gives a position that means something, and an OS error is printed
+/// once when the error is shown with its causes (as `memsight` does, through anyhow).
+#[test]
+fn error_messages_are_precise_and_not_repeated() {
+    let zst = b"\x28\xb5\x2f\xfd\xff\xff\xff\xffjunk";
+    let e = err(zst).to_string();
+    assert!(!e.contains("near byte 0"), "{e}");
+    assert!(e.contains("zstd") && e.contains("of the file"), "{e}");
+
+    let missing = Path::new("/nonexistent/memsight/x.pickle");
+    let e = memsight::read::load_path(missing, &LoadOptions::default()).expect_err("missing");
+    let shown = format!("{:#}", anyhow::Error::from(e));
+    assert_eq!(shown.matches("No such file").count(), 1, "{shown}");
+}

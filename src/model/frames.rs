@@ -3,8 +3,11 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// The Fx hash (as in rustc): interning hashes millions of short keys from trusted-shape data,
-/// where SipHash's DoS resistance buys nothing and costs a third of load time.
+/// The Fx hash (as in rustc): fast, for keys memsight makes itself. Not for keys read from a
+/// file: its last step is a multiplication, so the low bits (where a hash table finds its
+/// bucket) of a key's hash depend only on the key's low bits, and keys that differ only in
+/// their last bytes (`fn000001`, `fn000002`, ...) all land in a few dozen buckets. The
+/// interning tables below use foldhash, which mixes every bit and is as fast.
 #[derive(Default, Clone, Copy)]
 pub struct FxHasher {
     hash: u64,
@@ -71,14 +74,14 @@ pub type StackId = u32;
 #[derive(Debug, Clone)]
 pub struct StringTable {
     strings: Vec<Box<str>>,
-    index: FxHashMap<Box<str>, StrId>,
+    index: foldhash::HashMap<Box<str>, StrId>,
 }
 
 impl Default for StringTable {
     fn default() -> Self {
         let mut t = StringTable {
             strings: Vec::new(),
-            index: FxHashMap::default(),
+            index: Default::default(),
         };
         t.intern("");
         t
@@ -131,7 +134,7 @@ pub struct Frame {
 pub struct FrameTable {
     pub strings: StringTable,
     frames: Vec<Frame>,
-    index: FxHashMap<Frame, FrameId>,
+    index: foldhash::HashMap<Frame, FrameId>,
 }
 
 impl FrameTable {
@@ -176,7 +179,7 @@ impl FrameTable {
 pub struct StackTable {
     offsets: Vec<u32>,
     frames: Vec<FrameId>,
-    index: FxHashMap<Box<[FrameId]>, StackId>,
+    index: foldhash::HashMap<Box<[FrameId]>, StackId>,
 }
 
 impl Default for StackTable {
@@ -184,7 +187,7 @@ impl Default for StackTable {
         let mut t = StackTable {
             offsets: vec![0],
             frames: Vec::new(),
-            index: FxHashMap::default(),
+            index: Default::default(),
         };
         t.intern(&[]);
         t

@@ -89,7 +89,9 @@ pub(crate) fn build(mut m: Machine, root: Value, pickle_bytes: u64) -> Result<Sn
                 Some("external_annotations") => annotations_v = Some(v),
                 Some(other) => {
                     let name = other.to_string();
-                    let pv = m.to_pyvalue(v, 0)?;
+                    let pv = m
+                        .to_pyvalue(v, 0)
+                        .map_err(|e| in_context(e, &format!("top-level key '{name}'")))?;
                     *m.unknown.keys.entry(format!("top.{name}")).or_default() += 1;
                     extra_top_level.push((name, pv));
                 }
@@ -209,11 +211,16 @@ fn build_segments(m: &mut Machine, v: Value) -> Result<Vec<Segment>> {
 
 /// A value of the right pickle shape but the wrong meaning (a negative size, a frame that is
 /// not a dict) is a snapshot problem, not a pickle one: say where in the snapshot it is rather
-/// than a byte offset (which, once the stream is read, would only be its end).
+/// than a byte offset (which, once the stream is read, would only be its end). A limit keeps
+/// its offset and gains the place.
 fn in_context(e: ReadError, place: &str) -> ReadError {
     match e {
         ReadError::Malformed { what, .. } => not_snapshot(format!("{place}: {what}")),
         ReadError::NotASnapshot { what } => not_snapshot(format!("{place}: {what}")),
+        ReadError::Limit { offset, what } => ReadError::Limit {
+            offset,
+            what: format!("{place}: {what}"),
+        },
         other => other,
     }
 }

@@ -1,30 +1,34 @@
 //! Reader errors: each says what is wrong and, where it applies, the byte offset in the
 //! (decompressed) pickle stream.
+//!
+//! An underlying OS error is written into the message and not also returned as the error's
+//! `source()`: a reporter that prints the chain of causes (anyhow's `{:#}`, which `memsight`
+//! uses) would otherwise print its text twice.
 
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
-    #[error("read error at byte {offset}: {source}")]
-    Stream {
-        offset: u64,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("read error at byte {offset}: {error}")]
+    Stream { offset: u64, error: std::io::Error },
 
+    /// Corrupt compressed data. `offset` is how much had been decompressed (the position in
+    /// the pickle stream, as for other errors); `compressed` how much of the file had been read
+    /// when the decompressor failed, so the fault lies within those first bytes.
     #[error(
-        "{format} decompression failed near byte {offset} of the decompressed data: {message}"
+        "{format} decompression failed within the first {compressed} bytes of the file \
+         ({offset} bytes decompressed before it): {message}"
     )]
     Decompress {
         format: &'static str,
         offset: u64,
+        compressed: u64,
         message: String,
     },
 

@@ -12,11 +12,24 @@
 //! would save is the kernel's copy into the window: 4% of the load time of big_trace
 //! (`perf record`, `_copy_to_iter`; see BENCHMARKS.md).
 
+use std::cell::Cell;
 use std::io::Read;
+use std::rc::Rc;
 
 use super::error::{ReadError, Result};
 
 const CHUNK: usize = 1 << 20;
+
+/// Memory any input may claim, however small (see [`Input::memory_budget`]).
+pub const BUDGET_FLOOR: u64 = 8 << 20;
+/// Memory the data may claim per byte of the file read so far (see [`Input::memory_budget`]).
+///
+/// Why 1 KiB: a real snapshot takes 0.8-1.6 bytes of memory per byte of pickle, and the best
+/// compression measured on one (xz of huge_trace, zstd `--ultra -22 --long` of big_trace) is
+/// 23-37 bytes of pickle per byte of file: about 60 bytes of memory per byte of file, a
+/// sixteenth of this. A decompression bomb reaches a thousand times its size in its first
+/// megabyte, and memo references expanded without bound far more.
+pub const BUDGET_PER_BYTE: u64 = 1024;
 
 /// Compression detected from magic bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,14 +72,35 @@ pub struct Input<'r> {
     base: u64,
     eof: bool,
     compression: Option<Compression>,
+    /// Bytes of the file read so far (compressed bytes for compressed input).
+    raw: Rc<Cell<u64>>,
+}
+
+/// Counts the bytes a reader delivers.
+struct Counted<R> {
+    inner: R,
+    count: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
 }
 
 impl<'r> Input<'r> {
     /// Wraps `reader`, decompressing when its first bytes are a known compression magic.
-    pub fn new(mut reader: Box<dyn Read + 'r>) -> Result<Input<'r>> {
+    pub fn new(reader: Box<dyn Read + 'r>) -> Result<Input<'r>> {
+        let raw = Rc::new(Cell::new(0));
+        let mut reader: Box<dyn Read + 'r> = Box::new(Counted {
+            inner: reader,
+            count: raw.clone(),
+        });
         let mut head = [0u8; 6];
         let n = read_full(&mut *reader, &mut head)
-            .map_err(|source| ReadError::Stream { offset: 0, source })?;
+            .map_err(|error| ReadError::Stream { offset: 0, error })?;
         let head = &head[..n];
         let compression = Compression::detect(head);
         let chained: Box<dyn Read + 'r> =
@@ -80,6 +114,7 @@ impl<'r> Input<'r> {
                     ReadError::Decompress {
                         format: "zstd",
                         offset: 0,
+                        compressed: raw.get(),
                         message: e.to_string(),
                     }
                 })?)
@@ -93,11 +128,26 @@ impl<'r> Input<'r> {
             base: 0,
             eof: false,
             compression,
+            raw,
         })
     }
 
     pub fn compression(&self) -> Option<Compression> {
         self.compression
+    }
+
+    /// Bytes of the file read so far: compressed bytes for compressed input (an upper bound
+    /// on what the decompressor consumed, as it reads ahead).
+    pub fn raw_read(&self) -> u64 {
+        self.raw.get()
+    }
+
+    /// The memory the data read so far may claim: [`BUDGET_FLOOR`] plus [`BUDGET_PER_BYTE`]
+    /// per byte of the file read. The machine charges what it builds against it, so that a
+    /// small file cannot claim gigabytes, whether through a decompression bomb or through memo
+    /// references expanded into copies.
+    pub fn memory_budget(&self) -> u64 {
+        BUDGET_FLOOR.saturating_add(self.raw_read().saturating_mul(BUDGET_PER_BYTE))
     }
 
     /// Absolute offset of the next unread byte.
@@ -133,9 +183,21 @@ impl<'r> Input<'r> {
             }
             if self.end == self.buf.len() {
                 // Grow only by what has really arrived, so a hostile length claim cannot make
-                // us allocate more than twice the real data.
+                // us allocate more than twice the real data, and only within the budget, so
+                // that one huge value decompressed from a small file cannot either.
                 let new_len = (self.buf.len() * 2).min(n.max(self.buf.len() + CHUNK));
-                self.buf.resize(new_len.max(self.buf.len() + 1), 0);
+                let new_len = new_len.max(self.buf.len() + 1);
+                if new_len as u64 > self.memory_budget() {
+                    return Err(ReadError::Limit {
+                        offset: self.base + self.end as u64,
+                        what: format!(
+                            "{what} needs more than {} of memory, for {} bytes of file read",
+                            mib(self.memory_budget()),
+                            self.raw_read()
+                        ),
+                    });
+                }
+                self.buf.resize(new_len, 0);
             }
             let got = loop {
                 match self.reader.read(&mut self.buf[self.end..]) {
@@ -158,9 +220,10 @@ impl<'r> Input<'r> {
             Some(c) => ReadError::Decompress {
                 format: c.name(),
                 offset,
+                compressed: self.raw_read(),
                 message: e.to_string(),
             },
-            None => ReadError::Stream { offset, source: e },
+            None => ReadError::Stream { offset, error: e },
         }
     }
 
@@ -312,6 +375,11 @@ impl<'r> Input<'r> {
             Err(e) => Err(e),
         }
     }
+}
+
+/// `bytes` in MiB, for messages.
+pub fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
 }
 
 fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
