@@ -368,7 +368,7 @@ fn os_errors_are_said_once() {
     let dir = tmp_dir("msg");
     for (path, os_error) in [
         (PathBuf::from("/nonexistent/snap.pickle"), "(os error 2)"),
-        (dir.clone(), "(os error 21)"),
+        (dir.clone(), "it is a directory, not a regular file"),
     ] {
         let o = Command::new(bin())
             .args(["analyze", s(&path)])
@@ -377,6 +377,8 @@ fn os_errors_are_said_once() {
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{err}");
         assert_eq!(err.matches(os_error).count(), 1, "{err}");
+        // The path once, too.
+        assert_eq!(err.matches(s(&path)).count(), 1, "{err}");
         assert_eq!(err.lines().count(), 1, "{err}");
     }
     let _ = std::fs::remove_dir_all(&dir);

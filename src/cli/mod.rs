@@ -12,7 +12,7 @@ pub mod whatif;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::model::Snapshot;
 use crate::read::{self, LoadOptions};
@@ -33,7 +33,12 @@ pub mod exit {
 /// Loads a snapshot for a command, with the file name in the error, and the load time in ms.
 pub fn load(path: &Path) -> Result<(Snapshot, f64)> {
     let t = Instant::now();
-    let snap = read::load_path(path, &LoadOptions::default())
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let snap = read::load_path(path, &LoadOptions::default()).map_err(|e| match e {
+        // The reader's message names the path already: say it once.
+        read::ReadError::Io { error, .. } => {
+            anyhow::anyhow!("cannot open {}: {error}", path.display())
+        }
+        other => anyhow::Error::new(other).context(format!("cannot open {}", path.display())),
+    })?;
     Ok((snap, t.elapsed().as_secs_f64() * 1e3))
 }
