@@ -22,7 +22,7 @@ for f in "$root"/sample_snapshots/*.pickle "$root"/tests/data/fixtures/*.pickle*
 done
 cd "$root/fuzz"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/fuzz/target}"
-if cargo +nightly fuzz --version >/dev/null 2>&1; then
+if [ "${FUZZ_STABLE:-0}" != 1 ] && cargo +nightly fuzz --version >/dev/null 2>&1; then
     exec cargo +nightly fuzz run load "$corpus" -- -max_total_time="$secs" -max_len=131072 \
         -rss_limit_mb=4096 -timeout=20
 elif cargo +nightly --version >/dev/null 2>&1 && [ "${FUZZ_STABLE:-0}" != 1 ]; then

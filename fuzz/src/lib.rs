@@ -1,7 +1,11 @@
 //! What the `load` fuzz target checks, and a stable-Rust driver for machines without
 //! cargo-fuzz: it replays every corpus file, then mutates them (byte flips, cuts, splices,
 //! inserted opcodes, repeated chunks) for a given time, catching panics and saving each
-//! crashing input under `artifacts/load/`.
+//! crashing input, and each input that takes longer than [`SLOW`], under `artifacts/load/`.
+//!
+//! Whatever loads goes on through the whole tool: the analysis (replay, iterations, growth,
+//! findings) and every output (the analyze JSON, the text diagnosis, the HTML, Markdown and
+//! JSON reports), so a file that reads cleanly cannot panic or hang what comes after.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -10,24 +14,46 @@ use std::time::{Duration, Instant};
 
 use memsight::read::{load_bytes, LoadOptions};
 
-/// Loads `data`; any result is fine, a panic is the bug. A successful load is also walked,
-/// so that inconsistent models (ids out of range) would panic here.
+/// An input that takes longer than this (load, analysis and every output) is saved as a hang.
+pub const SLOW: Duration = Duration::from_secs(10);
+
+/// Loads `data`; any result is fine, a panic is the bug. A successful load is walked (so that
+/// inconsistent models, ids out of range, would panic here), analysed and rendered in every
+/// output format.
 pub fn check(data: &[u8]) {
     if let Ok(snap) = load_bytes(data, &LoadOptions::default()) {
-        let _ = snap.device_ids();
-        for d in &snap.devices {
-            for e in &d.events {
-                for &f in snap.stacks.get(e.stack) {
-                    let _ = snap.frames.name(f).len() + snap.frames.filename(f).len();
-                }
-                let _ = snap.frames.strings.get(e.compile_context);
-            }
+        walk(&snap);
+        let a = memsight::analysis::analyze(&snap);
+        let _ = serde_json::to_string(&memsight::output::analyze_json::to_json(
+            &a,
+            snap.format.variant,
+        ));
+        let _ = memsight::cli::analyze::summary_text(&snap, &a);
+        for f in [
+            memsight::output::report::ReportFormat::Html,
+            memsight::output::report::ReportFormat::Md,
+            memsight::output::report::ReportFormat::Json,
+        ] {
+            let _ = memsight::output::report::render(&snap, &a, None, f);
         }
-        for s in &snap.segments {
-            let _ = snap.stacks.get(s.stack);
-            for b in &s.blocks {
-                let _ = snap.stacks.get(b.stack);
+    }
+}
+
+/// Touches every id the model holds.
+fn walk(snap: &memsight::model::Snapshot) {
+    let _ = snap.device_ids();
+    for d in &snap.devices {
+        for e in &d.events {
+            for &f in snap.stacks.get(e.stack) {
+                let _ = snap.frames.name(f).len() + snap.frames.filename(f).len();
             }
+            let _ = snap.frames.strings.get(e.compile_context);
+        }
+    }
+    for s in &snap.segments {
+        let _ = snap.stacks.get(s.stack);
+        for b in &s.blocks {
+            let _ = snap.stacks.get(b.stack);
         }
     }
 }
@@ -165,8 +191,10 @@ fn save_crash(data: &[u8]) -> PathBuf {
     path
 }
 
+/// Runs one input: `false` when it panicked or took longer than [`SLOW`].
 fn run_one(data: &[u8]) -> bool {
-    catch_unwind(AssertUnwindSafe(|| check(data))).is_ok()
+    let t = Instant::now();
+    catch_unwind(AssertUnwindSafe(|| check(data))).is_ok() && t.elapsed() < SLOW
 }
 
 /// `load [--seconds N] [--seed S] [--max-len BYTES] PATH...`: replays every file (or every
