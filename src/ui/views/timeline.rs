@@ -836,9 +836,12 @@ fn legend(ui: &mut Ui, cx: &mut ViewCtx) {
         );
         ui.label(RichText::new("cursor").small());
         ui.label(
-            RichText::new(format!("ticks: iterations ({:?})", cx.d.iterations.source))
-                .small()
-                .weak(),
+            RichText::new(format!(
+                "ticks: iterations (from {})",
+                crate::output::words::iteration_source(&cx.d.iterations)
+            ))
+            .small()
+            .weak(),
         );
     });
     let _ = Pos2::ZERO;
