@@ -153,6 +153,11 @@ impl MemsightApp {
                                 })
                                 .unwrap_or(0);
                             doc.ui.device = dev;
+                            // Open at the allocated peak, not on the empty state before the
+                            // first event.
+                            if let Some(d) = l.device(dev).map(|(d, _)| d) {
+                                doc.ui.cursor = d.peak.allocated_event;
+                            }
                             DocState::Ready(Box::new(l))
                         }
                         Err(e) => DocState::Failed(e),
@@ -809,6 +814,14 @@ impl eframe::App for MemsightApp {
         }
         self.poll_jobs();
         self.shortcuts(&ctx);
+        // The window names the file in view.
+        let title = match self.docs.get(self.active) {
+            Some(doc) => format!("{} - memsight", doc.source.title()),
+            None => "memsight".to_string(),
+        };
+        if ctx.input(|i| i.viewport().title.as_deref() != Some(title.as_str())) {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title));
+        }
         egui::Panel::top("menu").show(ui, |ui| {
             self.menu_bar(ui);
             self.tab_bar(ui);

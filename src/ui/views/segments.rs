@@ -175,13 +175,20 @@ fn scrubber(ui: &mut Ui, cx: &mut ViewCtx) {
                 cx.doc.jump_to(e);
             }
         }
-        let peak = cx.d.peak.reserved_event;
+        let peak = cx.d.peak;
         if ui
             .button("Peak")
-            .on_hover_text("Peak reserved memory")
+            .on_hover_text("Peak allocated memory (the peak the Diagnosis names)")
             .clicked()
         {
-            cx.doc.jump_to(peak);
+            cx.doc.jump_to(peak.allocated_event);
+        }
+        if ui
+            .button("Reserved")
+            .on_hover_text("Peak reserved memory (segments held from the driver)")
+            .clicked()
+        {
+            cx.doc.jump_to(peak.reserved_event);
         }
     });
     if !ui.ctx().egui_wants_keyboard_input() {
