@@ -11,9 +11,7 @@ mod pyvalue;
 mod snapshot;
 
 pub use event::{Action, DeviceTrace, Event};
-pub use frames::{
-    Frame, FrameId, FrameTable, FxHashMap, FxHasher, StackId, StackTable, StrId, StringTable,
-};
+pub use frames::{Frame, FrameId, FrameTable, StackId, StackTable, StrId, StringTable};
 pub use pyvalue::PyValue;
 pub use snapshot::{
     AllocatorSettings, Annotation, Block, BlockState, FormatInfo, FormatVariant, HistoryEntry,

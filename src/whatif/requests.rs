@@ -14,7 +14,7 @@
 //! given the reserved memory before the run and the cap, had to release memory (or garbage
 //! collection was due).
 
-use crate::model::{Action, BlockState, DeviceTrace, Event, FxHashMap, Segment, Snapshot};
+use crate::model::{Action, BlockState, DeviceTrace, Event, Segment, Snapshot};
 
 use crate::allocator::Settings;
 
@@ -136,7 +136,9 @@ pub fn extract(
         ..Default::default()
     };
 
-    let mut live: FxHashMap<u64, u32> = Default::default();
+    // Addresses come from the file and are multiples of 512: a hash that mixes every bit
+    // (foldhash, as the reader's tables) keeps them spread over the buckets.
+    let mut live: foldhash::HashMap<u64, u32> = Default::default();
     let mut reserved: u64 = 0;
 
     // Blocks and segments from before the trace.
