@@ -569,8 +569,8 @@ fn prescan(events: &[Event]) -> Prescan {
     }
 }
 
-/// The half-open ranges `ranges` less `[x, y)`.
-fn subtract(ranges: &[(u64, u64)], (x, y): (u64, u64)) -> Vec<(u64, u64)> {
+/// The half-open ranges `ranges` less `[x, y)` (also used by the what-if model).
+pub(crate) fn subtract(ranges: &[(u64, u64)], (x, y): (u64, u64)) -> Vec<(u64, u64)> {
     let mut out = Vec::with_capacity(ranges.len() + 1);
     for &(a, b) in ranges {
         if b <= x || a >= y {

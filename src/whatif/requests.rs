@@ -17,6 +17,7 @@
 use crate::model::{Action, BlockState, DeviceTrace, Event, Segment, Snapshot};
 
 use crate::allocator::Settings;
+use crate::analysis::replay::subtract;
 
 /// Marks "no block" / "no hint".
 pub const NIL: u32 = u32::MAX;
@@ -363,7 +364,7 @@ fn initial_state(events: &[Event], dump: &[&Segment], settings: &Settings) -> In
                 if covered < b - a {
                     init.segments.push((a, b - a, e.stream, true));
                 }
-                mapped = subtract(&mapped, a, b);
+                mapped = subtract(&mapped, (a, b));
             }
             _ => {}
         }
@@ -373,10 +374,7 @@ fn initial_state(events: &[Event], dump: &[&Segment], settings: &Settings) -> In
         if s.is_expandable {
             let mut parts = vec![(s.address, s.address + s.total_size)];
             for &(x, y) in &ever_mapped {
-                parts = parts
-                    .iter()
-                    .flat_map(|&(a, b)| subtract(&[(a, b)], x, y))
-                    .collect();
+                parts = subtract(&parts, (x, y));
             }
             for (a, b) in parts {
                 init.segments.push((a, b - a, s.stream, true));
@@ -417,22 +415,4 @@ fn initial_state(events: &[Event], dump: &[&Segment], settings: &Settings) -> In
         }
     }
     init
-}
-
-/// `ranges` minus `[a, b)`.
-fn subtract(ranges: &[(u64, u64)], a: u64, b: u64) -> Vec<(u64, u64)> {
-    let mut out = Vec::with_capacity(ranges.len() + 1);
-    for &(x, y) in ranges {
-        if y <= a || x >= b {
-            out.push((x, y));
-        } else {
-            if x < a {
-                out.push((x, a));
-            }
-            if y > b {
-                out.push((b, y));
-            }
-        }
-    }
-    out
 }
