@@ -18,7 +18,6 @@ use rayon::prelude::*;
 use crate::allocator::Settings;
 use crate::model::{Action, Snapshot};
 
-pub use findings::{Finding, Severity, TraceNote};
 pub use fragmentation::Fragmentation;
 pub use growth::{Growth, GrowthKind, LeakSuspect};
 pub use iterations::{IterationSource, IterationSpec, Iterations};

@@ -75,6 +75,14 @@ pub(super) struct Pool {
     pub get_free_blocks_call_count: i64,
 }
 
+/// One reservation of address space for expandable segments (its pages are mapped and unmapped
+/// by the methods in `expandable.rs`).
+#[derive(Debug, Clone)]
+pub(super) struct ExpandableSegment {
+    pub base: u64,
+    pub page: u64,
+}
+
 /// One device's allocator state.
 pub struct Allocator {
     pub(super) settings: Settings,
@@ -91,7 +99,7 @@ pub struct Allocator {
     pub(super) ranges: BTreeMap<u64, u64>,
     /// Next address for a segment the recording never made.
     pub(super) synthetic_next: u64,
-    pub(super) expandable: Vec<super::expandable::ExpandableSegment>,
+    pub(super) expandable: Vec<ExpandableSegment>,
     /// Segment entries the model made, in order, with the request index that caused them.
     pub seg_events: Vec<(u32, SegEvent)>,
     /// Index of the request being served (stamps `seg_events`).
@@ -677,8 +685,7 @@ impl Allocator {
         let small = size <= 2 << 20 && !expandable;
         let seg = if expandable {
             let page = if small { 2 << 20 } else { LARGE_BUFFER };
-            self.expandable
-                .push(super::expandable::ExpandableSegment { base: addr, page });
+            self.expandable.push(ExpandableSegment { base: addr, page });
             (self.expandable.len() - 1) as u32
         } else {
             NIL

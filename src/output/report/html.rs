@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use super::diff_charts::DiffCharts;
 use super::model::{self, DeviceReport, StackLine};
 use super::svg::{self, esc, group_digits};
 use crate::analysis::findings::Severity;
@@ -482,7 +483,7 @@ fn fragmentation(s: &mut String, r: &DeviceReport) {
 }
 
 /// The diff as a page: both sides' figures, then the call sites that changed, with bars.
-pub fn diff_report(d: &crate::output::diff::Diff, charts: Option<&super::DiffCharts>) -> String {
+pub fn diff_report(d: &crate::output::diff::Diff, charts: Option<&DiffCharts>) -> String {
     use crate::output::diff::{headline_rows, point_text, Change, LIST};
     let mut s = String::with_capacity(32 * 1024);
     let title = if d.a.name == d.b.name {
@@ -630,7 +631,7 @@ pub fn diff_report(d: &crate::output::diff::Diff, charts: Option<&super::DiffCha
 }
 
 /// The diff's memory-over-time charts, with the compared points marked.
-fn diff_charts(s: &mut String, d: &crate::output::diff::Diff, c: &super::DiffCharts) {
+fn diff_charts(s: &mut String, d: &crate::output::diff::Diff, c: &DiffCharts) {
     let legend = |s: &mut String, t: &model::Timeline| {
         s.push_str("<ul class=\"legend\">");
         for b in t.bands.iter().rev() {
