@@ -19,7 +19,7 @@ use super::loader::{LoadJob, Source};
 use super::preferences::{self, Preferences};
 use super::sources::SourceCache;
 use super::tab::{Tab, TabState};
-use super::view::{Env, View, ViewCtx};
+use super::view::{Env, ViewCtx};
 
 /// Frames whose CPU time is kept for the status bar and benchmarks.
 const FRAME_HISTORY: usize = 600;
@@ -617,10 +617,10 @@ impl MemsightApp {
                         ui.add_space(4.0);
                         ui.label(RichText::new("Stack").strong().size(15.0));
                         ui.separator();
-                        views.stack.ui(ui, &mut cx);
+                        super::views::stack::show(ui, &mut cx);
                     });
                 egui::CentralPanel::default().show(ui, |ui| {
-                    views.get(cx.focus.view).ui(ui, &mut cx);
+                    views.show(cx.focus.view, ui, &mut cx);
                 });
             }
         }

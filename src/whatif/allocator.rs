@@ -162,6 +162,24 @@ impl Allocator {
         }
     }
 
+    /// A new free block of `size` bytes at `b`'s address, linked in before `b` (the caller
+    /// then moves `b`'s start past it): how a split or a partial unmap carves a block.
+    pub(super) fn link_before(&mut self, b: u32, size: u64, stream: u64) -> u32 {
+        let r = &self.blocks[b as usize];
+        let (prev, addr, small, expandable) = (r.prev, r.addr, r.small, r.expandable);
+        let nb = self.new_block(Block {
+            prev,
+            next: b,
+            expandable,
+            ..Block::free(addr, size, stream, small)
+        });
+        if prev != NIL {
+            self.blocks[prev as usize].next = nb;
+        }
+        self.blocks[b as usize].prev = nb;
+        nb
+    }
+
     pub(super) fn new_block(&mut self, b: Block) -> u32 {
         match self.free_slots.pop() {
             Some(i) => {
@@ -390,19 +408,9 @@ impl Allocator {
         let mut block = b;
         if split {
             let remaining = b;
-            let r = self.blocks[remaining as usize].clone();
-            block = self.new_block(Block {
-                prev: r.prev,
-                next: remaining,
-                expandable: r.expandable,
-                ..Block::free(r.addr, size, p.stream, r.small)
-            });
-            if r.prev != NIL {
-                self.blocks[r.prev as usize].next = block;
-            }
+            block = self.link_before(remaining, size, p.stream);
             {
                 let rb = &mut self.blocks[remaining as usize];
-                rb.prev = block;
                 rb.addr += size;
                 rb.size -= size;
             }

@@ -164,16 +164,7 @@ impl Allocator {
         self.erase_from_blocks(b);
         let before = ustart - blk.addr;
         if before > 0 {
-            let bf = self.new_block(Block {
-                prev: blk.prev,
-                next: b,
-                expandable: blk.expandable,
-                ..Block::free(blk.addr, before, blk.stream, blk.small)
-            });
-            if blk.prev != NIL {
-                self.blocks[blk.prev as usize].next = bf;
-            }
-            self.blocks[b as usize].prev = bf;
+            let bf = self.link_before(b, before, blk.stream);
             self.insert_into_blocks(bf);
         }
         let after = blk.size - (before + usize_);

@@ -51,21 +51,16 @@ pub fn nice_step(max: u64) -> u64 {
     } else {
         1
     };
-    let raw = max as f64 / unit as f64 / 5.0;
+    let step = round_up_nice(max as f64 / unit as f64 / 5.0, &[1.0, 2.0, 2.5, 5.0]);
+    ((step * unit as f64).round() as u64).max(1)
+}
+
+/// `raw` rounded up to the next of `steps` (ascending, within 1..10) times a power of ten;
+/// 10 times that power when `raw` is above them all.
+fn round_up_nice(raw: f64, steps: &[f64]) -> f64 {
     let mag = 10f64.powf(raw.log10().floor());
     let norm = raw / mag;
-    let m = if norm <= 1.0 {
-        1.0
-    } else if norm <= 2.0 {
-        2.0
-    } else if norm <= 2.5 {
-        2.5
-    } else if norm <= 5.0 {
-        5.0
-    } else {
-        10.0
-    };
-    ((m * mag * unit as f64).round() as u64).max(1)
+    mag * steps.iter().copied().find(|&s| norm <= s).unwrap_or(10.0)
 }
 
 /// A tick label: `1.5 GiB`, `512 MiB`, `0`.
@@ -196,18 +191,7 @@ pub fn group_digits(n: u64) -> String {
 /// A 1/2/5 step giving about 8 ticks over `n`.
 fn nice_count_step(n: u64) -> u64 {
     let raw = (n as f64 / 8.0).max(1.0);
-    let mag = 10f64.powf(raw.log10().floor());
-    let norm = raw / mag;
-    let m = if norm <= 1.0 {
-        1.0
-    } else if norm <= 2.0 {
-        2.0
-    } else if norm <= 5.0 {
-        5.0
-    } else {
-        10.0
-    };
-    (m * mag).round().max(1.0) as u64
+    round_up_nice(raw, &[1.0, 2.0, 5.0]).round().max(1.0) as u64
 }
 
 fn header(s: &mut String, w: f64, h: f64, label: &str, class: &str) {

@@ -10,20 +10,9 @@ use crate::units;
 
 use crate::ui::focus::ViewId;
 use crate::ui::theme;
-use crate::ui::view::{section, short_bytes, swatch, View, ViewCtx};
+use crate::ui::view::{section, short_bytes, swatch, ViewCtx};
 
-/// The verdict: every device's findings, each linked to its evidence. Stateless: it draws the
-/// analysis as it is.
-#[derive(Default)]
-pub struct DiagnosisView;
-
-impl View for DiagnosisView {
-    fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx) {
-        show(ui, cx);
-    }
-}
-
-fn show(ui: &mut Ui, cx: &mut ViewCtx) {
+pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {

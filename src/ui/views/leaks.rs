@@ -9,20 +9,9 @@ use crate::units;
 
 use crate::ui::focus::ViewId;
 use crate::ui::theme;
-use crate::ui::view::{short_bytes, swatch, View, ViewCtx};
+use crate::ui::view::{short_bytes, swatch, ViewCtx};
 
-/// Growing call sites and the iterations they were judged on. Its one choice (the iterations)
-/// is an analysis option, kept in the tab's `Loaded::options`.
-#[derive(Default)]
-pub struct LeaksView;
-
-impl View for LeaksView {
-    fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx) {
-        show(ui, cx);
-    }
-}
-
-fn show(ui: &mut Ui, cx: &mut ViewCtx) {
+pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
     let d = cx.analysis;
     iterations_picker(ui, cx);
     ui.label(words::leak_summary(d));

@@ -2,8 +2,9 @@
 //! draws itself with [`View::ui`] from a [`super::view::ViewCtx`]; what views share (the
 //! cursor, the selection, the filter) is the tab's [`super::focus::Focus`].
 //!
-//! To add a view: a variant of [`ViewId`] with its label and tooltip, a module here with a
-//! struct implementing [`View`], a field of [`Views`] and its arm in [`Views::get`].
+//! To add a view: a variant of [`ViewId`] with its label and tooltip, a module here, and its
+//! arm in [`Views::show`]; a view with state of its own is a struct implementing [`View`] and
+//! a field of [`Views`].
 
 pub mod diagnosis;
 pub mod leaks;
@@ -13,31 +14,30 @@ pub mod summary;
 pub mod timeline;
 pub mod whatif;
 
-use super::focus::ViewId;
-use super::view::View;
+use egui::Ui;
 
-/// Every view of one tab, each with its own state.
+use super::focus::ViewId;
+use super::view::{View, ViewCtx};
+
+/// The state of the views of one tab that have any. Diagnosis, Leaks, File info and the Stack
+/// panel draw the analysis and the focus as they are, so they are plain functions.
 #[derive(Default)]
 pub struct Views {
-    pub diagnosis: diagnosis::DiagnosisView,
     pub timeline: timeline::TimelineView,
     pub segments: segments::SegmentsView,
-    pub leaks: leaks::LeaksView,
     pub whatif: whatif::WhatIfView,
-    pub summary: summary::SummaryView,
-    /// The Stack panel beside every view.
-    pub stack: stack::StackPanel,
 }
 
 impl Views {
-    pub fn get(&mut self, id: ViewId) -> &mut dyn View {
+    /// Draws view `id`.
+    pub fn show(&mut self, id: ViewId, ui: &mut Ui, cx: &mut ViewCtx) {
         match id {
-            ViewId::Diagnosis => &mut self.diagnosis,
-            ViewId::Timeline => &mut self.timeline,
-            ViewId::Segments => &mut self.segments,
-            ViewId::Leaks => &mut self.leaks,
-            ViewId::WhatIf => &mut self.whatif,
-            ViewId::Summary => &mut self.summary,
+            ViewId::Diagnosis => diagnosis::show(ui, cx),
+            ViewId::Timeline => self.timeline.ui(ui, cx),
+            ViewId::Segments => self.segments.ui(ui, cx),
+            ViewId::Leaks => leaks::show(ui, cx),
+            ViewId::WhatIf => self.whatif.ui(ui, cx),
+            ViewId::Summary => summary::show(ui, cx),
         }
     }
 

@@ -10,20 +10,9 @@ use crate::units;
 
 use crate::ui::sources;
 use crate::ui::theme;
-use crate::ui::view::{short_bytes, View, ViewCtx};
+use crate::ui::view::{short_bytes, ViewCtx};
 
-/// The stack of the selected call site or allocation, with its source. Stateless: the selection
-/// lives in the tab's focus.
-#[derive(Default)]
-pub struct StackPanel;
-
-impl View for StackPanel {
-    fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx) {
-        show(ui, cx);
-    }
-}
-
-fn show(ui: &mut Ui, cx: &mut ViewCtx) {
+pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
     let sel = cx.focus.selection;
     let Some(site) = sel.site else {
         ui.add_space(8.0);

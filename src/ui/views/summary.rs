@@ -5,19 +5,9 @@ use egui::{RichText, Ui};
 use crate::units;
 
 use crate::ui::focus::ViewId;
-use crate::ui::view::{section, View, ViewCtx};
+use crate::ui::view::{section, ViewCtx};
 
-/// What the file holds. Stateless.
-#[derive(Default)]
-pub struct SummaryView;
-
-impl View for SummaryView {
-    fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx) {
-        show(ui, cx);
-    }
-}
-
-fn show(ui: &mut Ui, cx: &mut ViewCtx) {
+pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
     let snap = &cx.loaded.snap;
     let d = cx.analysis;
     egui::ScrollArea::vertical()
