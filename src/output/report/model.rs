@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::analysis::findings::{self, Severity};
 use crate::analysis::fragmentation::{external_at, stranded_at};
 use crate::analysis::oom::category;
-use crate::analysis::{Allocation, DeviceAnalysis, NONE};
+use crate::analysis::{DeviceAnalysis, NONE};
 use crate::model::{FormatVariant, Snapshot, StackId};
 use crate::output::words::{self, FindingText};
 
@@ -294,7 +294,7 @@ pub fn stack_lines(snap: &Snapshot, stack: StackId) -> Vec<StackLine> {
         .collect();
     let python: Vec<StackLine> = all
         .iter()
-        .filter(|l| l.line > 0 && l.file.ends_with(".py"))
+        .filter(|l| crate::analysis::sites::is_python_frame(&l.file, l.line))
         .cloned()
         .collect();
     if python.is_empty() {
@@ -304,21 +304,13 @@ pub fn stack_lines(snap: &Snapshot, stack: StackId) -> Vec<StackLine> {
     }
 }
 
-/// Whether allocation `a` is allocated at `t` (`None`: the only state of a trace-less dump).
-fn live(a: &Allocation, t: Option<usize>) -> bool {
-    match t {
-        Some(t) => a.allocated_at(t as u32),
-        None => a.free_requested == NONE,
-    }
-}
-
 /// Live memory by call site after event `t`, largest first, at most `n` rows.
 pub fn sites_at(snap: &Snapshot, d: &DeviceAnalysis, t: Option<usize>, n: usize) -> Vec<SiteShare> {
     // site -> (bytes, blocks, largest block's stack)
     let mut by: HashMap<u32, (u64, u64, u64, StackId)> = HashMap::new();
     let mut total = 0u64;
     for (k, a) in d.replay.allocations.iter().enumerate() {
-        if !live(a, t) {
+        if !a.allocated_at_point(t) {
             continue;
         }
         let site = d.allocation_site.get(k).copied().unwrap_or(0);
