@@ -429,22 +429,6 @@ pub fn sparkline(values: &[u64], colour: &str) -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn steps_and_labels_read_well() {
-        assert_eq!(nice_step(3 << 30), 1 << 30);
-        assert_eq!(nice_step(1200 << 20), 256 << 20);
-        assert_eq!(tick_label(1280 << 20), "1.25 GiB");
-        assert_eq!(tick_label(3 << 29), "1.5 GiB");
-        assert_eq!(tick_label(512 << 20), "512 MiB");
-        assert_eq!(group_digits(1234567), "1,234,567");
-        assert_eq!(esc("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
-    }
-}
-
 /// Bar colours of a flame chart: the user's lines warm, library runs cool, C++ grey.
 pub const FLAME_USER: &str = "#f6b26b";
 pub const FLAME_LIBRARY: &str = "#9fd3cf";
@@ -513,4 +497,20 @@ pub fn flame(f: &super::model::Flame) -> String {
     }
     s.push_str("</svg>");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_and_labels_read_well() {
+        assert_eq!(nice_step(3 << 30), 1 << 30);
+        assert_eq!(nice_step(1200 << 20), 256 << 20);
+        assert_eq!(tick_label(1280 << 20), "1.25 GiB");
+        assert_eq!(tick_label(3 << 29), "1.5 GiB");
+        assert_eq!(tick_label(512 << 20), "512 MiB");
+        assert_eq!(group_digits(1234567), "1,234,567");
+        assert_eq!(esc("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
+    }
 }
