@@ -2,32 +2,14 @@
 //! annotation groups, growth, layout.
 
 use super::*;
-use crate::model::{
-    Action, Annotation, DeviceTrace, Event, FormatInfo, FormatVariant, Frame, Snapshot,
-    UnknownCounts,
-};
+use crate::model::{Action, Annotation, DeviceTrace, Event, Frame, Snapshot};
 
 const MIB: u64 = 1 << 20;
 
 /// A one-device snapshot: a segment, then blocks allocated under three stacks at times
 /// 10, 20, 30, one freed, inside a `step` annotation from time 15 to 25.
 fn snapshot() -> Snapshot {
-    let mut snap = Snapshot {
-        format: FormatInfo {
-            variant: FormatVariant::DeviceTraces,
-            protocol: 4,
-            compression: None,
-            pickle_bytes: 0,
-        },
-        segments: Vec::new(),
-        devices: Vec::new(),
-        allocator_settings: None,
-        annotations: Vec::new(),
-        frames: Default::default(),
-        stacks: Default::default(),
-        extra_top_level: Vec::new(),
-        unknown: UnknownCounts::default(),
-    };
+    let mut snap = Snapshot::empty();
     let mut frame = |name: &str, file: &str, line: i64| {
         let name = snap.frames.strings.intern(name);
         let filename = snap.frames.strings.intern(file);
