@@ -95,11 +95,17 @@ class Recorder(contextlib.ContextDecorator):
         torch.cuda.memory._record_memory_history(
             enabled="all", context=self.context, stacks=self.stacks, max_entries=self.max_entries
         )
+        try:
+            if self.dump_on_oom and not _OBSERVER_ATTACHED:
+                torch._C._cuda_attach_out_of_memory_observer(_on_oom)
+                _OBSERVER_ATTACHED = True
+            self._open_range()
+        except BaseException:
+            # A recording that did not start must not leave history on.
+            torch.cuda.memory._record_memory_history(enabled=None)
+            self._torch = None
+            raise
         _ACTIVE = self
-        if self.dump_on_oom and not _OBSERVER_ATTACHED:
-            torch._C._cuda_attach_out_of_memory_observer(_on_oom)
-            _OBSERVER_ATTACHED = True
-        self._open_range()
         return self
 
     def __exit__(self, *exc: Any) -> bool:
