@@ -8,7 +8,10 @@ pub mod explain_oom;
 pub mod flamegraph;
 pub mod info;
 pub mod report;
+mod run;
 pub mod whatif;
+
+pub use run::{error_message, main_with_args};
 
 use std::path::Path;
 use std::time::Instant;
