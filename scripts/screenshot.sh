@@ -29,7 +29,7 @@ shot() { sleep 1; import -window root "assets/screenshot-$1.png"; echo "assets/s
 
 start sample_snapshots/train_val_leak.pickle
 shot diagnosis
-xdotool key 4                              # Leaks
+xdotool key 5                              # Leaks
 sleep 1
 xdotool mousemove 96 212 sleep 0.4 click 1 sleep 0.4           # the first leak suspect row
 xdotool mousemove $((W - 10)) $((H - 10))
@@ -52,8 +52,15 @@ for _ in 1 2 3 4 5; do xdotool key w; sleep 0.3; done   # zoom in around the poi
 shot allocations-light
 stop
 
+start sample_snapshots/gpt_train_amp.pickle
+xdotool key 3                              # Call tree at the allocated peak
+sleep 2
+xdotool mousemove 400 200                  # hover a frame
+shot calltree
+stop
+
 start sample_snapshots/frag_oom.pickle
-xdotool key 3                              # Segments
+xdotool key 4                              # Segments
 sleep 1
 xdotool mousemove 955 121 sleep 0.4 click 1 sleep 0.4          # Next OOM
 xdotool mousemove 500 215                  # hover a block of the fragmented segment
@@ -61,7 +68,7 @@ shot segments
 stop
 
 start sample_snapshots/frag_oom.pickle
-xdotool key 5                              # What if: expandable segments simulated on opening
+xdotool key 6                              # What if: expandable segments simulated on opening
 sleep 1
 xdotool mousemove 272 190 sleep 0.4 click 1 sleep 0.4          # preset: max split 256 MiB
 xdotool mousemove 236 283 sleep 0.4 click 1 sleep 0.4          # Simulate

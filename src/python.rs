@@ -20,9 +20,12 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+use crate::analysis::calltree::TreeOptions;
+use crate::analysis::point::Point;
 use crate::analysis::{self, Analysis, IterationSpec, Options};
 use crate::cli;
 use crate::model::{Action, Snapshot};
+use crate::output::flamegraph::FlameFormat;
 use crate::output::report::{self, ReportFormat, ReportOptions};
 use crate::output::write::{self, WriteError};
 use crate::output::{analyze_json, info};
@@ -160,6 +163,44 @@ impl LoadedSnapshot {
                 .map_err(|e| PyOSError::new_err(e.to_string()))?;
         }
         Ok(text)
+    }
+
+    /// `memsight flamegraph` as text: the call tree of device `device` (the first by default)
+    /// at `at` (`peak`, `end`, `event:N`, `marker:K`, `iteration:K`, `oom:K`), or its growth
+    /// from `since`, as `format` (`folded`, `svg`, `json`).
+    #[pyo3(signature = (at = "peak", since = None, format = "json", device = None))]
+    fn flamegraph(
+        &self,
+        py: Python<'_>,
+        at: &str,
+        since: Option<&str>,
+        format: &str,
+        device: Option<usize>,
+    ) -> PyResult<String> {
+        let point = |s: &str| -> PyResult<Point> {
+            s.parse()
+                .map_err(|e: String| PyValueError::new_err(format!("{s}: {e}")))
+        };
+        let (to, from) = (point(at)?, since.map(point).transpose()?);
+        let format = FlameFormat::from_str(format, true).map_err(|_| {
+            PyValueError::new_err(format!(
+                "unknown flame graph format {format:?}: use \"folded\", \"svg\" or \"json\""
+            ))
+        })?;
+        let a = self.analysis(py, "auto")?;
+        let d = cli::pick_device(&a, device, &self.path).map_err(|e| to_py(e, false))?;
+        let name = cli::report::display_name(&self.path);
+        py.detach(|| {
+            cli::flamegraph::render(
+                &self.snap,
+                d,
+                (from, to),
+                &TreeOptions::default(),
+                format,
+                &name,
+            )
+        })
+        .map_err(|e| to_py(e, false))
     }
 
     /// `memsight whatif --json` as JSON text. `set`: `KEY:VALUE` settings for every variant;

@@ -838,3 +838,86 @@ fn the_iterations_picker_reanalyses() {
     assert_eq!(d.iterations.count(), 10);
     assert_eq!(d.leaks.first().map(|l| l.line), Some(81));
 }
+
+/// Steps the app until the Call tree view has a tree that is (or is not) a growth tree.
+fn wait_tree(h: &mut Harness<'static, MemsightApp>, growth: bool) {
+    let t = Instant::now();
+    loop {
+        h.step();
+        let v = &h.state().active_tab().expect("a tab").views.calltree;
+        if !v.busy() && v.tree().is_some_and(|b| b.tree.is_growth() == growth) {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "no call tree came");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    h.run_steps(2);
+}
+
+/// The call tree at the cursor (the allocated peak on opening) adds up to the peak; since the
+/// first event, the leaking line is what grew; a click on a frame selects its call site.
+#[test]
+fn the_call_tree_adds_up_to_the_peak_and_shows_what_grew() {
+    let mut h = app("train_val_leak");
+    click_view(&mut h, ViewId::CallTree);
+    wait_tree(&mut h, false);
+    {
+        let tab = h.state().active_tab().expect("a tab");
+        let d = &tab.loaded().expect("loaded").analysis.devices[0];
+        let b = tab.views.calltree.tree().expect("a tree");
+        assert_eq!(b.tree.event, Some(d.peak.allocated_event));
+        assert_eq!(b.tree.root().bytes, d.peak.allocated);
+        assert!(b
+            .bottom_up
+            .iter()
+            .any(|(l, ..)| l.contains("workloads.py:158")));
+    }
+    assert!(h
+        .query_by_label_contains(&format!(
+            "after event {}",
+            h.state().active_tab().unwrap().focus.cursor
+        ))
+        .is_some());
+
+    h.state_mut().active_tab_mut().unwrap().views.calltree.since =
+        memsight::ui::views::calltree::Since::FirstEvent;
+    wait_tree(&mut h, true);
+    let tab = h.state().active_tab().expect("a tab");
+    let b = tab.views.calltree.tree().expect("a growth tree");
+    let grew = |needle: &str| {
+        b.names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.contains(needle))
+            .map(|(i, _)| b.tree.nodes[i].delta())
+            .max()
+            .unwrap_or(0)
+    };
+    assert!(grew("workloads.py:158") > 0, "the leaking line grew");
+    assert!(h.query_by_label_contains("Growth from event 0").is_some());
+
+    // A click on the icicle's second row (the outermost frame) zooms there and selects the
+    // call site holding the most under it.
+    // The icicle starts under the headline: row 0 the root, row 1 (20 px rows) the outermost
+    // frame.
+    let head = h.get_by_label_contains("Growth from event 0").rect();
+    let pos = egui::pos2(head.left() + 20.0, head.bottom() + 34.0);
+    h.hover_at(pos);
+    h.run_steps(1);
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        });
+        h.step();
+    }
+    h.run_steps(3);
+    let tab = h.state().active_tab().expect("a tab");
+    assert_ne!(tab.views.calltree.zoom, 0, "zoomed into a frame");
+    assert!(
+        tab.focus.selection.site.is_some(),
+        "its call site is selected"
+    );
+}

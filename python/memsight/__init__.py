@@ -113,6 +113,25 @@ class Snapshot:
         out = None if path is None else os.fspath(path)
         return self._native.report(out, format, device, site, iterations)
 
+    def flamegraph(
+        self,
+        at: str = "peak",
+        *,
+        since: Optional[str] = None,
+        format: str = "json",
+        device: Optional[int] = None,
+        path: Optional[PathLike] = None,
+    ) -> Any:
+        """Where the memory live at ``at`` is, by full stack: exactly ``memsight flamegraph``
+        (``at`` and ``since`` as its ``--at`` and ``--from``: ``peak``, ``end``, ``event:N``,
+        ``marker:K``, ``iteration:K``, ``oom:K``). ``since`` gives the growth between two
+        moments. ``format`` is ``"json"`` (returned as a dict), ``"folded"`` or ``"svg"``
+        (returned as text); with ``path`` the text is also written there, whole or not at all."""
+        text = self._native.flamegraph(at, since, format, device)
+        if path is not None:
+            _write_atomic(os.fspath(path), text, self.path)
+        return json.loads(text) if format == "json" else text
+
     def whatif(
         self,
         *,
@@ -241,3 +260,20 @@ def _conf_item(key: str, value: Any) -> str:
 
 def _conf(settings: Mapping[str, Any]) -> str:
     return ",".join(_conf_item(k, v) for k, v in settings.items())
+
+
+def _write_atomic(path: str, text: str, source: str) -> None:
+    """Writes ``text`` to ``path`` through a temporary file renamed over it, never over the
+    snapshot ``source`` itself (as ``-o`` does)."""
+    if os.path.exists(path) and os.path.samefile(path, source):
+        raise OSError(f"refusing to write over the snapshot {source}")
+    tmp = f"{path}.memsight-tmp-{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

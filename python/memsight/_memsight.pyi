@@ -21,6 +21,13 @@ class LoadedSnapshot:
         site: Optional[str] = None,
         iterations: str = "auto",
     ) -> str: ...
+    def flamegraph(
+        self,
+        at: str = "peak",
+        since: Optional[str] = None,
+        format: str = "json",
+        device: Optional[int] = None,
+    ) -> str: ...
     def whatif_json(
         self,
         set: Sequence[str],

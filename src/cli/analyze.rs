@@ -41,7 +41,7 @@ impl AnalysisArgs {
 }
 
 pub fn run(args: &AnalyzeArgs) -> Result<i32> {
-    let (snap, _) = super::load(&args.file)?;
+    let (snap, _) = super::input::load(&args.file)?;
     let a = analysis::analyze_with(&snap, &args.options.options());
     let text = if args.json {
         serde_json::to_string_pretty(&analyze_json::to_json(&a, snap.format.variant))? + "\n"

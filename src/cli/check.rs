@@ -78,12 +78,12 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
     if let Some(p) = &args.output {
         write::refuse_input(p, &inputs)?;
     }
-    let (snap, _) = super::load(&args.file)?;
+    let (snap, _) = super::input::load(&args.file)?;
     let options = args.options.options();
     let a = analysis::analyze_with(&snap, &options);
     let base = match &args.baseline {
         Some(p) => {
-            let (s, _) = super::load(p)?;
+            let (s, _) = super::input::load(p)?;
             Some((
                 super::report::display_name(p),
                 analysis::analyze_with(&s, &options),

@@ -47,14 +47,14 @@ pub fn run(args: &DiffArgs) -> Result<i32> {
     if let Some(out) = super::report::output_file(args.output.as_deref()) {
         write::refuse_input(out, &inputs)?;
     }
-    let (snap_a, _) = super::load(&args.a)?;
+    let (snap_a, _) = super::input::load(&args.a)?;
     let an_a = analysis::analyze(&snap_a);
     // The same file twice (two points of one trace): load and analyse it once.
     let same = std::fs::canonicalize(&args.a).ok() == std::fs::canonicalize(&args.b).ok();
     let loaded_b: Option<(Snapshot, Analysis)> = if same {
         None
     } else {
-        let (s, _) = super::load(&args.b)?;
+        let (s, _) = super::input::load(&args.b)?;
         let a = analysis::analyze(&s);
         Some((s, a))
     };
@@ -67,13 +67,13 @@ pub fn run(args: &DiffArgs) -> Result<i32> {
     let side_a = Side {
         name: name_a.clone(),
         snap: &snap_a,
-        device: super::pick_device(&an_a, args.device, &args.a)?,
+        device: super::input::pick_device(&an_a, args.device, &args.a)?,
         point: args.at_a,
     };
     let side_b = Side {
         name: name_b.clone(),
         snap: snap_b,
-        device: super::pick_device(an_b, args.device, &args.b)?,
+        device: super::input::pick_device(an_b, args.device, &args.b)?,
         point: args.at_b,
     };
     let d = diff::diff(&side_a, &side_b)?;

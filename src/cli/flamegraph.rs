@@ -5,9 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 
-use crate::analysis;
 use crate::analysis::calltree::{CallTree, Category, Frames, Group, TreeOptions};
 use crate::analysis::point::{self, Point};
+use crate::analysis::{self, DeviceAnalysis};
+use crate::model::Snapshot;
 use crate::output::flamegraph::{self, FlameFormat};
 
 #[derive(Debug, clap::Args)]
@@ -110,35 +111,55 @@ pub fn run(args: &FlamegraphArgs) -> Result<i32> {
     if let Some(out) = super::report::output_file(args.output.as_deref()) {
         crate::output::write::refuse_input(out, &[&args.file])?;
     }
-    let (snap, _) = super::load(&args.file)?;
+    let (snap, _) = super::input::load(&args.file)?;
     let a = analysis::analyze(&snap);
-    let d = super::pick_device(&a, args.device, &args.file)?;
-    let opts = args.options();
-    let to = point::resolve(d, args.at)?;
+    let d = super::input::pick_device(&a, args.device, &args.file)?;
     let name = super::report::display_name(&args.file);
-    let (tree, title) = match args.from {
+    let text = render(
+        &snap,
+        d,
+        (args.from, args.at),
+        &args.options(),
+        format,
+        &name,
+    )?;
+    super::report::write_output(args.output.as_deref(), &text, &[&args.file])?;
+    Ok(super::exit::OK)
+}
+
+/// The flame graph of device `d` at point `to` (growth from `from` to `to` when `from` is
+/// given) in `format`, titled with the file's display `name`: what `memsight flamegraph`
+/// writes and the Python package's `Snapshot.flamegraph` returns.
+pub fn render(
+    snap: &Snapshot,
+    d: &DeviceAnalysis,
+    (from, to): (Option<Point>, Point),
+    opts: &TreeOptions,
+    format: FlameFormat,
+    name: &str,
+) -> Result<String> {
+    let at = point::resolve(d, to)?;
+    let (tree, title) = match from {
         Some(from) => {
-            let tree = CallTree::growth(&snap, d, from, args.at, &opts)?;
+            let tree = CallTree::growth(snap, d, from, to, opts)?;
             let base = point::resolve(d, from)?;
             let title = format!(
                 "Memory growth from {} to {}: {name}, device {}",
                 moment(from, base),
-                moment(args.at, to),
+                moment(to, at),
                 d.device
             );
             (tree, title)
         }
         None => {
-            let tree = CallTree::at_event(&snap, d, to, &opts);
+            let tree = CallTree::at_event(snap, d, at, opts);
             let title = format!(
                 "Memory allocated at {}: {name}, device {}",
-                moment(args.at, to),
+                moment(to, at),
                 d.device
             );
             (tree, title)
         }
     };
-    let text = flamegraph::render(&snap, &tree, format, &title)?;
-    super::report::write_output(args.output.as_deref(), &text, &[&args.file])?;
-    Ok(super::exit::OK)
+    Ok(flamegraph::render(snap, &tree, format, &title)?)
 }

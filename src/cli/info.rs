@@ -16,7 +16,7 @@ pub struct InfoArgs {
 }
 
 pub fn run(args: &InfoArgs) -> Result<i32> {
-    let (snap, ms) = super::load(&args.file)?;
+    let (snap, ms) = super::input::load(&args.file)?;
     let info = info::summarize(&snap, &args.file.display().to_string(), ms);
     let text = if args.json {
         serde_json::to_string_pretty(&info)? + "\n"

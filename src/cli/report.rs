@@ -105,7 +105,7 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
     if let Some(out) = output_file(args.output.as_deref()) {
         write::refuse_input(out, &[&args.file])?;
     }
-    let (snap, _) = super::load(&args.file)?;
+    let (snap, _) = super::input::load(&args.file)?;
     let a = analysis::analyze_with(&snap, &args.options.options());
     if let Some(dev) = args.device {
         if a.device(dev).is_none() {

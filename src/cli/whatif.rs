@@ -173,7 +173,7 @@ pub fn simulate(snap: &Snapshot, args: &WhatifArgs) -> Result<Simulation> {
 }
 
 pub fn run(args: &WhatifArgs) -> Result<i32> {
-    let (snap, load_ms) = super::load(&args.file)?;
+    let (snap, load_ms) = super::input::load(&args.file)?;
     let sim = simulate(&snap, args)?;
     let text = if args.json {
         serde_json::to_string_pretty(&sim.to_json())? + "\n"

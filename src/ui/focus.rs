@@ -13,6 +13,7 @@ pub enum ViewId {
     #[default]
     Diagnosis,
     Timeline,
+    CallTree,
     Segments,
     Leaks,
     WhatIf,
@@ -21,9 +22,10 @@ pub enum ViewId {
 
 impl ViewId {
     /// The views in tab order (keys 1, 2, ... in this order).
-    pub const ALL: [ViewId; 6] = [
+    pub const ALL: [ViewId; 7] = [
         ViewId::Diagnosis,
         ViewId::Timeline,
+        ViewId::CallTree,
         ViewId::Segments,
         ViewId::Leaks,
         ViewId::WhatIf,
@@ -34,6 +36,7 @@ impl ViewId {
         match self {
             ViewId::Diagnosis => "Diagnosis",
             ViewId::Timeline => "Memory timeline",
+            ViewId::CallTree => "Call tree",
             ViewId::Segments => "Segments",
             ViewId::Leaks => "Leaks",
             ViewId::WhatIf => "What if",
@@ -45,6 +48,7 @@ impl ViewId {
         match self {
             ViewId::Diagnosis => "The verdict in plain words: leaks, OOMs, peak, fragmentation",
             ViewId::Timeline => "Allocated memory over time, stacked by call site or allocation",
+            ViewId::CallTree => "The memory live at the time cursor by full stack, or its growth",
             ViewId::Segments => "The blocks of every segment at the time cursor",
             ViewId::Leaks => "Call sites whose memory grows iteration after iteration",
             ViewId::WhatIf => {

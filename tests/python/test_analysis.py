@@ -104,6 +104,24 @@ def test_report_is_the_cli_report(memsight_cmd, tmp_path):
     assert site == run([memsight_cmd], "report", str(path), "--site", "workloads.py:180")[1]
 
 
+def test_flamegraph_is_the_cli_flamegraph(memsight_cmd, tmp_path):
+    path = sample("train_val_leak.pickle")
+    snap = memsight.load(path)
+    tree = snap.flamegraph()
+    peak = snap.analyze()["devices"][0]["peak"]["allocated"]
+    assert tree["nodes"][0]["bytes"] == peak
+    for fmt in ["folded", "svg", "json"]:
+        ours, theirs = tmp_path / f"ours.{fmt}", tmp_path / f"cli.{fmt}"
+        snap.flamegraph("marker:-1", since="marker:1", format=fmt, path=ours)
+        run([memsight_cmd], "flamegraph", str(path), "--at", "marker:-1", "--from", "marker:1",
+            "-o", str(theirs))
+        assert ours.read_text() == theirs.read_text()
+    with pytest.raises(ValueError, match="marker:99"):
+        snap.flamegraph("marker:99")
+    with pytest.raises(ValueError, match="bogus"):
+        snap.flamegraph("bogus")
+
+
 def test_report_refuses_to_overwrite_its_snapshot(tmp_path):
     src = tmp_path / "snap.pickle"
     src.write_bytes(sample("frag_oom.pickle").read_bytes())

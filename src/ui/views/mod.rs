@@ -6,6 +6,7 @@
 //! arm in [`Views::show`]; a view with state of its own is a struct implementing [`View`] and
 //! a field of [`Views`].
 
+pub mod calltree;
 pub mod diagnosis;
 pub mod leaks;
 pub mod segments;
@@ -24,6 +25,7 @@ use super::view::{View, ViewCtx};
 #[derive(Default)]
 pub struct Views {
     pub timeline: timeline::TimelineView,
+    pub calltree: calltree::CallTreeView,
     pub segments: segments::SegmentsView,
     pub whatif: whatif::WhatIfView,
 }
@@ -34,6 +36,7 @@ impl Views {
         match id {
             ViewId::Diagnosis => diagnosis::show(ui, cx),
             ViewId::Timeline => self.timeline.ui(ui, cx),
+            ViewId::CallTree => self.calltree.ui(ui, cx),
             ViewId::Segments => self.segments.ui(ui, cx),
             ViewId::Leaks => leaks::show(ui, cx),
             ViewId::WhatIf => self.whatif.ui(ui, cx),
@@ -43,6 +46,6 @@ impl Views {
 
     /// Whether a view has background work running (the app then keeps repainting).
     pub fn busy(&self) -> bool {
-        self.whatif.busy()
+        self.whatif.busy() || self.calltree.busy()
     }
 }
