@@ -12,6 +12,7 @@ pub mod cli;
 pub mod heap;
 pub mod model;
 pub mod output;
+pub mod ranks;
 pub mod read;
 #[cfg(feature = "gui")]
 pub mod ui;

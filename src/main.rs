@@ -47,6 +47,11 @@ enum Command {
     /// Check memory rules for CI: exit 0 when all hold, 1 when one fails, 2 on unreadable input,
     /// 3 when the output cannot be written.
     Check(cli::check::CheckArgs),
+    /// The ranks of one distributed job side by side: per-rank peaks, OOMs and leaks, the
+    /// median rank, and the outliers with the call sites that make their difference.
+    Ranks(cli::ranks::RanksArgs),
+    /// Write the per-rank summary `memsight ranks` reduces: -o FILE.summary.json.
+    Summarize(cli::summarize::SummarizeArgs),
 }
 
 fn main() {
@@ -59,6 +64,8 @@ fn main() {
         Some(Command::Report(a)) => cli::report::run(a),
         Some(Command::Diff(a)) => cli::diff::run(a),
         Some(Command::Check(a)) => cli::check::run(a),
+        Some(Command::Ranks(a)) => cli::ranks::run(a),
+        Some(Command::Summarize(a)) => cli::summarize::run(a),
         None => run_app(cli.files),
     };
     let code = match result {

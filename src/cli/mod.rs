@@ -6,7 +6,9 @@ pub mod check;
 pub mod diff;
 pub mod explain_oom;
 pub mod info;
+pub mod ranks;
 pub mod report;
+pub mod summarize;
 pub mod whatif;
 
 use std::path::Path;

@@ -4,6 +4,7 @@ pub mod analyze_json;
 pub mod check;
 pub mod diff;
 pub mod info;
+pub mod ranks;
 pub mod report;
 pub mod words;
 pub mod write;
