@@ -27,6 +27,33 @@ fn ddp() -> [PathBuf; 2] {
     [common::require("ddp_rank0"), common::require("ddp_rank1")]
 }
 
+/// A fresh directory holding copies of the DDP pair, and the originals.
+fn ddp_in(tag: &str) -> (PathBuf, [PathBuf; 2]) {
+    let dir = tmp_dir(tag);
+    let paths = ddp();
+    for p in &paths {
+        std::fs::copy(p, dir.join(p.file_name().expect("name"))).expect("copy");
+    }
+    (dir, paths)
+}
+
+/// The outlier on `metric`, whose largest excess must be at `file:line`.
+fn outlier_at<'a>(job: &'a Job, metric: Metric, file: &str, line: i64) -> &'a ranks::Outlier {
+    let o = job
+        .outliers
+        .iter()
+        .find(|o| o.metric == metric)
+        .unwrap_or_else(|| panic!("an outlier on {metric:?}: {:?}", job.outliers));
+    let top = o.sites.first().expect("sites that make the difference");
+    assert!(
+        top.key.file.ends_with(file) && top.key.line == line,
+        "{metric:?}: the largest excess is at {}:{}, not {file}:{line}",
+        top.key.file,
+        top.key.line
+    );
+    o
+}
+
 /// The two ranks of a recording in tests/data/recorded, which must be there.
 fn recorded(job: &str) -> [PathBuf; 2] {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/recorded");
@@ -59,7 +86,7 @@ fn truth_of(pickle: &Path) -> PathBuf {
 }
 
 fn job_of(paths: &[PathBuf]) -> Job {
-    let summaries = ranks::summarize_all(paths, &Options::default(), 2, &|_, _| {})
+    let summaries = ranks::summarize_all(paths, &Options::default(), 2, &|_, _| true)
         .into_iter()
         .map(|r| r.expect("every file summarises"))
         .collect();
@@ -102,19 +129,8 @@ fn ddp_rank0_is_the_outlier_with_its_evaluation_line() {
         job.outliers
     );
     for metric in [Metric::PeakAllocated, Metric::EndAllocated] {
-        let o = job
-            .outliers
-            .iter()
-            .find(|o| o.metric == metric)
-            .unwrap_or_else(|| panic!("rank 0 is an outlier on {metric:?}"));
-        let top = o.sites.first().expect("sites that make the difference");
-        assert!(
-            top.key.file.ends_with(file.as_str()) && top.key.line == *line,
-            "{metric:?}: the largest excess is at {}:{}, not {file}:{line}",
-            top.key.file,
-            top.key.line
-        );
-        assert_eq!(top.median_bytes, 0, "rank 1 holds nothing there");
+        let o = outlier_at(&job, metric, file, *line);
+        assert_eq!(o.sites[0].median_bytes, 0, "rank 1 holds nothing there");
         assert!(o.excess_bytes >= ranks::threshold(o.median));
         assert_eq!(o.value - o.median, o.excess_bytes);
     }
@@ -266,11 +282,7 @@ fn ranks_fall_back_to_the_order_given() {
 
 #[test]
 fn a_directory_is_its_snapshots() {
-    let dir = tmp_dir("dir");
-    let paths = ddp();
-    for p in &paths {
-        std::fs::copy(p, dir.join(p.file_name().expect("name"))).expect("copy");
-    }
+    let (dir, paths) = ddp_in("dir");
     // Not inputs: a truth file, notes.
     std::fs::copy(truth_of(&paths[0]), dir.join("ddp_rank0.truth.json")).expect("copy truth");
     std::fs::write(dir.join("README.md"), "notes").expect("notes");
@@ -307,11 +319,7 @@ fn a_directory_is_its_snapshots() {
 
 #[test]
 fn a_bad_file_is_reported_and_the_others_still_compared() {
-    let dir = tmp_dir("bad");
-    let paths = ddp();
-    for p in &paths {
-        std::fs::copy(p, dir.join(p.file_name().expect("name"))).expect("copy");
-    }
+    let (dir, _) = ddp_in("bad");
     std::fs::write(dir.join("ddp_rank2.pickle"), b"not a pickle at all").expect("bad file");
     std::fs::write(
         dir.join("ddp_rank3.pickle.summary.json"),
@@ -349,21 +357,10 @@ fn fsdp2_rank0_gathering_is_the_outlier() {
     let job = job_of(&paths);
     assert!(job.leaks.is_empty(), "no leak on any rank: {:?}", job.leaks);
     for metric in [Metric::PeakAllocated, Metric::EndAllocated] {
-        let o = job
-            .outliers
-            .iter()
-            .find(|o| o.metric == metric)
-            .unwrap_or_else(|| panic!("rank 0 is an outlier on {metric:?}"));
+        let o = outlier_at(&job, metric, file, *line);
         assert_eq!(o.rank, 0);
-        let top = &o.sites[0];
-        assert!(
-            top.key.file.ends_with(file.as_str()) && top.key.line == *line,
-            "{metric:?}: {}:{}",
-            top.key.file,
-            top.key.line
-        );
         // The full weights, gathered: the bulk of the difference.
-        assert!(top.bytes * 10 >= o.excess_bytes * 9, "{o:?}");
+        assert!(o.sites[0].bytes * 10 >= o.excess_bytes * 9, "{o:?}");
     }
     assert!(job.outliers.iter().all(|o| o.rank == 0));
 }
@@ -392,4 +389,16 @@ fn a_leak_on_every_rank_names_no_outlier() {
         let peak = s.series.points.iter().map(|p| p.allocated_max).max();
         assert_eq!(peak, Some(s.peak_allocated));
     }
+}
+
+#[test]
+fn progress_can_stop_the_rest() {
+    let paths = ddp();
+    let results = ranks::summarize_all(&paths, &Options::default(), 1, &|_, _| false);
+    assert!(results[0].is_ok(), "the file under way is finished");
+    assert!(
+        matches!(results[1], Err(ranks::FileError::Cancelled)),
+        "{:?}",
+        results[1].as_ref().err()
+    );
 }

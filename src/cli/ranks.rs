@@ -31,13 +31,14 @@ pub struct RanksArgs {
 }
 
 /// Progress on standard error, when it is a terminal: `memsight: 12/64 files summarised`.
-pub fn progress_reporter() -> impl Fn(usize, usize) + Sync {
+pub fn progress_reporter() -> impl Fn(usize, usize) -> bool + Sync {
     let show = std::io::stderr().is_terminal();
     move |done, total| {
         if show {
             let end = if done == total { "\n" } else { "" };
             eprint!("\rmemsight: {done}/{total} files summarised{end}");
         }
+        true
     }
 }
 

@@ -11,7 +11,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::analysis::{self, Options};
@@ -35,6 +35,9 @@ pub enum FileError {
     /// A bug in memsight: caught, so that the other files are still summarised.
     #[error("memsight failed on it (a bug; please report it with the file)")]
     Panicked,
+    /// The caller's progress callback asked to stop before this file was started.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// What went wrong listing the inputs.
@@ -131,21 +134,27 @@ pub fn summarize_path(path: &Path, options: &Options) -> Result<FileSummary, Fil
 }
 
 /// Summarises every file with `jobs` workers (see the module doc), results in the order of
-/// `paths`. `progress(done, total)` is called after each file, from the worker that did it.
+/// `paths`. `progress(done, total)` is called after each file, from the worker that did it;
+/// when it returns `false` no further file is started, and those not started are
+/// [`FileError::Cancelled`] (as `LoadOptions::progress` cancels one load).
 pub fn summarize_all(
     paths: &[PathBuf],
     options: &Options,
     jobs: usize,
-    progress: &(dyn Fn(usize, usize) + Sync),
+    progress: &(dyn Fn(usize, usize) -> bool + Sync),
 ) -> Vec<Result<FileSummary, FileError>> {
     let total = paths.len();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
     let results: Mutex<Vec<Option<Result<FileSummary, FileError>>>> =
         Mutex::new((0..total).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..jobs.clamp(1, total.max(1)) {
             scope.spawn(|| loop {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = paths.get(i) else { break };
                 let r =
@@ -154,7 +163,9 @@ pub fn summarize_all(
                 if let Ok(mut v) = results.lock() {
                     v[i] = Some(r);
                 }
-                progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                if !progress(done.fetch_add(1, Ordering::Relaxed) + 1, total) {
+                    stop.store(true, Ordering::Relaxed);
+                }
             });
         }
     });
@@ -162,7 +173,7 @@ pub fn summarize_all(
         .into_inner()
         .unwrap_or_default()
         .into_iter()
-        .map(|r| r.unwrap_or(Err(FileError::Panicked)))
+        .map(|r| r.unwrap_or(Err(FileError::Cancelled)))
         .collect()
 }
 
