@@ -35,6 +35,8 @@ pub enum FileError {
     /// A bug in memsight: caught, so that the other files are still summarised.
     #[error("memsight failed on it (a bug; please report it with the file)")]
     Panicked,
+    #[error("it holds no device with segments or trace events: nothing to compare")]
+    NoDevice,
     /// The caller's progress callback asked to stop before this file was started.
     #[error("cancelled")]
     Cancelled,
@@ -121,16 +123,21 @@ pub fn file_name(p: &Path) -> String {
 /// The summary of one file: a summary read (its rank taken from its own name when the
 /// snapshot's name gave none), or a snapshot loaded, analysed and summarised, then dropped.
 pub fn summarize_path(path: &Path, options: &Options) -> Result<FileSummary, FileError> {
-    if is_summary(path) {
+    let summary = if is_summary(path) {
         let mut s = FileSummary::from_json(&std::fs::read_to_string(path)?)?;
         if s.rank_from_name.is_none() {
             s.rank_from_name = rank_from_name(&file_name(path));
         }
-        return Ok(s);
+        s
+    } else {
+        let snap = read::load_path(path, &LoadOptions::default())?;
+        let a = analysis::analyze_with(&snap, options);
+        summary::summarize(&file_name(path), &snap, &a)
+    };
+    if summary.devices.is_empty() {
+        return Err(FileError::NoDevice);
     }
-    let snap = read::load_path(path, &LoadOptions::default())?;
-    let a = analysis::analyze_with(&snap, options);
-    Ok(summary::summarize(&file_name(path), &snap, &a))
+    Ok(summary)
 }
 
 /// Summarises every file with `jobs` workers (see the module doc), results in the order of
