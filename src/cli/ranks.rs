@@ -73,7 +73,15 @@ pub fn run(args: &RanksArgs) -> Result<i32> {
     } else {
         ranks::text(reduced.as_ref(), &failures)
     };
-    super::report::write_output(args.output.as_deref(), &text, &inputs)?;
+    if let Err(e) = super::report::write_output(args.output.as_deref(), &text, &inputs) {
+        // A closed pipe does not change the exit code: a file that failed still fails it.
+        let closed = e
+            .downcast_ref::<write::WriteError>()
+            .is_some_and(write::WriteError::is_closed_pipe);
+        if !closed {
+            return Err(e);
+        }
+    }
     Ok(if failures.is_empty() {
         super::exit::OK
     } else {
