@@ -44,6 +44,9 @@ enum Command {
     Report(cli::report::ReportArgs),
     /// Compare two snapshots, or two points of one trace, call site by call site.
     Diff(cli::diff::DiffArgs),
+    /// Where the memory at one moment is, by full stack: -o out.folded, out.svg or out.json
+    /// (--from POINT: what grew between two moments).
+    Flamegraph(cli::flamegraph::FlamegraphArgs),
     /// Check memory rules for CI: exit 0 when all hold, 1 when one fails, 2 on unreadable input,
     /// 3 when the output cannot be written.
     Check(cli::check::CheckArgs),
@@ -63,6 +66,7 @@ fn main() {
         Some(Command::Whatif(a)) => cli::whatif::run(a),
         Some(Command::Report(a)) => cli::report::run(a),
         Some(Command::Diff(a)) => cli::diff::run(a),
+        Some(Command::Flamegraph(a)) => cli::flamegraph::run(a),
         Some(Command::Check(a)) => cli::check::run(a),
         Some(Command::Ranks(a)) => cli::ranks::run(a),
         Some(Command::Summarize(a)) => cli::summarize::run(a),

@@ -2,7 +2,8 @@
 
 mod common;
 
-use memsight::analysis::{self, TraceNote, Verdict};
+use memsight::analysis::findings::TraceNote;
+use memsight::analysis::{self, Verdict};
 use memsight::read::{load_path, LoadOptions};
 
 fn analyse(

@@ -9,18 +9,18 @@ use std::time::{Duration, Instant};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 
-use memsight::ui::doc::DocState;
 use memsight::ui::extensions::ExportScope;
+use memsight::ui::focus::ViewId;
 use memsight::ui::loader::Source;
-use memsight::ui::settings::Settings;
-use memsight::ui::views::View;
+use memsight::ui::preferences::Preferences;
+use memsight::ui::tab::TabState;
 use memsight::ui::MemsightApp;
 
 fn app_with(sources: Vec<Source>) -> Harness<'static, MemsightApp> {
     let mut h = Harness::builder()
         .with_size(egui::vec2(1500.0, 950.0))
         .build_eframe(move |cc| {
-            MemsightApp::with_sources(&cc.egui_ctx, Settings::default(), sources)
+            MemsightApp::with_sources(&cc.egui_ctx, Preferences::default(), sources)
         });
     wait_loaded(&mut h, Duration::from_secs(600));
     h
@@ -42,11 +42,11 @@ fn wait_loaded(h: &mut Harness<'static, MemsightApp>, limit: Duration) {
     h.run_steps(3);
 }
 
-fn view(h: &Harness<'static, MemsightApp>) -> View {
-    h.state().active_doc().expect("a tab").ui.view
+fn view(h: &Harness<'static, MemsightApp>) -> ViewId {
+    h.state().active_tab().expect("a tab").focus.view
 }
 
-fn click_view(h: &mut Harness<'static, MemsightApp>, v: View) {
+fn click_view(h: &mut Harness<'static, MemsightApp>, v: ViewId) {
     h.get_by_label(v.label()).click();
     h.run_steps(3);
     assert_eq!(view(h), v);
@@ -55,7 +55,7 @@ fn click_view(h: &mut Harness<'static, MemsightApp>, v: View) {
 #[test]
 fn sample_opens_on_the_diagnosis_with_its_leak() {
     let mut h = app("train_val_leak");
-    assert_eq!(view(&h), View::Diagnosis);
+    assert_eq!(view(&h), ViewId::Diagnosis);
     // The verdict names the leak suspect line.
     assert!(h
         .query_by_label_contains("Memory leak at workloads.py:158")
@@ -66,26 +66,56 @@ fn sample_opens_on_the_diagnosis_with_its_leak() {
         .expect("a link")
         .click();
     h.run_steps(3);
-    assert_eq!(view(&h), View::Leaks);
-    assert!(h.state().active_doc().unwrap().ui.selection.site.is_some());
+    assert_eq!(view(&h), ViewId::Leaks);
+    assert!(h
+        .state()
+        .active_tab()
+        .unwrap()
+        .focus
+        .selection
+        .site
+        .is_some());
+}
+
+/// Every view has its number key, in tab order, and the Keys window lists each shortcut the
+/// menus advertise (one table behind both).
+#[test]
+fn number_keys_switch_views_and_the_keys_window_lists_them() {
+    let mut h = app("train_val_leak");
+    for (i, v) in ViewId::ALL.iter().enumerate().rev() {
+        let key = egui::Key::from_name(&(i + 1).to_string()).expect("a digit key");
+        h.key_press(key);
+        h.run_steps(2);
+        assert_eq!(view(&h), *v, "key {} shows {:?}", i + 1, v);
+    }
+    h.key_press(egui::Key::F1);
+    h.run_steps(2);
+    assert!(h.query_all_by_label("Keys and mouse").count() >= 1);
+    for v in ViewId::ALL {
+        assert!(
+            h.query_all_by_label(v.label()).count() >= 2,
+            "{} is in the tab bar and in the Keys window",
+            v.label()
+        );
+    }
 }
 
 #[test]
 fn every_view_opens() {
     let mut h = app("gpt_train_amp");
     for v in [
-        View::Timeline,
-        View::Segments,
-        View::Leaks,
-        View::Summary,
-        View::Diagnosis,
+        ViewId::Timeline,
+        ViewId::Segments,
+        ViewId::Leaks,
+        ViewId::Summary,
+        ViewId::Diagnosis,
     ] {
         click_view(&mut h, v);
     }
     // The file view reports the events the analysis replayed.
-    click_view(&mut h, View::Summary);
-    let doc = h.state().active_doc().unwrap();
-    let DocState::Ready(l) = &doc.state else {
+    click_view(&mut h, ViewId::Summary);
+    let doc = h.state().active_tab().unwrap();
+    let TabState::Ready(l) = &doc.state else {
         panic!("not loaded")
     };
     let events = l.analysis.devices[0].events.to_string();
@@ -98,16 +128,16 @@ fn every_view_opens() {
 #[test]
 fn selecting_a_leak_shows_its_stack_and_source_line() {
     let mut h = app("train_val_leak");
-    click_view(&mut h, View::Leaks);
+    click_view(&mut h, ViewId::Leaks);
     assert!(
         h.query_by_label_contains("Your code").is_none(),
         "nothing selected yet"
     );
     h.get_by_label("workloads.py:158").click();
     h.run_steps(3);
-    let doc = h.state().active_doc().unwrap();
-    let site = doc.ui.selection.site.expect("a site is selected");
-    let DocState::Ready(l) = &doc.state else {
+    let doc = h.state().active_tab().unwrap();
+    let site = doc.focus.selection.site.expect("a site is selected");
+    let TabState::Ready(l) = &doc.state else {
         panic!()
     };
     assert_eq!(l.analysis.devices[0].sites.sites[site as usize].line, 158);
@@ -122,9 +152,9 @@ fn selecting_a_leak_shows_its_stack_and_source_line() {
         .query_by_label_contains("val_total = val_total + lossf(model(vx), vy)")
         .is_some());
     // The selection is shared: the timeline highlights the same site.
-    click_view(&mut h, View::Timeline);
+    click_view(&mut h, ViewId::Timeline);
     assert_eq!(
-        h.state().active_doc().unwrap().ui.selection.site,
+        h.state().active_tab().unwrap().focus.selection.site,
         Some(site)
     );
 }
@@ -133,18 +163,18 @@ fn selecting_a_leak_shows_its_stack_and_source_line() {
 fn segments_scrub_to_the_fragmentation_oom() {
     let mut h = app("frag_oom");
     let oom_event = {
-        let doc = h.state().active_doc().unwrap();
-        let DocState::Ready(l) = &doc.state else {
+        let doc = h.state().active_tab().unwrap();
+        let TabState::Ready(l) = &doc.state else {
             panic!()
         };
         let d = &l.analysis.devices[0];
         assert_eq!(d.ooms.len(), 1);
         d.ooms[0].event
     };
-    click_view(&mut h, View::Segments);
+    click_view(&mut h, ViewId::Segments);
     h.get_by_label("Next OOM").click();
     h.run_steps(3);
-    assert_eq!(h.state().active_doc().unwrap().ui.cursor, oom_event);
+    assert_eq!(h.state().active_tab().unwrap().focus.cursor, oom_event);
     assert!(h.query_by_label_contains("OUT OF MEMORY here").is_some());
     assert!(h.query_by_label_contains("verdict fragmentation").is_some());
     // Stepping away leaves the OOM.
@@ -162,12 +192,12 @@ fn the_diagnosis_oom_link_moves_the_cursor() {
         .expect("a link")
         .click();
     h.run_steps(3);
-    let doc = h.state().active_doc().unwrap();
-    assert_eq!(doc.ui.view, View::Segments);
-    let DocState::Ready(l) = &doc.state else {
+    let doc = h.state().active_tab().unwrap();
+    assert_eq!(doc.focus.view, ViewId::Segments);
+    let TabState::Ready(l) = &doc.state else {
         panic!()
     };
-    assert_eq!(doc.ui.cursor, l.analysis.devices[0].ooms[0].event);
+    assert_eq!(doc.focus.cursor, l.analysis.devices[0].ooms[0].event);
 }
 
 #[test]
@@ -176,7 +206,7 @@ fn files_open_side_by_side_and_the_bad_one_says_why() {
     std::fs::write(&bad, b"this is not a pickle at all").unwrap();
     let good = common::snapshot_path("frag_oom").unwrap();
     let mut h = app_with(vec![Source::Path(good), Source::Path(bad.clone())]);
-    assert_eq!(h.state().docs.len(), 2);
+    assert_eq!(h.state().tabs.len(), 2);
     assert_eq!(h.state().active, 1);
     assert!(h.query_by_label_contains("Could not open").is_some());
     assert!(h.query_by_label_contains("not a pickle").is_some());
@@ -190,10 +220,10 @@ fn files_open_side_by_side_and_the_bad_one_says_why() {
 #[test]
 fn a_frame_filter_rebuilds_the_timeline() {
     let mut h = app("train_val_leak");
-    click_view(&mut h, View::Timeline);
+    click_view(&mut h, ViewId::Timeline);
     let full = {
-        let doc = h.state().active_doc().unwrap();
-        let DocState::Ready(l) = &doc.state else {
+        let doc = h.state().active_tab().unwrap();
+        let TabState::Ready(l) = &doc.state else {
             panic!()
         };
         l.devices[0].lod.total.iter().copied().max().unwrap()
@@ -204,15 +234,16 @@ fn a_frame_filter_rebuilds_the_timeline() {
     let t = Instant::now();
     loop {
         h.step();
-        if h.state().active_doc().unwrap().ui.lod.is_some() {
+        if h.state().active_tab().unwrap().focus.filtered.lod.is_some() {
             break;
         }
         assert!(t.elapsed() < Duration::from_secs(60));
         std::thread::sleep(Duration::from_millis(5));
     }
-    let doc = h.state().active_doc().unwrap();
+    let doc = h.state().active_tab().unwrap();
     let filtered = doc
-        .ui
+        .focus
+        .filtered
         .lod
         .as_ref()
         .unwrap()
@@ -227,8 +258,8 @@ fn a_frame_filter_rebuilds_the_timeline() {
 #[test]
 fn the_embedded_sample_loads_without_files() {
     let h = app_with(vec![Source::Embedded(
-        memsight::ui::settings::EMBEDDED_NAME,
-        memsight::ui::settings::EMBEDDED_SAMPLE,
+        memsight::ui::preferences::EMBEDDED_NAME,
+        memsight::ui::preferences::EMBEDDED_SAMPLE,
     )]);
     assert!(h.get_all_by_label("workloads.py:158").count() >= 1);
 }
@@ -275,7 +306,7 @@ fn frame_time_on_huge_trace() {
         stats(name, "app update", &mut ft);
         stats(name, "step+tessellate", &mut wall);
     };
-    click_view(&mut h, View::Timeline);
+    click_view(&mut h, ViewId::Timeline);
     report("timeline zoom in/out", &mut h, &|h, i| {
         h.hover_at(center);
         let dy = if (i / 60) % 2 == 0 { 40.0 } else { -40.0 };
@@ -300,17 +331,22 @@ fn frame_time_on_huge_trace() {
             modifiers: egui::Modifiers::NONE,
         });
     });
-    h.state_mut().active_doc_mut().unwrap().ui.window = None;
+    h.state_mut()
+        .active_tab_mut()
+        .unwrap()
+        .views
+        .timeline
+        .window = None;
     report("timeline full view, hover", &mut h, &|h, i| {
         h.hover_at(egui::pos2(100.0 + (i * 4) as f32, 400.0));
     });
-    click_view(&mut h, View::Segments);
+    click_view(&mut h, ViewId::Segments);
     report("segments step (Right key)", &mut h, &|h, _i| {
         h.key_press(egui::Key::ArrowRight);
     });
     let n = {
-        let doc = h.state().active_doc().unwrap();
-        let DocState::Ready(l) = &doc.state else {
+        let doc = h.state().active_tab().unwrap();
+        let TabState::Ready(l) = &doc.state else {
             panic!()
         };
         l.analysis.devices[0].events
@@ -318,7 +354,7 @@ fn frame_time_on_huge_trace() {
     h.state_mut().clear_frame_times();
     let mut wall = Vec::new();
     for i in 0..240 {
-        h.state_mut().active_doc_mut().unwrap().ui.cursor = (i * 4099) % n;
+        h.state_mut().active_tab_mut().unwrap().focus.cursor = (i * 4099) % n;
         let s = Instant::now();
         h.step();
         let shapes = h.output().shapes.clone();
@@ -353,7 +389,7 @@ fn stats(name: &str, what: &str, v: &mut [f64]) {
 #[test]
 fn clicking_an_allocation_band_selects_it_and_shows_its_stack() {
     let mut h = app("train_val_leak");
-    click_view(&mut h, View::Timeline);
+    click_view(&mut h, ViewId::Timeline);
     h.get_by_label("by allocation").click();
     h.run_steps(2);
     // Zoom in around the middle of the trace (keyboard), then click inside the bands.
@@ -361,7 +397,14 @@ fn clicking_an_allocation_band_selects_it_and_shows_its_stack() {
         h.key_press(egui::Key::W);
         h.run_steps(1);
     }
-    let window = h.state().active_doc().unwrap().ui.window.expect("a window");
+    let window = h
+        .state()
+        .active_tab()
+        .unwrap()
+        .views
+        .timeline
+        .window
+        .expect("a window");
     assert!(
         window.t1 - window.t0 < 3141.0 * 0.5,
         "zoomed in: {window:?}"
@@ -379,16 +422,16 @@ fn clicking_an_allocation_band_selects_it_and_shows_its_stack() {
         h.step();
     }
     h.run_steps(2);
-    let doc = h.state().active_doc().unwrap();
+    let doc = h.state().active_tab().unwrap();
     let k = doc
-        .ui
+        .focus
         .selection
         .allocation
         .expect("an allocation is selected");
-    assert!(doc.ui.selection.site.is_some());
+    assert!(doc.focus.selection.site.is_some());
     assert!(h.query_by_label(&format!("Allocation #{k}")).is_some());
     // The cursor moved to the clicked time.
-    assert!((window.t0..=window.t1).contains(&(doc.ui.cursor as f64)));
+    assert!((window.t0..=window.t1).contains(&(doc.focus.cursor as f64)));
 }
 
 /// A file dropped by the test, as the windowing integration would hand it over.
@@ -413,14 +456,14 @@ fn a_dropped_file_opens_in_a_new_tab_and_is_remembered() {
         .push(std::sync::Arc::new(Dropped(path.clone())));
     h.step();
     wait_loaded(&mut h, Duration::from_secs(120));
-    assert_eq!(h.state().docs.len(), 2);
+    assert_eq!(h.state().tabs.len(), 2);
     assert_eq!(h.state().active, 1);
     assert!(h.query_by_label_contains("Capacity OOM").is_some());
 
     // The recent list goes to eframe's storage and comes back on the next start.
     let mut storage = MemStorage::default();
     eframe::App::save(h.state_mut(), &mut storage);
-    let saved: Settings = eframe::get_value(&storage, eframe::APP_KEY).expect("settings saved");
+    let saved: Preferences = eframe::get_value(&storage, eframe::APP_KEY).expect("settings saved");
     let canon = std::fs::canonicalize(&path).unwrap();
     assert_eq!(saved.recent.first(), Some(&canon));
     assert_eq!(saved.recent.len(), 2);
@@ -456,16 +499,20 @@ fn cancel_stops_a_long_load_and_says_so() {
     let mut h = Harness::builder()
         .with_size(egui::vec2(1500.0, 950.0))
         .build_eframe(move |cc| {
-            MemsightApp::with_sources(&cc.egui_ctx, Settings::default(), vec![Source::Path(path)])
+            MemsightApp::with_sources(
+                &cc.egui_ctx,
+                Preferences::default(),
+                vec![Source::Path(path)],
+            )
         });
     h.step();
     assert!(h.state().is_loading());
     assert!(h.query_by_label_contains("Opening").is_some());
     h.get_by_label("Cancel").click();
     wait_loaded(&mut h, Duration::from_secs(120));
-    let doc = h.state().active_doc().unwrap();
+    let doc = h.state().active_tab().unwrap();
     match &doc.state {
-        DocState::Failed(msg) => assert!(msg.contains("cancelled"), "{msg}"),
+        TabState::Failed(msg) => assert!(msg.contains("cancelled"), "{msg}"),
         _ => panic!("the load was not cancelled"),
     }
     assert!(h.query_by_label_contains("Loading was cancelled").is_some());
@@ -474,8 +521,8 @@ fn cancel_stops_a_long_load_and_says_so() {
 #[test]
 fn every_export_format_renders_the_open_file() {
     let h = app("frag_oom");
-    let doc = h.state().active_doc().unwrap();
-    let DocState::Ready(l) = &doc.state else {
+    let doc = h.state().active_tab().unwrap();
+    let TabState::Ready(l) = &doc.state else {
         panic!()
     };
     let formats = memsight::ui::extensions::export_formats();
@@ -509,7 +556,7 @@ fn snapshots_of_the_main_views() {
             .build_eframe(move |cc| {
                 MemsightApp::with_sources(
                     &cc.egui_ctx,
-                    Settings::default(),
+                    Preferences::default(),
                     vec![Source::Path(path)],
                 )
             })
@@ -531,13 +578,13 @@ fn snapshots_of_the_main_views() {
     };
     wait_loaded(&mut h, Duration::from_secs(120));
     h.snapshot("ui_diagnosis");
-    click_view(&mut h, View::Leaks);
+    click_view(&mut h, ViewId::Leaks);
     h.get_by_label("workloads.py:158").click();
     h.run_steps(3);
     h.snapshot("ui_leaks");
-    click_view(&mut h, View::Timeline);
+    click_view(&mut h, ViewId::Timeline);
     h.snapshot("ui_timeline");
-    click_view(&mut h, View::Segments);
+    click_view(&mut h, ViewId::Segments);
     h.snapshot("ui_segments");
 }
 
@@ -550,9 +597,9 @@ fn every_view_of_every_small_sample_draws_without_panicking() {
         "gpt_train_amp",
     ] {
         let mut h = app(name);
-        for v in View::ALL {
+        for v in ViewId::ALL {
             click_view(&mut h, v);
-            if v == View::Timeline {
+            if v == ViewId::Timeline {
                 for bands in ["by allocation", "by call site"] {
                     h.get_by_label(bands).click();
                     h.run_steps(1);
@@ -564,20 +611,20 @@ fn every_view_of_every_small_sample_draws_without_panicking() {
                 h.get_by_label("category").click();
                 h.run_steps(1);
             }
-            if v == View::Segments {
+            if v == ViewId::Segments {
                 h.get_by_label("Peak").click();
                 h.run_steps(1);
             }
         }
-        let doc = h.state().active_doc().unwrap();
-        assert!(matches!(doc.state, DocState::Ready(_)), "{name} loaded");
+        let doc = h.state().active_tab().unwrap();
+        assert!(matches!(doc.state, TabState::Ready(_)), "{name} loaded");
     }
 }
 
 /// Steps the app until the What-if view's simulations are done.
 fn wait_whatif(h: &mut Harness<'static, MemsightApp>) {
     let t = Instant::now();
-    while h.state().active_doc().expect("a tab").ui.whatif.busy() {
+    while h.state().active_tab().expect("a tab").views.whatif.busy() {
         assert!(
             t.elapsed() < Duration::from_secs(120),
             "simulation did not finish"
@@ -593,27 +640,32 @@ fn wait_whatif(h: &mut Harness<'static, MemsightApp>) {
 #[test]
 fn whatif_view_serves_the_fragmentation_oom_with_expandable_segments() {
     let mut h = app("frag_oom");
-    click_view(&mut h, View::WhatIf);
+    click_view(&mut h, ViewId::WhatIf);
     wait_whatif(&mut h);
     assert!(h
         .query_by_label_contains("expandable_segments:True: served")
         .is_some());
     {
-        let doc = h.state().active_doc().expect("a tab");
-        let (device, o) = doc.ui.whatif.outcome().expect("simulated on opening");
+        let doc = h.state().active_tab().expect("a tab");
+        let (device, o) = doc.views.whatif.outcome().expect("simulated on opening");
         assert_eq!(device, 0);
         assert_eq!(o.recorded.ooms.len(), 1);
         assert!(o.variants[0].1.ooms.is_empty());
     }
-    h.state_mut().active_doc_mut().expect("a tab").ui.whatif.cap = "1GiB".into();
+    h.state_mut()
+        .active_tab_mut()
+        .expect("a tab")
+        .views
+        .whatif
+        .cap = "1GiB".into();
     h.get_by_label("Simulate").click();
     h.run_steps(2);
     wait_whatif(&mut h);
     assert!(h
         .query_by_label_contains("expandable_segments:True: still fails")
         .is_some());
-    let doc = h.state().active_doc().expect("a tab");
-    let (_, o) = doc.ui.whatif.outcome().expect("simulated again");
+    let doc = h.state().active_tab().expect("a tab");
+    let (_, o) = doc.views.whatif.outcome().expect("simulated again");
     assert_eq!(o.variants[0].1.scenario.cap, Some(1 << 30));
     assert!(!o.variants[0].1.ooms.is_empty());
 }
@@ -622,12 +674,12 @@ fn whatif_view_serves_the_fragmentation_oom_with_expandable_segments() {
 #[test]
 fn export_carries_the_selected_call_site() {
     let mut h = app("train_val_leak");
-    click_view(&mut h, View::Leaks);
+    click_view(&mut h, ViewId::Leaks);
     h.get_by_label("workloads.py:158").click();
     h.run_steps(3);
-    let doc = h.state().active_doc().expect("a tab");
-    let site = doc.ui.selection.site.expect("the leak is selected");
-    let DocState::Ready(l) = &doc.state else {
+    let doc = h.state().active_tab().expect("a tab");
+    let site = doc.focus.selection.site.expect("the leak is selected");
+    let TabState::Ready(l) = &doc.state else {
         panic!("loaded")
     };
     let leak = &l.analysis.devices[0].leaks[0];
@@ -664,12 +716,12 @@ fn a_file_without_a_trace_shows_its_segments_at_dump_time() {
     let path =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/fixtures/history_only.pickle");
     let mut h = app_with(vec![Source::Path(path)]);
-    click_view(&mut h, View::Segments);
+    click_view(&mut h, ViewId::Segments);
     assert!(h.query_by_label_contains("Segments at dump time").is_some());
     // One 2 MiB segment holding the two active blocks of 512 B and 1 MiB.
     let expected = {
-        let doc = h.state().active_doc().expect("a tab");
-        let DocState::Ready(l) = &doc.state else {
+        let doc = h.state().active_tab().expect("a tab");
+        let TabState::Ready(l) = &doc.state else {
             panic!("not loaded")
         };
         let seg = &l.snap.segments[0];
@@ -681,8 +733,8 @@ fn a_file_without_a_trace_shows_its_segments_at_dump_time() {
             .sum();
         format!(
             "1 segments, {} reserved, {} allocated",
-            memsight::ui::views::short_bytes(seg.total_size),
-            memsight::ui::views::short_bytes(active)
+            memsight::ui::view::short_bytes(seg.total_size),
+            memsight::ui::view::short_bytes(active)
         )
     };
     assert!(
@@ -699,14 +751,14 @@ fn the_diagnosis_gives_every_device_its_verdict() {
     assert!(h.query_by_label_contains("Every device").is_some());
     assert!(h.query_by_label("cuda:0").is_some());
     assert!(h.query_by_label("cuda:1").is_some());
-    let before = h.state().active_doc().unwrap().ui.device;
+    let before = h.state().active_tab().unwrap().focus.device;
     let other = if before == 0 { "cuda:1" } else { "cuda:0" };
     h.get_all_by_label(other)
         .next()
         .expect("a device link")
         .click();
     h.run_steps(3);
-    assert_ne!(h.state().active_doc().unwrap().ui.device, before);
+    assert_ne!(h.state().active_tab().unwrap().focus.device, before);
 }
 
 /// One optimizer step: the diagnosis says there can be no leak verdict, never "healthy", and
@@ -758,14 +810,14 @@ fn export_covers_every_device_unless_a_site_is_selected() {
 #[test]
 fn the_iterations_picker_reanalyses() {
     let mut h = app("leak_nomarks");
-    click_view(&mut h, View::Leaks);
+    click_view(&mut h, ViewId::Leaks);
     h.get_by_label("iterations from").click();
     h.run_steps(2);
     h.get_by_label("snapshot markers").click();
     h.run_steps(2);
     wait_loaded(&mut h, Duration::from_secs(120));
     {
-        let doc = h.state().active_doc().expect("a tab");
+        let doc = h.state().active_tab().expect("a tab");
         let l = doc.loaded().expect("analysed again");
         assert_eq!(
             l.options.iterations,
@@ -781,7 +833,7 @@ fn the_iterations_picker_reanalyses() {
     h.get_by_label("Optimizer.step annotations").click();
     h.run_steps(2);
     wait_loaded(&mut h, Duration::from_secs(120));
-    let doc = h.state().active_doc().expect("a tab");
+    let doc = h.state().active_tab().expect("a tab");
     let d = &doc.loaded().expect("analysed").analysis.devices[0];
     assert_eq!(d.iterations.count(), 10);
     assert_eq!(d.leaks.first().map(|l| l.line), Some(81));

@@ -471,27 +471,13 @@ fn ev(action: Action, addr: u64, size: u64) -> memsight::model::Event {
 }
 
 fn synthetic(events: Vec<memsight::model::Event>) -> Snapshot {
-    use memsight::model::{DeviceTrace, FormatInfo, FormatVariant};
-    Snapshot {
-        format: FormatInfo {
-            variant: FormatVariant::DeviceTraces,
-            protocol: 4,
-            compression: None,
-            pickle_bytes: 0,
-        },
-        segments: Vec::new(),
-        devices: vec![DeviceTrace {
-            device: 0,
-            events,
-            extra_fields: Vec::new(),
-        }],
-        allocator_settings: None,
-        annotations: Vec::new(),
-        frames: Default::default(),
-        stacks: Default::default(),
-        extra_top_level: Vec::new(),
-        unknown: Default::default(),
-    }
+    let mut snap = Snapshot::empty();
+    snap.devices.push(memsight::model::DeviceTrace {
+        device: 0,
+        events,
+        extra_fields: Vec::new(),
+    });
+    snap
 }
 
 /// A block freed on another stream (`record_stream`) completes only when a request's retry

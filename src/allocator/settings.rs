@@ -10,7 +10,9 @@ use std::fmt;
 
 use crate::model::{AllocatorSettings, Snapshot};
 
-use super::{roundup_power2_next_division, LARGE_BUFFER, MIN_BLOCK, ROUNDUP_INTERVALS, SMALL_SIZE};
+use super::rules::{
+    roundup_power2_next_division, LARGE_BUFFER, MIN_BLOCK, ROUNDUP_INTERVALS, SMALL_SIZE,
+};
 
 /// A setting that could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -4,12 +4,14 @@
 //! reports need: counters at every event, allocation lifetimes, fragmentation over time, leak
 //! suspects grouped by the user's line of code, and a verdict for every OOM.
 
+pub mod calltree;
 pub mod findings;
 pub mod fragmentation;
 pub mod growth;
 pub mod iterations;
 pub mod layout;
 pub mod oom;
+pub mod point;
 pub mod replay;
 pub mod sites;
 
@@ -18,12 +20,12 @@ use rayon::prelude::*;
 use crate::allocator::Settings;
 use crate::model::{Action, Snapshot};
 
-pub use findings::{Finding, Severity, TraceNote};
 pub use fragmentation::Fragmentation;
 pub use growth::{Growth, GrowthKind, LeakSuspect};
 pub use iterations::{IterationSource, IterationSpec, Iterations};
 pub use layout::{BlockView, LayoutIndex, SegmentView};
 pub use oom::{OomReport, Verdict};
+pub use point::{Point, PointError};
 pub use replay::{Allocation, Counters, Replay, SegmentSpan, Series, NONE};
 pub use sites::{CallSite, SiteAt, SiteKey, SiteTable};
 
@@ -70,6 +72,9 @@ pub struct DeviceAnalysis {
     /// Every leak, then the other growth worth naming (one-time, bounded, transient).
     pub growth: Vec<Growth>,
     pub layout: LayoutIndex,
+    /// Bytes allocated at the peak per path of `record_function` ranges active when they were
+    /// allocated (empty when the file has no annotations for this device).
+    pub by_annotation: Vec<calltree::AnnotationShare>,
 }
 
 impl DeviceAnalysis {
@@ -86,11 +91,7 @@ impl DeviceAnalysis {
             else {
                 continue;
             };
-            let live = match t {
-                Some(t) => a.allocated_at(t as u32),
-                None => a.free_requested == NONE,
-            };
-            if live {
+            if a.allocated_at_point(t) {
                 s.live_bytes += a.size;
                 s.live_blocks += 1;
             }
@@ -215,7 +216,7 @@ pub fn analyze_device(
             peak.allocated,
         )
     };
-    DeviceAnalysis {
+    let mut d = DeviceAnalysis {
         device,
         events: events.len(),
         trace_complete: replay.starts_empty,
@@ -231,5 +232,9 @@ pub fn analyze_device(
         leaks,
         growth,
         layout,
-    }
+        by_annotation: Vec::new(),
+    };
+    let peak_t = (d.events > 0).then_some(d.peak.allocated_event);
+    d.by_annotation = calltree::by_annotation(snap, &d, peak_t);
+    d
 }

@@ -84,6 +84,15 @@ impl Allocation {
             && (self.free_requested == NONE || self.free_requested > t)
     }
 
+    /// Whether the block is allocated at a point: after event `t`, or (`None`) in the dump of a
+    /// file without a trace, its only state.
+    pub fn allocated_at_point(&self, t: Option<usize>) -> bool {
+        match t {
+            Some(t) => self.allocated_at(t as u32),
+            None => self.free_requested == NONE,
+        }
+    }
+
     /// Whether the block is active (allocated or pending free) after event `t`.
     pub fn active_at(&self, t: u32) -> bool {
         (self.alloc_event == NONE || self.alloc_event <= t)

@@ -37,6 +37,11 @@ pub fn is_library_file(filename: &str, line: i64) -> bool {
     LIBRARY_PARTS.iter().any(|p| f.contains(p)) || f.starts_with("torch/")
 }
 
+/// Whether a frame is a Python frame (a `.py` file with a line), not a C++ one.
+pub fn is_python_frame(filename: &str, line: i64) -> bool {
+    line > 0 && filename.ends_with(".py")
+}
+
 /// A line of code that allocates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallSite {
@@ -176,7 +181,7 @@ pub fn site_of_stack(snap: &Snapshot, stack: StackId) -> CallSite {
             frames
                 .iter()
                 .map(|&f| pick(f))
-                .find(|(_, fr, file)| fr.line > 0 && file.ends_with(".py")),
+                .find(|(_, fr, file)| is_python_frame(file, fr.line)),
             false,
         ),
     };

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 
 use crate::analysis::{self, Analysis};
 use crate::model::Snapshot;
@@ -42,24 +42,6 @@ fn parse_point(s: &str) -> Result<Point, String> {
     s.parse()
 }
 
-fn pick<'a>(
-    a: &'a Analysis,
-    device: Option<usize>,
-    file: &std::path::Path,
-) -> Result<&'a analysis::DeviceAnalysis> {
-    match device {
-        Some(d) => a
-            .device(d)
-            .ok_or_else(|| anyhow!("{} has no device {d}", file.display())),
-        None => a.devices.first().ok_or_else(|| {
-            anyhow!(
-                "{} has no device with segments or trace events",
-                file.display()
-            )
-        }),
-    }
-}
-
 pub fn run(args: &DiffArgs) -> Result<i32> {
     let inputs = [args.a.as_path(), args.b.as_path()];
     if let Some(out) = super::report::output_file(args.output.as_deref()) {
@@ -85,13 +67,13 @@ pub fn run(args: &DiffArgs) -> Result<i32> {
     let side_a = Side {
         name: name_a.clone(),
         snap: &snap_a,
-        device: pick(&an_a, args.device, &args.a)?,
+        device: super::pick_device(&an_a, args.device, &args.a)?,
         point: args.at_a,
     };
     let side_b = Side {
         name: name_b.clone(),
         snap: snap_b,
-        device: pick(an_b, args.device, &args.b)?,
+        device: super::pick_device(an_b, args.device, &args.b)?,
         point: args.at_b,
     };
     let d = diff::diff(&side_a, &side_b)?;

@@ -5,6 +5,7 @@ pub mod analyze;
 pub mod check;
 pub mod diff;
 pub mod explain_oom;
+pub mod flamegraph;
 pub mod info;
 pub mod ranks;
 pub mod report;
@@ -14,8 +15,9 @@ pub mod whatif;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{anyhow, Result};
 
+use crate::analysis::{Analysis, DeviceAnalysis};
 use crate::model::Snapshot;
 use crate::read::{self, LoadOptions};
 
@@ -43,4 +45,24 @@ pub fn load(path: &Path) -> Result<(Snapshot, f64)> {
         other => anyhow::Error::new(other).context(format!("cannot open {}", path.display())),
     })?;
     Ok((snap, t.elapsed().as_secs_f64() * 1e3))
+}
+
+/// Device `device` of an analysis, or its first device when `None`, with the file named in
+/// the error.
+pub fn pick_device<'a>(
+    a: &'a Analysis,
+    device: Option<usize>,
+    file: &Path,
+) -> Result<&'a DeviceAnalysis> {
+    match device {
+        Some(d) => a
+            .device(d)
+            .ok_or_else(|| anyhow!("{} has no device {d}", file.display())),
+        None => a.devices.first().ok_or_else(|| {
+            anyhow!(
+                "{} has no device with segments or trace events",
+                file.display()
+            )
+        }),
+    }
 }

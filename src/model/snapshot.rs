@@ -163,6 +163,27 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// A snapshot with nothing in it, in the `device_traces` format: the start of one built in
+    /// code (tests, synthetic traces) rather than read.
+    pub fn empty() -> Snapshot {
+        Snapshot {
+            format: FormatInfo {
+                variant: FormatVariant::DeviceTraces,
+                protocol: 4,
+                compression: None,
+                pickle_bytes: 0,
+            },
+            segments: Vec::new(),
+            devices: Vec::new(),
+            allocator_settings: None,
+            annotations: Vec::new(),
+            frames: FrameTable::default(),
+            stacks: StackTable::default(),
+            extra_top_level: Vec::new(),
+            unknown: UnknownCounts::default(),
+        }
+    }
+
     /// Segments of one device, in file order.
     pub fn segments_of(&self, device: usize) -> impl Iterator<Item = &Segment> {
         self.segments.iter().filter(move |s| s.device == device)

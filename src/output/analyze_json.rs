@@ -12,13 +12,19 @@
 //!             "growth_bytes_per_iteration","iterations","confidence"}],
 //!   "growth":[{"kind","file","line","function","bytes","iterations"}],
 //!   "iteration_source","iterations","iteration_boundaries":[event...],
-//!   "findings":[{"kind","severity","title","detail",...}]}]}
+//!   "findings":[{"kind","severity","title","detail",...}],
+//!   "by_annotation":[{"ranges":[name...],"bytes","blocks"}]}]}
 //! ```
 //! `leaks` lists leak suspects only; `growth` names every leak (`kind: "leak"`) and the
 //! largest growth that is not a leak (`one_time`, `bounded`, `transient`). `leaks` is empty
 //! when `iterations` is under 3: no leak verdict is possible, and `findings` says so.
 //! Marker k holds the counters just before the k-th `snapshot` action of that device's trace;
 //! `event` is that action's index. `peak.event` is the event after which `allocated` peaked.
+//! `by_annotation` splits the bytes allocated at the peak by the `record_function` ranges
+//! (`external_annotations`) active when each block was allocated, outermost first: it sums to
+//! `peak.allocated`, with `["(no annotation)"]` for blocks made outside every range and
+//! `["(before the trace)"]` for blocks older than the trace; empty when the file has no
+//! annotations for the device.
 //! Extra fields (`exact_from`, `iteration_source`, `iterations`, `anomalies`) may be added;
 //! the ones above are never renamed or removed.
 
@@ -98,6 +104,9 @@ pub struct DeviceJson {
     pub iteration_boundaries: Vec<usize>,
     pub findings: Vec<FindingJson>,
     pub anomalies: usize,
+    /// Bytes allocated at the peak per path of `record_function` ranges active when they were
+    /// allocated, largest first (empty when the file has no `external_annotations`).
+    pub by_annotation: Vec<crate::analysis::calltree::AnnotationShare>,
 }
 
 /// A finding: its kind and numbers, with its words.
@@ -178,6 +187,7 @@ pub fn device_json(d: &DeviceAnalysis, variant: FormatVariant) -> DeviceJson {
             })
             .collect(),
         anomalies: d.replay.anomalies.len(),
+        by_annotation: d.by_annotation.clone(),
     }
 }
 

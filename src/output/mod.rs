@@ -3,6 +3,7 @@
 pub mod analyze_json;
 pub mod check;
 pub mod diff;
+pub mod flamegraph;
 pub mod info;
 pub mod ranks;
 pub mod report;

@@ -7,30 +7,34 @@ use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use egui::{Align2, Color32, FontId, Key, RichText, Ui};
+use egui::{Align2, Color32, FontId, RichText, Ui};
 
-use super::doc::{DocState, DocUi, Document};
+use super::commands::{Command, GESTURES};
+use super::data::Loaded;
 use super::extensions::{export_formats, ExportFormat, ExportScope};
 use super::filters::{Filter, Pool};
-use super::loader::{LoadJob, LodJob, Poll, Source};
-use super::settings::{self, Settings};
+use super::focus::{Focus, ViewId};
+use super::job::Repaint;
+use super::loader::{LoadJob, Source};
+use super::preferences::{self, Preferences};
 use super::sources::SourceCache;
-use super::views::{self, Env, View, ViewCtx};
+use super::tab::{Tab, TabState};
+use super::view::{Env, ViewCtx};
 
 /// Frames whose CPU time is kept for the status bar and benchmarks.
 const FRAME_HISTORY: usize = 600;
 
 pub struct MemsightApp {
-    pub docs: Vec<Document>,
+    pub tabs: Vec<Tab>,
     pub active: usize,
-    pub settings: Settings,
+    pub preferences: Preferences,
     sources: SourceCache,
     /// A file dialog running on its thread.
     dialog: Option<Receiver<Vec<PathBuf>>>,
     /// Messages from background work (exports), shown in the status bar.
     notices: Option<Receiver<String>>,
     notice: Option<(String, Instant)>,
-    repaint: Arc<dyn Fn() + Send + Sync>,
+    repaint: Repaint,
     show_settings: bool,
     show_help: bool,
     roots_text: String,
@@ -43,38 +47,38 @@ impl MemsightApp {
     /// The app as eframe creates it: settings from storage; `files` opened (the embedded
     /// sample when there are none).
     pub fn new(cc: &eframe::CreationContext<'_>, files: Vec<PathBuf>) -> MemsightApp {
-        let settings: Settings = cc
+        let prefs: Preferences = cc
             .storage
             .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
             .unwrap_or_default();
         let sources = if files.is_empty() {
             vec![Source::Embedded(
-                settings::EMBEDDED_NAME,
-                settings::EMBEDDED_SAMPLE,
+                preferences::EMBEDDED_NAME,
+                preferences::EMBEDDED_SAMPLE,
             )]
         } else {
             files.into_iter().map(Source::Path).collect()
         };
-        Self::with_sources(&cc.egui_ctx, settings, sources)
+        Self::with_sources(&cc.egui_ctx, prefs, sources)
     }
 
-    /// The app with explicit settings and files (tests use this).
+    /// The app with explicit preferences and files (tests use this).
     pub fn with_sources(
         ctx: &egui::Context,
-        mut settings: Settings,
+        mut prefs: Preferences,
         sources: Vec<Source>,
     ) -> MemsightApp {
-        if settings.source_roots.is_empty() {
-            if let Some(dir) = settings::samples_dir() {
-                settings.source_roots.push(dir);
+        if prefs.source_roots.is_empty() {
+            if let Some(dir) = preferences::samples_dir() {
+                prefs.source_roots.push(dir);
             }
         }
         let c = ctx.clone();
-        let roots_text = roots_to_text(&settings.source_roots);
+        let roots_text = roots_to_text(&prefs.source_roots);
         let mut app = MemsightApp {
-            docs: Vec::new(),
+            tabs: Vec::new(),
             active: 0,
-            settings,
+            preferences: prefs,
             sources: SourceCache::default(),
             dialog: None,
             notices: None,
@@ -94,36 +98,32 @@ impl MemsightApp {
 
     /// Opens a file in a new tab (or focuses its tab when already open) and starts loading.
     pub fn open(&mut self, source: Source) {
-        if let Some(i) = self.docs.iter().position(|d| d.source == source) {
-            if !matches!(self.docs[i].state, DocState::Failed(_)) {
+        if let Some(i) = self.tabs.iter().position(|d| d.source == source) {
+            if !matches!(self.tabs[i].state, TabState::Failed(_)) {
                 self.active = i;
                 return;
             }
-            self.docs.remove(i);
+            self.tabs.remove(i);
         }
         if let Some(p) = source.path() {
-            self.settings.add_recent(p);
+            self.preferences.add_recent(p);
         }
         let job = LoadJob::start(source.clone(), self.repaint.clone());
-        self.docs.push(Document {
-            source,
-            state: DocState::Loading(job),
-            ui: DocUi::default(),
-        });
-        self.active = self.docs.len() - 1;
+        self.tabs.push(Tab::loading(source, job));
+        self.active = self.tabs.len() - 1;
     }
 
-    pub fn active_doc(&self) -> Option<&Document> {
-        self.docs.get(self.active)
+    pub fn active_tab(&self) -> Option<&Tab> {
+        self.tabs.get(self.active)
     }
 
-    pub fn active_doc_mut(&mut self) -> Option<&mut Document> {
-        self.docs.get_mut(self.active)
+    pub fn active_tab_mut(&mut self) -> Option<&mut Tab> {
+        self.tabs.get_mut(self.active)
     }
 
     /// Whether any file is still loading.
     pub fn is_loading(&self) -> bool {
-        self.docs.iter().any(Document::is_loading)
+        self.tabs.iter().any(Tab::is_loading)
     }
 
     /// CPU time of the recent frames, in seconds (oldest first).
@@ -136,42 +136,8 @@ impl MemsightApp {
     }
 
     fn poll_jobs(&mut self) {
-        for doc in &mut self.docs {
-            if let DocState::Loading(job) = &doc.state {
-                if let Poll::Done(r) = job.poll() {
-                    doc.state = match *r {
-                        Ok(l) => {
-                            // Land on the first device that has events.
-                            let dev = l
-                                .devices
-                                .iter()
-                                .position(|d| {
-                                    l.analysis
-                                        .devices
-                                        .get(d.index)
-                                        .is_some_and(|a| a.events > 0)
-                                })
-                                .unwrap_or(0);
-                            doc.ui.device = dev;
-                            // Open at the allocated peak, not on the empty state before the
-                            // first event.
-                            if let Some(d) = l.device(dev).map(|(d, _)| d) {
-                                doc.ui.cursor = d.peak.allocated_event;
-                            }
-                            DocState::Ready(Box::new(l))
-                        }
-                        Err(e) => DocState::Failed(e),
-                    };
-                }
-            }
-            if let Some(job) = &doc.ui.lod_job {
-                if let Some(lod) = job.poll() {
-                    if job.filter == doc.ui.filter && job.device == doc.ui.device {
-                        doc.ui.lod = Some(Arc::new(lod));
-                    }
-                    doc.ui.lod_job = None;
-                }
-            }
+        for tab in &mut self.tabs {
+            tab.poll();
         }
         if let Some(rx) = &self.dialog {
             if let Ok(paths) = rx.try_recv() {
@@ -195,7 +161,7 @@ impl MemsightApp {
         }
         let (tx, rx) = channel();
         let repaint = self.repaint.clone();
-        let start = settings::samples_dir();
+        let start = preferences::samples_dir();
         std::thread::spawn(move || {
             let mut d = rfd::FileDialog::new()
                 .set_title("Open memory snapshots")
@@ -213,14 +179,17 @@ impl MemsightApp {
 
     /// File > Export > format: render and save on a thread.
     fn export(&mut self, fmt: ExportFormat) {
-        let Some(doc) = self.docs.get(self.active) else {
+        let Some(doc) = self.tabs.get(self.active) else {
             return;
         };
         let Some(l) = doc.loaded() else { return };
         let (snap, analysis) = (l.snap.clone(), l.analysis.clone());
         let scope = ExportScope {
-            device: l.device(doc.ui.device).map(|(d, _)| d.device).unwrap_or(0),
-            site: doc.ui.selection.site,
+            device: l
+                .device(doc.focus.device)
+                .map(|(d, _)| d.device)
+                .unwrap_or(0),
+            site: doc.focus.selection.site,
         };
         let title = doc.source.title();
         let input = doc.source.path().cloned();
@@ -246,36 +215,57 @@ impl MemsightApp {
     }
 
     fn close(&mut self, i: usize) {
-        if i < self.docs.len() {
-            if let DocState::Loading(job) = &self.docs[i].state {
-                job.cancel();
-            }
-            self.docs.remove(i);
-            if self.active >= self.docs.len() {
-                self.active = self.docs.len().saturating_sub(1);
+        if i < self.tabs.len() {
+            // Dropping the tab cancels its jobs.
+            self.tabs.remove(i);
+            if self.active >= self.tabs.len() {
+                self.active = self.tabs.len().saturating_sub(1);
             }
         }
     }
 
+    /// Carries out a command from a menu or a shortcut.
+    fn execute(&mut self, command: Command, ctx: &egui::Context) {
+        match command {
+            Command::Open => self.open_dialog(),
+            Command::CloseTab => self.close(self.active),
+            Command::NextTab => {
+                if !self.tabs.is_empty() {
+                    self.active = (self.active + 1) % self.tabs.len();
+                }
+            }
+            Command::Show(v) => {
+                if let Some(t) = self.active_tab_mut() {
+                    t.focus.view = v;
+                }
+            }
+            Command::Settings => self.show_settings = true,
+            Command::Keys => self.show_help = true,
+            Command::Quit => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
+        }
+    }
+
     fn menu_bar(&mut self, ui: &mut Ui) {
+        let mut run = None;
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
-                if ui.button("Open...  (Ctrl+O)").clicked() {
-                    self.open_dialog();
+                if Command::Open.menu_button(ui) {
+                    run = Some(Command::Open);
                     ui.close();
                 }
                 ui.menu_button("Open recent", |ui| {
-                    if self.settings.recent.is_empty() {
+                    if self.preferences.recent.is_empty() {
                         ui.label(RichText::new("nothing yet").weak());
                     }
                     let mut pick = None;
-                    for p in &self.settings.recent {
+                    for p in &self.preferences.recent {
                         if ui.button(p.display().to_string()).clicked() {
                             pick = Some(p.clone());
                         }
                     }
-                    if !self.settings.recent.is_empty() && ui.button("Clear the list").clicked() {
-                        self.settings.recent.clear();
+                    if !self.preferences.recent.is_empty() && ui.button("Clear the list").clicked()
+                    {
+                        self.preferences.recent.clear();
                     }
                     if let Some(p) = pick {
                         self.open(Source::Path(p));
@@ -285,12 +275,12 @@ impl MemsightApp {
                 ui.menu_button("Samples", |ui| {
                     if ui.button("train_val_leak (built in)").clicked() {
                         self.open(Source::Embedded(
-                            settings::EMBEDDED_NAME,
-                            settings::EMBEDDED_SAMPLE,
+                            preferences::EMBEDDED_NAME,
+                            preferences::EMBEDDED_SAMPLE,
                         ));
                         ui.close();
                     }
-                    for p in settings::sample_files() {
+                    for p in preferences::sample_files() {
                         let name = p
                             .file_name()
                             .map(|n| n.to_string_lossy().into_owned())
@@ -303,7 +293,7 @@ impl MemsightApp {
                 });
                 // Export: formats registered in `extensions::export_formats`.
                 let formats = export_formats();
-                let ready = self.active_doc().is_some_and(|d| d.loaded().is_some());
+                let ready = self.active_tab().is_some_and(|d| d.loaded().is_some());
                 ui.add_enabled_ui(ready && !formats.is_empty(), |ui| {
                     ui.menu_button("Export", |ui| {
                         for f in formats {
@@ -315,55 +305,55 @@ impl MemsightApp {
                     });
                 });
                 ui.separator();
-                if ui.button("Close tab  (Ctrl+W)").clicked() {
-                    self.close(self.active);
-                    ui.close();
-                }
-                if ui.button("Quit").clicked() {
-                    ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+                for c in [Command::CloseTab, Command::NextTab, Command::Quit] {
+                    if c.menu_button(ui) {
+                        run = Some(c);
+                        ui.close();
+                    }
                 }
             });
             ui.menu_button("View", |ui| {
-                for v in View::ALL {
-                    if ui.button(format!("{}  ({})", v.label(), v.key())).clicked() {
-                        if let Some(d) = self.active_doc_mut() {
-                            d.ui.view = v;
-                        }
+                for c in Command::all() {
+                    if matches!(c, Command::Show(_)) && c.menu_button(ui) {
+                        run = Some(c);
                         ui.close();
                     }
                 }
                 ui.separator();
                 ui.radio_value(
-                    &mut self.settings.theme,
+                    &mut self.preferences.theme,
                     super::theme::ThemeChoice::Dark,
                     "Dark theme",
                 );
                 ui.radio_value(
-                    &mut self.settings.theme,
+                    &mut self.preferences.theme,
                     super::theme::ThemeChoice::Light,
                     "Light theme",
                 );
-                ui.checkbox(&mut self.settings.show_frame_time, "Show frame time");
+                ui.checkbox(&mut self.preferences.show_frame_time, "Show frame time");
                 ui.separator();
-                if ui.button("Settings...").clicked() {
-                    self.show_settings = true;
+                if Command::Settings.menu_button(ui) {
+                    run = Some(Command::Settings);
                     ui.close();
                 }
             });
             ui.menu_button("Help", |ui| {
-                if ui.button("Keys and mouse").clicked() {
-                    self.show_help = true;
+                if Command::Keys.menu_button(ui) {
+                    run = Some(Command::Keys);
                     ui.close();
                 }
                 ui.label(format!("memsight {}", env!("CARGO_PKG_VERSION")));
             });
         });
+        if let Some(c) = run {
+            self.execute(c, ui.ctx());
+        }
     }
 
     fn tab_bar(&mut self, ui: &mut Ui) {
         ui.horizontal(|ui| {
             let mut close = None;
-            for (i, d) in self.docs.iter().enumerate() {
+            for (i, d) in self.tabs.iter().enumerate() {
                 let mut title = d.source.title();
                 if d.is_loading() {
                     title.push_str(" (loading)");
@@ -400,41 +390,8 @@ impl MemsightApp {
     }
 
     fn shortcuts(&mut self, ctx: &egui::Context) {
-        if ctx.egui_wants_keyboard_input() {
-            return;
-        }
-        let (open, close, digit) = ctx.input(|i| {
-            // One key per view (View::key), so none is advertised without being bound.
-            const DIGITS: [Key; 9] = [
-                Key::Num1,
-                Key::Num2,
-                Key::Num3,
-                Key::Num4,
-                Key::Num5,
-                Key::Num6,
-                Key::Num7,
-                Key::Num8,
-                Key::Num9,
-            ];
-            let digit = DIGITS[..View::ALL.len().min(DIGITS.len())]
-                .iter()
-                .position(|k| i.key_pressed(*k) && !i.modifiers.any());
-            (
-                i.modifiers.command && i.key_pressed(Key::O),
-                i.modifiers.command && i.key_pressed(Key::W),
-                digit,
-            )
-        });
-        if open {
-            self.open_dialog();
-        }
-        if close {
-            self.close(self.active);
-        }
-        if let (Some(k), Some(d)) = (digit, self.docs.get_mut(self.active)) {
-            if let Some(v) = View::ALL.get(k) {
-                d.ui.view = *v;
-            }
+        for c in Command::pressed(ctx) {
+            self.execute(c, ctx);
         }
     }
 
@@ -478,7 +435,7 @@ impl MemsightApp {
             ui.label("Folders where the Stack panel looks for the files named in stack frames (one per line).");
             ui.add(egui::TextEdit::multiline(&mut self.roots_text).desired_rows(4).desired_width(480.0));
             if ui.button("Apply").clicked() {
-                self.settings.source_roots = self
+                self.preferences.source_roots = self
                     .roots_text
                     .lines()
                     .map(str::trim)
@@ -490,8 +447,8 @@ impl MemsightApp {
             ui.separator();
             ui.horizontal(|ui| {
                 ui.label("Theme:");
-                ui.radio_value(&mut self.settings.theme, super::theme::ThemeChoice::Dark, "dark");
-                ui.radio_value(&mut self.settings.theme, super::theme::ThemeChoice::Light, "light");
+                ui.radio_value(&mut self.preferences.theme, super::theme::ThemeChoice::Dark, "dark");
+                ui.radio_value(&mut self.preferences.theme, super::theme::ThemeChoice::Light, "light");
             });
             ui.label(format!(
                 "$EDITOR: {}",
@@ -503,43 +460,38 @@ impl MemsightApp {
         egui::Window::new("Keys and mouse")
             .open(&mut help)
             .show(ctx, |ui| {
-                for (k, v) in [
-                    ("1 .. 5", "switch view"),
-                    ("Ctrl+O / Ctrl+W", "open / close a file"),
-                    (
-                        "wheel, Ctrl+wheel, W/S, Up/Down",
-                        "zoom the timeline around the pointer",
-                    ),
-                    ("drag, Shift+wheel, A/D, Left/Right", "pan the timeline"),
-                    ("Home", "show the whole trace"),
-                    (
-                        "click",
-                        "select a band, block or row; moves the time cursor",
-                    ),
-                    ("Left/Right in Segments", "step the cursor one event"),
-                ] {
-                    ui.horizontal(|ui| {
+                egui::Grid::new("keys").striped(true).show(ui, |ui| {
+                    for c in Command::all() {
+                        let key = c.shortcut_text(ui.ctx());
+                        if !key.is_empty() {
+                            ui.label(RichText::new(key).monospace());
+                            ui.label(c.label());
+                            ui.end_row();
+                        }
+                    }
+                    for (k, v) in GESTURES {
                         ui.label(RichText::new(k).monospace());
                         ui.label(v);
-                    });
-                }
+                        ui.end_row();
+                    }
+                });
             });
         self.show_help = help;
     }
 
     fn status_bar(&mut self, ui: &mut Ui) {
         ui.horizontal(|ui| {
-            if let Some(doc) = self.docs.get(self.active) {
+            if let Some(doc) = self.tabs.get(self.active) {
                 if let Some(l) = doc.loaded() {
-                    if let Some((d, _)) = l.device(doc.ui.device) {
+                    if let Some((d, _)) = l.device(doc.focus.device) {
                         ui.label(format!(
                             "device {}   {} events   cursor at event {}",
-                            d.device, d.events, doc.ui.cursor
+                            d.device, d.events, doc.focus.cursor
                         ));
-                        if let Some(w) = doc.ui.window {
+                        if let Some(w) = doc.views.timeline.window {
                             ui.label(format!("   view {:.0} .. {:.0}", w.t0, w.t1));
                         }
-                        if doc.ui.lod_job.is_some() {
+                        if doc.focus.filtered.busy() {
                             ui.spinner();
                             ui.label("filtering");
                         }
@@ -551,7 +503,7 @@ impl MemsightApp {
                     ui.label(RichText::new(msg).strong());
                 }
             }
-            if self.settings.show_frame_time {
+            if self.preferences.show_frame_time {
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     let n = self.frame_times.len().max(1) as f32;
                     let mean = self.frame_times.iter().sum::<f32>() / n;
@@ -566,17 +518,17 @@ impl MemsightApp {
     }
 
     fn document(&mut self, ui: &mut Ui) {
-        let dark = self.settings.theme.is_dark();
+        let dark = self.preferences.theme.is_dark();
         // The central area has no frame (the loaded views bring their own panels): paint the
         // panel background for the welcome, loading and error screens.
         ui.painter()
             .rect_filled(ui.max_rect(), 0.0, ui.visuals().panel_fill);
-        let Some(doc) = self.docs.get_mut(self.active) else {
+        let Some(doc) = self.tabs.get_mut(self.active) else {
             welcome(ui);
             return;
         };
         match &doc.state {
-            DocState::Loading(job) => {
+            TabState::Loading(job) => {
                 let mut cancel = false;
                 ui.vertical_centered(|ui| {
                     ui.add_space(ui.available_height() / 3.0);
@@ -592,7 +544,7 @@ impl MemsightApp {
                             .text(format!(
                                 "{label}  {:.0}%   {:.1} s",
                                 frac * 100.0,
-                                job.started.elapsed().as_secs_f32()
+                                job.started().elapsed().as_secs_f32()
                             ))
                             .animate(true),
                     );
@@ -605,7 +557,7 @@ impl MemsightApp {
                     job.cancel();
                 }
             }
-            DocState::Failed(msg) => {
+            TabState::Failed(msg) => {
                 let msg = msg.clone();
                 let mut retry = false;
                 ui.vertical_centered(|ui| {
@@ -624,33 +576,40 @@ impl MemsightApp {
                 });
                 if retry {
                     let src = doc.source.clone();
-                    doc.state = DocState::Loading(LoadJob::start(src, self.repaint.clone()));
+                    doc.state = TabState::Loading(LoadJob::start(src, self.repaint.clone()));
                 }
             }
-            DocState::Ready(l) => {
-                let l: &super::data::Loaded = l;
+            TabState::Ready(l) => {
+                let l: &Loaded = l;
                 let repaint = self.repaint.clone();
-                let Some((d, dd)) = l.device(doc.ui.device) else {
+                egui::Panel::top("viewbar").show(ui, |ui| {
+                    view_bar(ui, l, &mut doc.focus, repaint.clone());
+                });
+                let Some((analysis, data)) = l.device(doc.focus.device) else {
                     ui.label("This file holds no device.");
                     return;
                 };
-                egui::Panel::top("viewbar").show(ui, |ui| {
-                    view_bar(ui, l, &mut doc.ui, repaint);
-                });
-                let lod = doc.ui.lod.clone().unwrap_or_else(|| dd.lod.clone());
+                let lod = doc
+                    .focus
+                    .filtered
+                    .lod
+                    .clone()
+                    .unwrap_or_else(|| data.lod.clone());
                 let mut env = Env {
                     dark,
-                    settings: &mut self.settings,
+                    preferences: &mut self.preferences,
                     sources: &mut self.sources,
+                    repaint,
                 };
                 let mut cx = ViewCtx {
                     loaded: l,
-                    d,
-                    dd,
+                    analysis,
+                    data,
                     lod: &lod,
-                    doc: &mut doc.ui,
+                    focus: &mut doc.focus,
                     env: &mut env,
                 };
+                let views = &mut doc.views;
                 egui::Panel::right("stack")
                     .resizable(true)
                     .default_size(360.0)
@@ -658,20 +617,20 @@ impl MemsightApp {
                         ui.add_space(4.0);
                         ui.label(RichText::new("Stack").strong().size(15.0));
                         ui.separator();
-                        views::stack::show(ui, &mut cx);
+                        super::views::stack::show(ui, &mut cx);
                     });
                 egui::CentralPanel::default().show(ui, |ui| {
-                    views::show(ui, &mut cx);
+                    views.show(cx.focus.view, ui, &mut cx);
                 });
             }
         }
         // A view asked for the analysis again under other options (the iterations picker):
         // it runs on a worker like a load, and the views wait for it.
-        if let Some(options) = doc.ui.reanalyse.take() {
-            if let DocState::Ready(l) = &doc.state {
+        if let Some(options) = doc.focus.reanalyse.take() {
+            if let TabState::Ready(l) = &doc.state {
                 let job = LoadJob::reanalyse(l, options, self.repaint.clone());
-                doc.ui.analysis_changed();
-                doc.state = DocState::Loading(job);
+                doc.focus.analysis_changed();
+                doc.state = TabState::Loading(job);
             }
         }
     }
@@ -695,22 +654,18 @@ fn welcome(ui: &mut Ui) {
 }
 
 /// View switcher and filters of a loaded file.
-fn view_bar(
-    ui: &mut Ui,
-    l: &super::data::Loaded,
-    doc: &mut DocUi,
-    repaint: Arc<dyn Fn() + Send + Sync>,
-) {
+fn view_bar(ui: &mut Ui, l: &Loaded, focus: &mut Focus, repaint: Repaint) {
     ui.add_space(2.0);
     ui.horizontal(|ui| {
-        for v in View::ALL {
-            ui.selectable_value(&mut doc.view, v, RichText::new(v.label()).size(15.0))
-                .on_hover_text(format!("{}  (key {})", v.tooltip(), v.key()));
+        for v in ViewId::ALL {
+            let key = Command::Show(v).shortcut_text(ui.ctx());
+            ui.selectable_value(&mut focus.view, v, RichText::new(v.label()).size(15.0))
+                .on_hover_text(format!("{}  (key {key})", v.tooltip()));
         }
     });
     ui.horizontal(|ui| {
-        let mut f: Filter = doc.filter.clone();
-        let mut device = doc.device;
+        let mut f: Filter = focus.filtered.filter.clone();
+        let mut device = focus.device;
         if l.devices.len() > 1 {
             egui::ComboBox::new("device", "device")
                 .selected_text(format!(
@@ -739,11 +694,11 @@ fn view_bar(
         {
             ui.label(format!("cuda:{}", a.device));
         }
-        if device != doc.device {
-            doc.set_device(device);
+        if device != focus.device {
+            focus.set_device(device);
             return;
         }
-        let Some(dd) = l.devices.get(doc.device) else {
+        let Some(dd) = l.devices.get(focus.device) else {
             return;
         };
         ui.separator();
@@ -790,15 +745,8 @@ fn view_bar(
         if !f.is_empty() && ui.small_button("clear filters").clicked() {
             f = Filter::default();
         }
-        if f != doc.filter {
-            doc.filter = f.clone();
-            doc.layout_cache = None;
-            if f.is_empty() {
-                doc.lod = None;
-                doc.lod_job = None;
-            } else {
-                doc.lod_job = Some(LodJob::start(l, doc.device, f, repaint));
-            }
+        if f != focus.filtered.filter {
+            focus.filtered.set(f, l, focus.device, repaint);
         }
     });
     ui.add_space(2.0);
@@ -808,14 +756,14 @@ impl eframe::App for MemsightApp {
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         let started = Instant::now();
         let ctx = ui.ctx().clone();
-        if self.applied_theme != Some(self.settings.theme) {
-            ctx.set_visuals(self.settings.theme.visuals());
-            self.applied_theme = Some(self.settings.theme);
+        if self.applied_theme != Some(self.preferences.theme) {
+            ctx.set_visuals(self.preferences.theme.visuals());
+            self.applied_theme = Some(self.preferences.theme);
         }
         self.poll_jobs();
         self.shortcuts(&ctx);
         // The window names the file in view.
-        let title = match self.docs.get(self.active) {
+        let title = match self.tabs.get(self.active) {
             Some(doc) => format!("{} - memsight", doc.source.title()),
             None => "memsight".to_string(),
         };
@@ -830,10 +778,7 @@ impl eframe::App for MemsightApp {
         egui::CentralPanel::no_frame().show(ui, |ui| self.document(ui));
         self.settings_window(&ctx);
         self.drag_and_drop(&ctx);
-        if self.is_loading()
-            || self.docs.iter().any(|d| d.ui.lod_job.is_some())
-            || self.dialog.is_some()
-        {
+        if self.tabs.iter().any(Tab::busy) || self.dialog.is_some() {
             ctx.request_repaint_after(Duration::from_millis(40));
         }
         if self.frame_times.len() == FRAME_HISTORY {
@@ -843,6 +788,6 @@ impl eframe::App for MemsightApp {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+        eframe::set_value(storage, eframe::APP_KEY, &self.preferences);
     }
 }

@@ -1,8 +1,14 @@
 //! Filters shared by the views: stream, pool, size threshold, text in stack frames.
 
+use std::sync::Arc;
+
 use crate::allocator::SMALL_SIZE;
 use crate::analysis::DeviceAnalysis;
 use crate::model::Snapshot;
+
+use super::data::Loaded;
+use super::job::{Job, Polled, Repaint};
+use super::lod::Lod;
 
 /// The allocator pool a block comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -75,5 +81,58 @@ impl Filter {
                 })
                 .collect(),
         )
+    }
+}
+
+/// A tab's filter and the timeline it gives, rebuilt on a worker whenever the filter changes
+/// (a filter over a million allocations takes longer than a frame).
+#[derive(Default)]
+pub struct Filtered {
+    pub filter: Filter,
+    /// The filtered timeline; `None` while unfiltered (the device's own is shown) or building.
+    pub lod: Option<Arc<Lod>>,
+    job: Option<Job<Option<Lod>>>,
+}
+
+impl Filtered {
+    /// Applies `filter` to device `device` of `loaded`.
+    pub fn set(&mut self, filter: Filter, loaded: &Loaded, device: usize, repaint: Repaint) {
+        self.lod = None;
+        self.job = None;
+        if !filter.is_empty() {
+            let snap = loaded.snap.clone();
+            let analysis = loaded.analysis.clone();
+            let index = loaded.devices.get(device).map_or(0, |d| d.index);
+            let f = filter.clone();
+            self.job = Some(Job::spawn("memsight-filter", repaint, move |_| {
+                let d = analysis.devices.get(index)?;
+                Some(Lod::build(d, f.mask(&snap, d)))
+            }));
+        }
+        self.filter = filter;
+    }
+
+    /// Takes the filtered timeline when its worker is done.
+    pub fn poll(&mut self) {
+        if let Some(job) = &self.job {
+            match job.poll() {
+                Polled::Running => {}
+                Polled::Done(lod) => {
+                    self.lod = lod.map(Arc::new);
+                    self.job = None;
+                }
+                Polled::Lost => self.job = None,
+            }
+        }
+    }
+
+    /// Whether a filtered timeline is being built.
+    pub fn busy(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// Back to no filter (another device or a new analysis: the mask no longer applies).
+    pub fn clear(&mut self) {
+        *self = Filtered::default();
     }
 }

@@ -1,21 +1,30 @@
 //! The desktop app (egui/eframe). The only layer that knows egui.
 //!
 //! - [`app`]: the window: menus, tabs (one per open file), drag and drop, status bar;
-//! - [`loader`]: reading and analysis on worker threads, with progress and cancel;
+//! - [`commands`]: every command with its label and shortcut, one table;
+//! - [`tab`]: one open file: its loading state, its [`focus`] (what the user looks at, shared
+//!   by the views) and its [`views`] (each with its own state);
+//! - [`job`]: the one promise type for background work; [`loader`] reads and analyses with it;
 //! - [`data`], [`lod`]: per-device indexes built on the worker (timeline level of detail);
-//! - [`views`]: Diagnosis, Memory timeline, Segments, Leaks, File, and the Stack panel;
-//! - [`theme`], [`settings`], [`sources`], [`filters`], [`extensions`].
+//! - [`theme`], [`preferences`], [`sources`], [`filters`], [`extensions`].
+//!
+//! Imports point one way: `app` > `tab` > `views` > `focus`, `filters`, `loader` > `data` >
+//! `lod`, `theme` (and `job` under all of them).
 
 pub mod app;
+pub mod commands;
 pub mod data;
-pub mod doc;
 pub mod extensions;
 pub mod filters;
+pub mod focus;
+pub mod job;
 pub mod loader;
 pub mod lod;
-pub mod settings;
+pub mod preferences;
 pub mod sources;
+pub mod tab;
 pub mod theme;
+pub mod view;
 pub mod views;
 
 pub use app::MemsightApp;

@@ -75,6 +75,14 @@ pub(super) struct Pool {
     pub get_free_blocks_call_count: i64,
 }
 
+/// One reservation of address space for expandable segments (its pages are mapped and unmapped
+/// by the methods in `expandable.rs`).
+#[derive(Debug, Clone)]
+pub(super) struct ExpandableSegment {
+    pub base: u64,
+    pub page: u64,
+}
+
 /// One device's allocator state.
 pub struct Allocator {
     pub(super) settings: Settings,
@@ -91,7 +99,7 @@ pub struct Allocator {
     pub(super) ranges: BTreeMap<u64, u64>,
     /// Next address for a segment the recording never made.
     pub(super) synthetic_next: u64,
-    pub(super) expandable: Vec<super::expandable::ExpandableSegment>,
+    pub(super) expandable: Vec<ExpandableSegment>,
     /// Segment entries the model made, in order, with the request index that caused them.
     pub seg_events: Vec<(u32, SegEvent)>,
     /// Index of the request being served (stamps `seg_events`).
@@ -152,6 +160,24 @@ impl Allocator {
         } else {
             &mut self.large_pool
         }
+    }
+
+    /// A new free block of `size` bytes at `b`'s address, linked in before `b` (the caller
+    /// then moves `b`'s start past it): how a split or a partial unmap carves a block.
+    pub(super) fn link_before(&mut self, b: u32, size: u64, stream: u64) -> u32 {
+        let r = &self.blocks[b as usize];
+        let (prev, addr, small, expandable) = (r.prev, r.addr, r.small, r.expandable);
+        let nb = self.new_block(Block {
+            prev,
+            next: b,
+            expandable,
+            ..Block::free(addr, size, stream, small)
+        });
+        if prev != NIL {
+            self.blocks[prev as usize].next = nb;
+        }
+        self.blocks[b as usize].prev = nb;
+        nb
     }
 
     pub(super) fn new_block(&mut self, b: Block) -> u32 {
@@ -382,19 +408,9 @@ impl Allocator {
         let mut block = b;
         if split {
             let remaining = b;
-            let r = self.blocks[remaining as usize].clone();
-            block = self.new_block(Block {
-                prev: r.prev,
-                next: remaining,
-                expandable: r.expandable,
-                ..Block::free(r.addr, size, p.stream, r.small)
-            });
-            if r.prev != NIL {
-                self.blocks[r.prev as usize].next = block;
-            }
+            block = self.link_before(remaining, size, p.stream);
             {
                 let rb = &mut self.blocks[remaining as usize];
-                rb.prev = block;
                 rb.addr += size;
                 rb.size -= size;
             }
@@ -677,8 +693,7 @@ impl Allocator {
         let small = size <= 2 << 20 && !expandable;
         let seg = if expandable {
             let page = if small { 2 << 20 } else { LARGE_BUFFER };
-            self.expandable
-                .push(super::expandable::ExpandableSegment { base: addr, page });
+            self.expandable.push(ExpandableSegment { base: addr, page });
             (self.expandable.len() - 1) as u32
         } else {
             NIL

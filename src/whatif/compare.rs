@@ -83,38 +83,45 @@ pub fn table(rec: &Recorded, variants: &[SimResult], site: &dyn Fn(u32) -> Strin
         "OOMs".into(),
     ]];
     let cap_s = |c: Option<u64>| c.map(bytes).unwrap_or_else(|| "none".into());
-    rows.push([
+    // One row: scenario, cap, then the figures recording and variants share.
+    let row = |scenario: String,
+               cap: String,
+               (reserved, allocated, unallocated): (u64, u64, u64),
+               segments: String,
+               ooms: &[(u32, u64)]| {
+        [
+            scenario,
+            cap,
+            bytes(reserved),
+            bytes(allocated),
+            format!("{} ({})", bytes(unallocated), pct(unallocated, reserved)),
+            segments,
+            oom_cell(ooms),
+        ]
+    };
+    rows.push(row(
         format!("recorded ({})", rec.settings),
         match rec.cap {
             Some(c) if rec.cap_inferred => format!("{} (inferred)", bytes(c)),
-            Some(c) => bytes(c),
-            None => "none".into(),
+            c => cap_s(c),
         },
-        bytes(rec.peak_reserved),
-        bytes(rec.peak_allocated),
-        format!(
-            "{} ({})",
-            bytes(rec.unallocated_at_peak),
-            pct(rec.unallocated_at_peak, rec.peak_reserved)
+        (
+            rec.peak_reserved,
+            rec.peak_allocated,
+            rec.unallocated_at_peak,
         ),
         rec.segments_allocated.to_string(),
-        oom_cell(&rec.ooms),
-    ]);
+        &rec.ooms,
+    ));
     for v in variants {
         let ooms: Vec<(u32, u64)> = v.ooms.iter().map(|o| (o.event, o.requested)).collect();
-        rows.push([
+        rows.push(row(
             v.scenario.settings.to_string(),
             cap_s(v.scenario.cap),
-            bytes(v.peak_reserved),
-            bytes(v.peak_allocated),
-            format!(
-                "{} ({})",
-                bytes(v.unallocated_at_peak),
-                pct(v.unallocated_at_peak, v.peak_reserved)
-            ),
+            (v.peak_reserved, v.peak_allocated, v.unallocated_at_peak),
             v.segments_allocated.to_string(),
-            oom_cell(&ooms),
-        ]);
+            &ooms,
+        ));
     }
     let mut widths = [0usize; 7];
     for r in &rows {

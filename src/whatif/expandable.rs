@@ -4,19 +4,12 @@
 //! when cached memory is released. Follows `find_expandable_block`, `map_block`,
 //! `try_allocate_expandable_block` and `unmap_block` of CUDACachingAllocator.cpp.
 
-use super::allocator::{Allocator, Block, Params};
+use super::allocator::{Allocator, Block, ExpandableSegment, Params};
 use super::requests::{SegKind, NIL};
 use crate::allocator::LARGE_BUFFER;
 
 /// Page size of the small pool's expandable segments (`kSmallBuffer`).
 const SMALL_PAGE: u64 = 2 << 20;
-
-/// One reservation of address space.
-#[derive(Debug, Clone)]
-pub(super) struct ExpandableSegment {
-    pub base: u64,
-    pub page: u64,
-}
 
 impl ExpandableSegment {
     fn left(&self, p: u64) -> u64 {
@@ -171,16 +164,7 @@ impl Allocator {
         self.erase_from_blocks(b);
         let before = ustart - blk.addr;
         if before > 0 {
-            let bf = self.new_block(Block {
-                prev: blk.prev,
-                next: b,
-                expandable: blk.expandable,
-                ..Block::free(blk.addr, before, blk.stream, blk.small)
-            });
-            if blk.prev != NIL {
-                self.blocks[blk.prev as usize].next = bf;
-            }
-            self.blocks[b as usize].prev = bf;
+            let bf = self.link_before(b, before, blk.stream);
             self.insert_into_blocks(bf);
         }
         let after = blk.size - (before + usize_);

@@ -86,6 +86,24 @@ pub struct SegEvent {
     pub size: u64,
 }
 
+impl SegEvent {
+    /// The segment entry a trace event records, if it is one.
+    fn of(e: &Event) -> Option<SegEvent> {
+        let kind = match e.action {
+            Action::SegmentAlloc => SegKind::SegmentAlloc,
+            Action::SegmentFree => SegKind::SegmentFree,
+            Action::SegmentMap => SegKind::SegmentMap,
+            Action::SegmentUnmap => SegKind::SegmentUnmap,
+            _ => return None,
+        };
+        Some(SegEvent {
+            kind,
+            addr: e.addr,
+            size: e.size,
+        })
+    }
+}
+
 /// A block or segment that existed before the first entry (the ring buffer wrapped, or
 /// history was turned on late), reconstructed from the dump.
 #[derive(Debug, Clone, Default)]
@@ -199,16 +217,7 @@ pub fn extract(
                 None => out.unmatched += 1,
             },
             Action::SegmentAlloc | Action::SegmentMap => {
-                let kind = if e.action == Action::SegmentAlloc {
-                    SegKind::SegmentAlloc
-                } else {
-                    SegKind::SegmentMap
-                };
-                out.segments.push(SegEvent {
-                    kind,
-                    addr: e.addr,
-                    size: e.size,
-                });
+                out.segments.extend(SegEvent::of(e));
                 out.segment_events.push(ev);
                 reserved += e.size;
             }
@@ -220,16 +229,7 @@ pub fn extract(
                     && matches!(events[j].action, Action::SegmentFree | Action::SegmentUnmap)
                 {
                     let f = &events[j];
-                    let kind = if f.action == Action::SegmentFree {
-                        SegKind::SegmentFree
-                    } else {
-                        SegKind::SegmentUnmap
-                    };
-                    out.segments.push(SegEvent {
-                        kind,
-                        addr: f.addr,
-                        size: f.size,
-                    });
+                    out.segments.extend(SegEvent::of(f));
                     out.segment_events.push(j as u32);
                     reserved = reserved.saturating_sub(f.size);
                     j += 1;

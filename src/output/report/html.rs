@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use super::diff_charts::DiffCharts;
 use super::model::{self, DeviceReport, StackLine};
 use super::svg::{self, esc, group_digits};
 use crate::analysis::findings::Severity;
@@ -186,6 +187,7 @@ fn device(s: &mut String, r: &DeviceReport) {
     focus(s, r);
     memory_over_time(s, r);
     peak_table(s, r);
+    flames(s, r);
     ooms(s, r);
     leaks(s, r);
     fragmentation(s, r);
@@ -278,6 +280,30 @@ fn peak_table(s: &mut String, r: &DeviceReport) {
         );
     }
     s.push_str("</tbody></table>\n");
+}
+
+/// The call tree at the peak and at each OOM, as static icicles.
+fn flames(s: &mut String, r: &DeviceReport) {
+    for f in r.flames.iter().filter(|f| f.bytes > 0) {
+        let at = match f.event {
+            Some(e) => format!("event {}", group_digits(e as u64)),
+            None => "the dump".into(),
+        };
+        let _ = writeln!(
+            s,
+            "<h3>Call tree: {} ({})</h3>\n<p class=\"muted\">The {} allocated at {at} by full \
+             stack, outermost call on top; each bar is as wide as the memory allocated under \
+             it. Your own lines are orange, runs of PyTorch and library frames teal, C++ grey; \
+             hover a bar for its bytes. <code>memsight flamegraph FILE --at {}</code> writes \
+             it as an interactive SVG, folded stacks or JSON.</p>",
+            esc(&f.title),
+            at,
+            esc(&bytes(f.bytes)),
+            f.event.map_or("end".to_string(), |e| format!("event:{e}"))
+        );
+        s.push_str(&svg::flame(f));
+        s.push('\n');
+    }
 }
 
 fn stack_block(s: &mut String, title: &str, lines: &[StackLine]) {
@@ -482,7 +508,7 @@ fn fragmentation(s: &mut String, r: &DeviceReport) {
 }
 
 /// The diff as a page: both sides' figures, then the call sites that changed, with bars.
-pub fn diff_report(d: &crate::output::diff::Diff, charts: Option<&super::DiffCharts>) -> String {
+pub fn diff_report(d: &crate::output::diff::Diff, charts: Option<&DiffCharts>) -> String {
     use crate::output::diff::{headline_rows, point_text, Change, LIST};
     let mut s = String::with_capacity(32 * 1024);
     let title = if d.a.name == d.b.name {
@@ -630,7 +656,7 @@ pub fn diff_report(d: &crate::output::diff::Diff, charts: Option<&super::DiffCha
 }
 
 /// The diff's memory-over-time charts, with the compared points marked.
-fn diff_charts(s: &mut String, d: &crate::output::diff::Diff, c: &super::DiffCharts) {
+fn diff_charts(s: &mut String, d: &crate::output::diff::Diff, c: &DiffCharts) {
     let legend = |s: &mut String, t: &model::Timeline| {
         s.push_str("<ul class=\"legend\">");
         for b in t.bands.iter().rev() {

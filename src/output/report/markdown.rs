@@ -279,6 +279,18 @@ fn device(s: &mut String, r: &DeviceReport, many: bool) {
         s.push('\n');
     }
 
+    if let Some(f) = r.flames.first().filter(|f| !f.heaviest.is_empty()) {
+        s.push_str(
+            "#### The heaviest path at the peak\n\nFrom the outermost call down, the largest \
+             callee each time (`memsight flamegraph FILE -o peak.svg` draws the whole tree):\n\n",
+        );
+        s.push_str("| call | live |\n|---|---:|\n");
+        for (name, b) in f.heaviest.iter().take(12) {
+            let _ = writeln!(s, "| {} | {} |", code_cell(name), bytes(*b));
+        }
+        s.push('\n');
+    }
+
     if !d.ooms.is_empty() {
         s.push_str("#### Out-of-memory errors\n\n");
         for (k, o) in d.ooms.iter().enumerate() {

@@ -12,6 +12,7 @@
 //!
 //! The app's File > Export calls [`render`] (or [`render_with`] to set the title).
 
+mod diff_charts;
 pub mod html;
 pub mod markdown;
 pub mod model;
@@ -20,6 +21,8 @@ pub mod svg;
 use std::path::Path;
 
 use serde_json::Value;
+
+pub use diff_charts::DiffCharts;
 
 use crate::analysis::Analysis;
 use crate::model::Snapshot;
@@ -122,32 +125,6 @@ pub fn render_with(
 /// or its JSON (the same document as `memsight diff --json`).
 pub fn render_diff(d: &crate::output::diff::Diff, format: ReportFormat) -> String {
     render_diff_with(d, None, format)
-}
-
-/// Memory-over-time charts for a diff's HTML page: A's trace, and B's when it is another trace
-/// (`None`: two points of one trace, both marked on A's chart).
-pub struct DiffCharts {
-    pub a: model::Timeline,
-    pub b: Option<model::Timeline>,
-}
-
-impl DiffCharts {
-    /// The charts of two sides; `same_trace` when both are points of one trace.
-    pub fn new(
-        a: &crate::output::diff::Side,
-        b: &crate::output::diff::Side,
-        same_trace: bool,
-    ) -> DiffCharts {
-        let chart = |s: &crate::output::diff::Side| {
-            let d = s.device;
-            let t = (d.events > 0).then_some(d.peak.allocated_event);
-            model::timeline(d, &model::sites_at(s.snap, d, t, model::PEAK_SITES))
-        };
-        DiffCharts {
-            a: chart(a),
-            b: (!same_trace).then(|| chart(b)),
-        }
-    }
 }
 
 /// [`render_diff`] with memory-over-time charts in the HTML (other formats ignore them).

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::analysis::findings::{self, Severity};
 use crate::analysis::fragmentation::{external_at, stranded_at};
 use crate::analysis::oom::category;
-use crate::analysis::{Allocation, DeviceAnalysis, NONE};
+use crate::analysis::{DeviceAnalysis, NONE};
 use crate::model::{FormatVariant, Snapshot, StackId};
 use crate::output::words::{self, FindingText};
 
@@ -176,6 +176,100 @@ pub struct DeviceReport<'a> {
     pub duration_us: Option<i64>,
     /// The call site the user selected (the app's export of its selection).
     pub focus: Option<Focus>,
+    /// Call trees of the memory at the peak, then at each OOM.
+    pub flames: Vec<Flame>,
+}
+
+/// What a node of a flame chart stands for (its colour).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlameKind {
+    Root,
+    /// The user's own line.
+    User,
+    /// A run of PyTorch, package or standard-library frames.
+    Library,
+    /// C++ frames.
+    Native,
+}
+
+/// One bar of a flame chart: a node of the call tree wide enough to see.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlameBar {
+    /// Left edge and width as fractions of the chart (0..1).
+    pub x: f64,
+    pub width: f64,
+    /// Row, the root's being 0.
+    pub depth: u32,
+    pub name: String,
+    pub bytes: u64,
+    pub blocks: u64,
+    pub kind: FlameKind,
+}
+
+/// The call tree of the memory allocated at one moment, ready to draw (an icicle: the root on
+/// top, callees below), library frames folded so that the user's own lines stand out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flame {
+    /// `At the peak`, `At OOM 1`.
+    pub title: String,
+    pub event: Option<usize>,
+    /// Bytes at the root: the allocated memory at the moment.
+    pub bytes: u64,
+    pub bars: Vec<FlameBar>,
+    /// The heaviest path: from the root, the largest child each time (name, bytes).
+    pub heaviest: Vec<(String, u64)>,
+}
+
+/// Bars narrower than this fraction of the chart are left out (a tenth of a pixel's worth
+/// would be invisible; their bytes are in their parent's bar).
+pub const FLAME_MIN_WIDTH: f64 = 1.0 / 880.0;
+/// Rows drawn at most.
+pub const FLAME_MAX_DEPTH: u32 = 32;
+
+/// The flame chart of the memory allocated after event `t`.
+pub fn flame(snap: &Snapshot, d: &DeviceAnalysis, t: Option<usize>, title: &str) -> Flame {
+    use crate::analysis::calltree::{CallTree, Frames, Key, TreeOptions};
+    let opts = TreeOptions {
+        frames: Frames::FoldLibrary,
+        ..Default::default()
+    };
+    let tree = CallTree::at_event(snap, d, t, &opts);
+    let x = tree.layout(0, |n| n.bytes);
+    let total = tree.root().bytes.max(1) as f64;
+    let name = |n: u32| crate::output::flamegraph::node_name(snap, &tree, n);
+    let bars = tree
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.bytes as f64 / total >= FLAME_MIN_WIDTH && n.depth < FLAME_MAX_DEPTH)
+        .map(|(i, n)| FlameBar {
+            x: x[i],
+            width: n.bytes as f64 / total,
+            depth: n.depth,
+            name: name(i as u32),
+            bytes: n.bytes,
+            blocks: n.blocks,
+            kind: match n.key {
+                Key::Root => FlameKind::Root,
+                Key::Frame(_) | Key::Label(_) => FlameKind::User,
+                Key::Library(_) => FlameKind::Library,
+                Key::Native => FlameKind::Native,
+            },
+        })
+        .collect();
+    let mut heaviest = Vec::new();
+    let mut n = 0u32;
+    while let Some(c) = tree.children(n).next() {
+        heaviest.push((name(c), tree.nodes[c as usize].bytes));
+        n = c;
+    }
+    Flame {
+        title: title.to_string(),
+        event: t,
+        bytes: tree.root().bytes,
+        bars,
+        heaviest,
+    }
 }
 
 /// A call site the report singles out: what it allocated, what it held and its stack.
@@ -272,6 +366,14 @@ pub fn device_report<'a>(snap: &Snapshot, d: &'a DeviceAnalysis) -> DeviceReport
         peak_sites,
         duration_us,
         focus: None,
+        flames: std::iter::once(flame(snap, d, peak_t, "At the peak"))
+            .chain(
+                d.ooms
+                    .iter()
+                    .enumerate()
+                    .map(|(k, o)| flame(snap, d, Some(o.event), &format!("At OOM {}", k + 1))),
+            )
+            .collect(),
     }
 }
 
@@ -294,7 +396,7 @@ pub fn stack_lines(snap: &Snapshot, stack: StackId) -> Vec<StackLine> {
         .collect();
     let python: Vec<StackLine> = all
         .iter()
-        .filter(|l| l.line > 0 && l.file.ends_with(".py"))
+        .filter(|l| crate::analysis::sites::is_python_frame(&l.file, l.line))
         .cloned()
         .collect();
     if python.is_empty() {
@@ -304,21 +406,13 @@ pub fn stack_lines(snap: &Snapshot, stack: StackId) -> Vec<StackLine> {
     }
 }
 
-/// Whether allocation `a` is allocated at `t` (`None`: the only state of a trace-less dump).
-fn live(a: &Allocation, t: Option<usize>) -> bool {
-    match t {
-        Some(t) => a.allocated_at(t as u32),
-        None => a.free_requested == NONE,
-    }
-}
-
 /// Live memory by call site after event `t`, largest first, at most `n` rows.
 pub fn sites_at(snap: &Snapshot, d: &DeviceAnalysis, t: Option<usize>, n: usize) -> Vec<SiteShare> {
     // site -> (bytes, blocks, largest block's stack)
     let mut by: HashMap<u32, (u64, u64, u64, StackId)> = HashMap::new();
     let mut total = 0u64;
     for (k, a) in d.replay.allocations.iter().enumerate() {
-        if !live(a, t) {
+        if !a.allocated_at_point(t) {
             continue;
         }
         let site = d.allocation_site.get(k).copied().unwrap_or(0);

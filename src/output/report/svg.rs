@@ -51,21 +51,16 @@ pub fn nice_step(max: u64) -> u64 {
     } else {
         1
     };
-    let raw = max as f64 / unit as f64 / 5.0;
+    let step = round_up_nice(max as f64 / unit as f64 / 5.0, &[1.0, 2.0, 2.5, 5.0]);
+    ((step * unit as f64).round() as u64).max(1)
+}
+
+/// `raw` rounded up to the next of `steps` (ascending, within 1..10) times a power of ten;
+/// 10 times that power when `raw` is above them all.
+fn round_up_nice(raw: f64, steps: &[f64]) -> f64 {
     let mag = 10f64.powf(raw.log10().floor());
     let norm = raw / mag;
-    let m = if norm <= 1.0 {
-        1.0
-    } else if norm <= 2.0 {
-        2.0
-    } else if norm <= 2.5 {
-        2.5
-    } else if norm <= 5.0 {
-        5.0
-    } else {
-        10.0
-    };
-    ((m * mag * unit as f64).round() as u64).max(1)
+    mag * steps.iter().copied().find(|&s| norm <= s).unwrap_or(10.0)
 }
 
 /// A tick label: `1.5 GiB`, `512 MiB`, `0`.
@@ -196,18 +191,7 @@ pub fn group_digits(n: u64) -> String {
 /// A 1/2/5 step giving about 8 ticks over `n`.
 fn nice_count_step(n: u64) -> u64 {
     let raw = (n as f64 / 8.0).max(1.0);
-    let mag = 10f64.powf(raw.log10().floor());
-    let norm = raw / mag;
-    let m = if norm <= 1.0 {
-        1.0
-    } else if norm <= 2.0 {
-        2.0
-    } else if norm <= 5.0 {
-        5.0
-    } else {
-        10.0
-    };
-    (m * mag).round().max(1.0) as u64
+    round_up_nice(raw, &[1.0, 2.0, 5.0]).round().max(1.0) as u64
 }
 
 fn header(s: &mut String, w: f64, h: f64, label: &str, class: &str) {
@@ -427,6 +411,76 @@ pub fn sparkline(values: &[u64], colour: &str) -> String {
     format!(
         r#"<svg class="sparkline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="live bytes per iteration"><path d="{d}" fill="none" stroke="{colour}" stroke-width="2" stroke-linejoin="round"/></svg>"#
     )
+}
+
+/// Bar colours of a flame chart: the user's lines warm, library runs cool, C++ grey.
+pub const FLAME_USER: &str = "#f6b26b";
+pub const FLAME_LIBRARY: &str = "#9fd3cf";
+pub const FLAME_NATIVE: &str = "#d5d8dc";
+pub const FLAME_ROOT: &str = "#e5e7eb";
+/// Height of a row of the flame chart.
+const FLAME_ROW: f64 = 18.0;
+/// Width of a character of the bars' 11 px text, for cutting names to fit.
+const FLAME_CHAR: f64 = 6.2;
+
+/// A static icicle of a call tree: the root on top, each bar as wide as the bytes under it,
+/// its name cut to fit and whole in its tooltip (no script: the report stays inert).
+pub fn flame(f: &super::model::Flame) -> String {
+    use super::model::FlameKind;
+    let depth = f.bars.iter().map(|b| b.depth).max().unwrap_or(0) + 1;
+    let width = LEFT + PLOT_WIDTH + RIGHT;
+    let height = depth as f64 * FLAME_ROW + 4.0;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<svg class=\"chart flame-chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" \
+         height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"{}\">",
+        esc(&format!("{}: call tree of {}", f.title, bytes(f.bytes)))
+    );
+    let total = f.bytes.max(1) as f64;
+    for b in &f.bars {
+        let (x, w) = (b.x * width, b.width * width);
+        let y = b.depth as f64 * FLAME_ROW;
+        let fill = match b.kind {
+            FlameKind::Root => FLAME_ROOT,
+            FlameKind::User => FLAME_USER,
+            FlameKind::Library => FLAME_LIBRARY,
+            FlameKind::Native => FLAME_NATIVE,
+        };
+        let _ = write!(
+            s,
+            "<g><title>{} \u{2014} {} in {} block{} ({:.1}%)</title><rect x=\"{x:.2}\" \
+             y=\"{y:.1}\" width=\"{:.2}\" height=\"{:.1}\" fill=\"{fill}\" stroke=\"#fff\" \
+             stroke-width=\"0.5\"/>",
+            esc(&b.name),
+            esc(&bytes(b.bytes)),
+            group_digits(b.blocks),
+            crate::units::plural(b.blocks as usize),
+            b.bytes as f64 / total * 100.0,
+            w.max(0.5),
+            FLAME_ROW - 1.0
+        );
+        let fits = ((w - 6.0) / FLAME_CHAR).floor().max(0.0) as usize;
+        if fits >= 3 {
+            let name: String = if b.name.chars().count() > fits {
+                let mut t: String = b.name.chars().take(fits - 1).collect();
+                t.push('\u{2026}');
+                t
+            } else {
+                b.name.clone()
+            };
+            let _ = write!(
+                s,
+                "<text x=\"{:.2}\" y=\"{:.1}\" font-size=\"11\" fill=\"#111827\">{}</text>",
+                x + 3.0,
+                y + FLAME_ROW - 5.5,
+                esc(&name)
+            );
+        }
+        s.push_str("</g>");
+    }
+    s.push_str("</svg>");
+    s
 }
 
 #[cfg(test)]

@@ -12,14 +12,17 @@
 //!
 //! The parts: [`opcodes`] defines the format; this file holds the machine's state and its
 //! stack, memo and container primitives; [`run`] dispatches opcodes to one function each,
-//! grouped by family there and in [`scalars`]; [`snapshot`] is the snapshot-specific decoding;
+//! grouped by family there and in [`scalars`]; [`snapshot`] is the snapshot-specific decoding
+//! (with the interned [`keys`] it matches); [`short_strings`] caches interned short strings;
 //! [`text`] decodes protocol 0's text arguments; [`value`] is how values are stored;
 //! [`budget`] bounds the memory the data may claim.
 
 mod budget;
+mod keys;
 mod opcodes;
 mod run;
 mod scalars;
+mod short_strings;
 mod snapshot;
 mod text;
 mod value;
@@ -30,8 +33,8 @@ use crate::model::{Event, FrameId, FrameTable, PyValue, StackTable, UnknownCount
 
 use super::error::{ReadError, Result};
 use super::input::Input;
-use scalars::ShortStrings;
-pub(crate) use snapshot::Keys;
+use keys::Keys;
+use short_strings::ShortStrings;
 pub(crate) use value::{Node, Packed, Value};
 
 /// Called every so often with the bytes of the file read so far; returning `false` cancels

@@ -8,8 +8,9 @@ use crate::analysis::oom::OomReport;
 use crate::output::words;
 use crate::units;
 
-use super::{section, short_bytes, swatch, View, ViewCtx};
+use crate::ui::focus::ViewId;
 use crate::ui::theme;
+use crate::ui::view::{section, short_bytes, swatch, ViewCtx};
 
 pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
     egui::ScrollArea::vertical()
@@ -21,7 +22,7 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
 }
 
 fn body(ui: &mut Ui, cx: &mut ViewCtx) {
-    let d = cx.d;
+    let d = cx.analysis;
     let dark = cx.dark();
     ui.add_space(4.0);
     ui.label(
@@ -76,10 +77,9 @@ fn body(ui: &mut Ui, cx: &mut ViewCtx) {
                     }
                 }
                 Finding::Leaks { .. } => leak_list(ui, cx),
-                Finding::ExplainedGrowth { .. } => super::growth_list(ui, cx),
+                Finding::ExplainedGrowth { .. } => crate::ui::view::growth_list(ui, cx),
                 Finding::Fragmented { at, .. } if ui.link("Show the segments then").clicked() => {
-                    cx.doc.jump_to(at.event);
-                    cx.doc.view = View::Segments;
+                    cx.focus.jump_to(at.event, ViewId::Segments);
                 }
                 _ => {}
             }
@@ -100,8 +100,7 @@ fn body(ui: &mut Ui, cx: &mut ViewCtx) {
             ui.label(").");
         }
         if ui.link("Show the peak").clicked() {
-            cx.doc.jump_to(d.peak.allocated_event);
-            cx.doc.view = View::Timeline;
+            cx.focus.jump_to(d.peak.allocated_event, ViewId::Timeline);
         }
     });
     ui.label(format!(
@@ -109,10 +108,10 @@ fn body(ui: &mut Ui, cx: &mut ViewCtx) {
         short_bytes(d.peak.reserved),
         d.peak.reserved_event
     ));
-    if !cx.dd.peak_holders.is_empty() {
+    if !cx.data.peak_holders.is_empty() {
         ui.label("What held the allocated peak:");
         let total = d.peak.allocated.max(1);
-        for h in cx.dd.peak_holders.iter().take(6) {
+        for h in cx.data.peak_holders.iter().take(6) {
             ui.horizontal(|ui| {
                 ui.add_space(12.0);
                 swatch(ui, cx.site_color(h.site));
@@ -122,7 +121,7 @@ fn body(ui: &mut Ui, cx: &mut ViewCtx) {
                     .on_hover_text("Select this call site")
                     .clicked()
                 {
-                    cx.doc.select_site(Some(h.site));
+                    cx.focus.select_site(Some(h.site));
                 }
                 ui.label(format!(
                     "{} in {} ({:.0}%)",
@@ -151,8 +150,7 @@ fn body(ui: &mut Ui, cx: &mut ViewCtx) {
                     short_bytes(w.stranded)
                 ));
                 if ui.link("Show the segments then").clicked() {
-                    cx.doc.jump_to(w.event);
-                    cx.doc.view = View::Segments;
+                    cx.focus.jump_to(w.event, ViewId::Segments);
                 }
             });
         }
@@ -172,7 +170,7 @@ fn body(ui: &mut Ui, cx: &mut ViewCtx) {
 
 /// Every leak suspect, each a link to its evidence.
 fn leak_list(ui: &mut Ui, cx: &mut ViewCtx) {
-    let d = cx.d;
+    let d = cx.analysis;
     for leak in &d.leaks {
         ui.horizontal_wrapped(|ui| {
             swatch(ui, cx.site_color(leak.site));
@@ -181,16 +179,14 @@ fn leak_list(ui: &mut Ui, cx: &mut ViewCtx) {
                 .link(RichText::new(&label).monospace())
                 .on_hover_text("Show in the Leaks view and select it");
             if link.clicked() {
-                cx.doc.select_site(Some(leak.site));
-                cx.doc.view = View::Leaks;
+                cx.focus.show_site(leak.site, ViewId::Leaks);
             }
             if ui
                 .small_button("timeline")
                 .on_hover_text("Show its band in the memory timeline")
                 .clicked()
             {
-                cx.doc.select_site(Some(leak.site));
-                cx.doc.view = View::Timeline;
+                cx.focus.show_site(leak.site, ViewId::Timeline);
             }
             ui.label(format!(
                 "in {}() grows by {} per iteration over {} and holds {} in {} at the end \
@@ -208,7 +204,7 @@ fn leak_list(ui: &mut Ui, cx: &mut ViewCtx) {
 
 /// An OOM's fix, what held the memory, and links to the segments and the timeline there.
 fn oom_details(ui: &mut Ui, cx: &mut ViewCtx, o: &OomReport) {
-    let d = cx.d;
+    let d = cx.analysis;
     ui.label(words::oom_advice(d, o));
     if let Some(top) = o.by_site.first() {
         ui.label(format!(
@@ -223,12 +219,10 @@ fn oom_details(ui: &mut Ui, cx: &mut ViewCtx, o: &OomReport) {
             .on_hover_text("Segments view with the cursor on the failed allocation")
             .clicked()
         {
-            cx.doc.jump_to(o.event);
-            cx.doc.view = View::Segments;
+            cx.focus.jump_to(o.event, ViewId::Segments);
         }
         if ui.link("Show in the timeline").clicked() {
-            cx.doc.jump_to(o.event);
-            cx.doc.view = View::Timeline;
+            cx.focus.jump_to(o.event, ViewId::Timeline);
         }
     });
 }
@@ -252,7 +246,7 @@ fn every_device(ui: &mut Ui, cx: &mut ViewCtx) {
         let text = words::finding(head, dev);
         ui.horizontal(|ui| {
             let name = format!("cuda:{}", dev.device);
-            if i == cx.doc.device {
+            if i == cx.focus.device {
                 ui.label(RichText::new(name).monospace().strong());
             } else if ui.link(RichText::new(name).monospace()).clicked() {
                 go = Some(i);
@@ -261,7 +255,7 @@ fn every_device(ui: &mut Ui, cx: &mut ViewCtx) {
         });
     }
     if let Some(i) = go {
-        cx.doc.set_device(i);
+        cx.focus.set_device(i);
     }
 }
 

@@ -7,14 +7,15 @@ use crate::analysis::{findings, IterationSpec, Options};
 use crate::output::words;
 use crate::units;
 
-use super::{short_bytes, swatch, View, ViewCtx};
+use crate::ui::focus::ViewId;
 use crate::ui::theme;
+use crate::ui::view::{short_bytes, swatch, ViewCtx};
 
 pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
-    let d = cx.d;
+    let d = cx.analysis;
     iterations_picker(ui, cx);
     ui.label(words::leak_summary(d));
-    let text = cx.doc.filter.text.to_lowercase();
+    let text = cx.focus.filtered.filter.text.to_lowercase();
     let leaks: Vec<_> = d
         .leaks
         .iter()
@@ -51,7 +52,7 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
                     }
                     ui.end_row();
                     for l in leaks {
-                        let selected = cx.doc.selection.site == Some(l.site);
+                        let selected = cx.focus.selection.site == Some(l.site);
                         ui.horizontal(|ui| {
                             swatch(ui, cx.site_color(l.site));
                             let label = cx.site_label(l.site);
@@ -60,7 +61,7 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
                                 .on_hover_text(&l.file)
                                 .clicked()
                             {
-                                cx.doc
+                                cx.focus
                                     .select_site(if selected { None } else { Some(l.site) });
                             }
                         });
@@ -82,8 +83,7 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
                             .on_hover_text("Select it and show its band in the timeline")
                             .clicked()
                         {
-                            cx.doc.select_site(Some(l.site));
-                            cx.doc.view = View::Timeline;
+                            cx.focus.show_site(l.site, ViewId::Timeline);
                         }
                         ui.end_row();
                     }
@@ -131,12 +131,12 @@ fn sparkline(ui: &mut Ui, cx: &ViewCtx, series: &[u64], site: u32) {
 
 /// The growth that is not a leak, when there is no leak to show.
 fn growth_table(ui: &mut Ui, cx: &mut ViewCtx) {
-    if findings::explained_growth(cx.d).next().is_none() {
+    if findings::explained_growth(cx.analysis).next().is_none() {
         return;
     }
     ui.add_space(8.0);
     ui.label(RichText::new("Growth that is not a leak").strong());
-    super::growth_list(ui, cx);
+    crate::ui::view::growth_list(ui, cx);
 }
 
 /// Where iterations come from: the evidence memsight found, or one the user names. A change
@@ -152,7 +152,7 @@ fn iterations_picker(ui: &mut Ui, cx: &mut ViewCtx) {
         .snap
         .annotations
         .iter()
-        .filter(|a| a.device == cx.d.device && a.stage == "START")
+        .filter(|a| a.device == cx.analysis.device && a.stage == "START")
         .map(|a| a.name.split('#').next().unwrap_or(&a.name).to_string())
         .collect();
     names.sort();
@@ -163,7 +163,12 @@ fn iterations_picker(ui: &mut Ui, cx: &mut ViewCtx) {
             format!("{n} annotations"),
         ));
     }
-    if let Some(site) = cx.doc.selection.site.and_then(|s| cx.d.sites.get(s)) {
+    if let Some(site) = cx
+        .focus
+        .selection
+        .site
+        .and_then(|s| cx.analysis.sites.get(s))
+    {
         let spec = IterationSpec::Site {
             file: site.file.clone(),
             line: site.line,
@@ -196,6 +201,6 @@ fn iterations_picker(ui: &mut Ui, cx: &mut ViewCtx) {
             );
     });
     if picked != current {
-        cx.doc.reanalyse = Some(Options { iterations: picked });
+        cx.focus.reanalyse = Some(Options { iterations: picked });
     }
 }

@@ -8,27 +8,50 @@ use egui::{pos2, vec2, Rect, RichText, Sense, Shape, Stroke, Ui};
 use crate::analysis::{fragmentation, SegmentView};
 use crate::units;
 
-use super::{short_bytes, ViewCtx};
 use crate::ui::theme;
+use crate::ui::view::{short_bytes, View, ViewCtx};
 
 const ROW_H: f32 = 26.0;
 const LABEL_W: f32 = 190.0;
 const CHART_H: f32 = 120.0;
 
-pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
-    let n = cx.d.events;
-    if n == 0 {
-        dump_time(ui, cx);
-        return;
+/// Every segment with its blocks at one event.
+type Layout = Arc<Vec<SegmentView>>;
+/// Free in reserved, largest free block and split free memory per chart column (0..1).
+type FragColumns = Arc<Vec<[f32; 3]>>;
+
+/// The Segments view's caches: the view draws every frame, and both a layout query and the
+/// chart's columns walk far more than a frame allows.
+#[derive(Default)]
+pub struct SegmentsView {
+    /// The layout, keyed by (focus epoch, event); `usize::MAX`: as dumped, for a device
+    /// without a trace.
+    layout: Option<((u64, usize), Layout)>,
+    /// The fragmentation chart's columns, keyed by (focus epoch, width in columns).
+    frag: Option<((u64, usize), FragColumns)>,
+}
+
+impl View for SegmentsView {
+    fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx) {
+        self.show(ui, cx);
     }
-    cx.doc.cursor = cx.doc.cursor.min(n - 1);
-    scrubber(ui, cx);
-    let layout = layout_at(cx, Some(cx.doc.cursor));
-    status(ui, cx, &layout);
-    if layout.is_empty() {
-        ui.label(RichText::new("No segment is reserved after this event.").weak());
-    } else {
-        ui.label(
+}
+
+impl SegmentsView {
+    fn show(&mut self, ui: &mut Ui, cx: &mut ViewCtx) {
+        let n = cx.analysis.events;
+        if n == 0 {
+            self.dump_time(ui, cx);
+            return;
+        }
+        cx.focus.cursor = cx.focus.cursor.min(n - 1);
+        scrubber(ui, cx);
+        let layout = self.layout_at(cx, Some(cx.focus.cursor));
+        status(ui, cx, &layout);
+        if layout.is_empty() {
+            ui.label(RichText::new("No segment is reserved after this event.").weak());
+        } else {
+            ui.label(
             RichText::new(
                 "One bar per segment: blocks coloured by call site, free gaps dark, grey blocks \
                  freed but pending on a stream. Blocks are to scale inside a bar; bar lengths \
@@ -37,71 +60,73 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
             .weak()
             .small(),
         );
-    }
-    let avail = ui.available_height() - CHART_H - 28.0;
-    egui::ScrollArea::vertical()
-        .id_salt("segments")
-        .max_height(avail.max(80.0))
-        .auto_shrink([false, false])
-        .show_rows(ui, ROW_H, layout.len(), |ui, range| {
-            let max = layout.iter().map(|s| s.size).max().unwrap_or(1).max(1);
-            // At an OOM, free gaps show whether they could hold the failed request.
-            let need =
-                cx.d.ooms
+        }
+        let avail = ui.available_height() - CHART_H - 28.0;
+        egui::ScrollArea::vertical()
+            .id_salt("segments")
+            .max_height(avail.max(80.0))
+            .auto_shrink([false, false])
+            .show_rows(ui, ROW_H, layout.len(), |ui, range| {
+                let max = layout.iter().map(|s| s.size).max().unwrap_or(1).max(1);
+                // At an OOM, free gaps show whether they could hold the failed request.
+                let need = cx
+                    .analysis
+                    .ooms
                     .iter()
-                    .find(|o| o.event == cx.doc.cursor)
+                    .find(|o| o.event == cx.focus.cursor)
                     .map(|o| o.block_size);
-            for i in range {
-                segment_row(ui, cx, &layout[i], max, need);
-            }
-        });
-    ui.separator();
-    frag_chart(ui, cx);
-}
-
-/// A device without trace events (a torch 2.0 file, or one dumped with history recording off):
-/// there is no time to scrub, but the snapshot's segment list still gives the layout at dump
-/// time, which is what a user opening such a file wants to see.
-fn dump_time(ui: &mut Ui, cx: &mut ViewCtx) {
-    let layout = layout_at(cx, None);
-    if layout.is_empty() {
-        ui.label("This device has no trace events and no segments.");
-        return;
+                for i in range {
+                    segment_row(ui, cx, &layout[i], max, need);
+                }
+            });
+        ui.separator();
+        self.frag_chart(ui, cx);
     }
-    let reserved: u64 = layout.iter().map(|s| s.size).sum();
-    let allocated: u64 = layout
-        .iter()
-        .flat_map(|s| &s.blocks)
-        .filter(|b| b.allocated)
-        .map(|b| b.size)
-        .sum();
-    let largest_free = layout.iter().map(|s| s.largest_free()).max().unwrap_or(0);
-    ui.label(RichText::new("Segments at dump time").strong());
-    ui.label(format!(
-        "This device has no trace events, so there is no time to scrub: the layout below is \
+
+    /// A device without trace events (a torch 2.0 file, or one dumped with history recording off):
+    /// there is no time to scrub, but the snapshot's segment list still gives the layout at dump
+    /// time, which is what a user opening such a file wants to see.
+    fn dump_time(&mut self, ui: &mut Ui, cx: &mut ViewCtx) {
+        let layout = self.layout_at(cx, None);
+        if layout.is_empty() {
+            ui.label("This device has no trace events and no segments.");
+            return;
+        }
+        let reserved: u64 = layout.iter().map(|s| s.size).sum();
+        let allocated: u64 = layout
+            .iter()
+            .flat_map(|s| &s.blocks)
+            .filter(|b| b.allocated)
+            .map(|b| b.size)
+            .sum();
+        let largest_free = layout.iter().map(|s| s.largest_free()).max().unwrap_or(0);
+        ui.label(RichText::new("Segments at dump time").strong());
+        ui.label(format!(
+            "This device has no trace events, so there is no time to scrub: the layout below is \
          the snapshot's segment list as it was dumped. {} segments, {} reserved, {} allocated, \
          largest free block {}.",
-        layout.len(),
-        short_bytes(reserved),
-        short_bytes(allocated),
-        short_bytes(largest_free),
-    ));
-    egui::ScrollArea::vertical()
-        .id_salt("segments-dump")
-        .auto_shrink([false, false])
-        .show_rows(ui, ROW_H, layout.len(), |ui, range| {
-            let max = layout.iter().map(|s| s.size).max().unwrap_or(1).max(1);
-            for i in range {
-                segment_row(ui, cx, &layout[i], max, None);
-            }
-        });
+            layout.len(),
+            short_bytes(reserved),
+            short_bytes(allocated),
+            short_bytes(largest_free),
+        ));
+        egui::ScrollArea::vertical()
+            .id_salt("segments-dump")
+            .auto_shrink([false, false])
+            .show_rows(ui, ROW_H, layout.len(), |ui, range| {
+                let max = layout.iter().map(|s| s.size).max().unwrap_or(1).max(1);
+                for i in range {
+                    segment_row(ui, cx, &layout[i], max, None);
+                }
+            });
+    }
 }
 
 /// The `history` PyTorch 2.0 files keep for the block at `addr` (the allocations made in that
 /// block, oldest first), one line each; empty for newer files, which have a trace instead.
 pub(super) fn block_history(cx: &ViewCtx, addr: u64) -> Vec<String> {
     let snap = &cx.loaded.snap;
-    snap.segments_of(cx.d.device)
+    snap.segments_of(cx.analysis.device)
         .flat_map(|s| &s.blocks)
         .find(|b| b.address == addr)
         .map(|b| {
@@ -122,48 +147,50 @@ pub(super) fn block_history(cx: &ViewCtx, addr: u64) -> Vec<String> {
 
 /// The layout after event `t` (`None`: as dumped, for a device without a trace), cached: the
 /// view draws every frame, a layout query walks every block.
-fn layout_at(cx: &mut ViewCtx, t: Option<usize>) -> Arc<Vec<SegmentView>> {
-    let key = (cx.doc.device, t.unwrap_or(usize::MAX));
-    if let Some((d, c, l)) = &cx.doc.layout_cache {
-        if (*d, *c) == key {
-            return l.clone();
+impl SegmentsView {
+    fn layout_at(&mut self, cx: &ViewCtx, t: Option<usize>) -> Layout {
+        let key = (cx.focus.epoch, t.unwrap_or(usize::MAX));
+        match &self.layout {
+            Some((k, l)) if *k == key => l.clone(),
+            _ => {
+                let l = Arc::new(cx.analysis.layout.layout_after(&cx.analysis.replay, t));
+                self.layout = Some((key, l.clone()));
+                l
+            }
         }
     }
-    let l = Arc::new(cx.d.layout.layout_after(&cx.d.replay, t));
-    cx.doc.layout_cache = Some((key.0, key.1, l.clone()));
-    l
 }
 
 fn scrubber(ui: &mut Ui, cx: &mut ViewCtx) {
-    let n = cx.d.events;
+    let n = cx.analysis.events;
     ui.horizontal(|ui| {
         if ui
             .button("<")
             .on_hover_text("Previous event (Left)")
             .clicked()
         {
-            cx.doc.cursor = cx.doc.cursor.saturating_sub(1);
+            cx.focus.cursor = cx.focus.cursor.saturating_sub(1);
         }
         if ui.button(">").on_hover_text("Next event (Right)").clicked() {
-            cx.doc.cursor = (cx.doc.cursor + 1).min(n - 1);
+            cx.focus.cursor = (cx.focus.cursor + 1).min(n - 1);
         }
         let w = (ui.available_width() - 420.0).max(200.0);
         ui.spacing_mut().slider_width = w;
         ui.add(
-            egui::Slider::new(&mut cx.doc.cursor, 0..=n - 1)
+            egui::Slider::new(&mut cx.focus.cursor, 0..=n - 1)
                 .text("event")
                 .clamping(egui::SliderClamping::Always),
         )
         .on_hover_text("The time cursor, shared by all views");
-        let ooms: Vec<usize> = cx.d.ooms.iter().map(|o| o.event).collect();
-        let prev = ooms.iter().rev().find(|&&e| e < cx.doc.cursor).copied();
-        let next = ooms.iter().find(|&&e| e > cx.doc.cursor).copied();
+        let ooms: Vec<usize> = cx.analysis.ooms.iter().map(|o| o.event).collect();
+        let prev = ooms.iter().rev().find(|&&e| e < cx.focus.cursor).copied();
+        let next = ooms.iter().find(|&&e| e > cx.focus.cursor).copied();
         if ui
             .add_enabled(prev.is_some(), egui::Button::new("Previous OOM"))
             .clicked()
         {
             if let Some(e) = prev {
-                cx.doc.jump_to(e);
+                cx.focus.move_cursor(e);
             }
         }
         if ui
@@ -172,23 +199,23 @@ fn scrubber(ui: &mut Ui, cx: &mut ViewCtx) {
             .clicked()
         {
             if let Some(e) = next {
-                cx.doc.jump_to(e);
+                cx.focus.move_cursor(e);
             }
         }
-        let peak = cx.d.peak;
+        let peak = cx.analysis.peak;
         if ui
             .button("Peak")
             .on_hover_text("Peak allocated memory (the peak the Diagnosis names)")
             .clicked()
         {
-            cx.doc.jump_to(peak.allocated_event);
+            cx.focus.move_cursor(peak.allocated_event);
         }
         if ui
             .button("Reserved")
             .on_hover_text("Peak reserved memory (segments held from the driver)")
             .clicked()
         {
-            cx.doc.jump_to(peak.reserved_event);
+            cx.focus.move_cursor(peak.reserved_event);
         }
     });
     if !ui.ctx().egui_wants_keyboard_input() {
@@ -199,27 +226,27 @@ fn scrubber(ui: &mut Ui, cx: &mut ViewCtx) {
             )
         });
         if l {
-            cx.doc.cursor = cx.doc.cursor.saturating_sub(1);
+            cx.focus.cursor = cx.focus.cursor.saturating_sub(1);
         }
         if r {
-            cx.doc.cursor = (cx.doc.cursor + 1).min(n - 1);
+            cx.focus.cursor = (cx.focus.cursor + 1).min(n - 1);
         }
     }
 }
 
 fn status(ui: &mut Ui, cx: &mut ViewCtx, layout: &[SegmentView]) {
-    let t = cx.doc.cursor;
-    let p = fragmentation::point(&cx.d.replay, t);
+    let t = cx.focus.cursor;
+    let p = fragmentation::point(&cx.analysis.replay, t);
     let ev = cx
         .loaded
         .snap
-        .trace(cx.d.device)
+        .trace(cx.analysis.device)
         .and_then(|tr| tr.events.get(t));
     let action = ev
         .and_then(|e| e.action.name())
         .unwrap_or("event")
         .to_string();
-    let oom = cx.d.ooms.iter().find(|o| o.event == t);
+    let oom = cx.analysis.ooms.iter().find(|o| o.event == t);
     ui.horizontal_wrapped(|ui| {
         let mut head = format!("After event {t} ({action}");
         if let Some(e) = ev {
@@ -255,7 +282,7 @@ fn status(ui: &mut Ui, cx: &mut ViewCtx, layout: &[SegmentView]) {
                 "OUT OF MEMORY here: {} requested, verdict {}. {}",
                 units::bytes(o.requested),
                 o.verdict.name(),
-                crate::output::words::oom_advice(cx.d, o)
+                crate::output::words::oom_advice(cx.analysis, o)
             ))
             .color(theme::oom(cx.dark())),
         );
@@ -305,7 +332,7 @@ fn segment_row(ui: &mut Ui, cx: &mut ViewCtx, s: &SegmentView, max: u64, need: O
             painter.hline(x0..=x1, bar.bottom() - 1.0, Stroke::new(2.0, c));
         }
     }
-    let sel = cx.doc.selection;
+    let sel = cx.focus.selection;
     let mut mesh = egui::epaint::Mesh::default();
     let mut last_px = f32::NEG_INFINITY;
     let mut hovered = None;
@@ -323,7 +350,11 @@ fn segment_row(ui: &mut Ui, cx: &mut ViewCtx, s: &SegmentView, max: u64, need: O
             continue;
         }
         last_px = x1;
-        let site = cx.d.allocation_site.get(b.allocation as usize).copied();
+        let site = cx
+            .analysis
+            .allocation_site
+            .get(b.allocation as usize)
+            .copied();
         let mut color = if b.allocated {
             site.map_or(theme::other(dark), |s| cx.site_color(s))
         } else {
@@ -353,12 +384,18 @@ fn segment_row(ui: &mut Ui, cx: &mut ViewCtx, s: &SegmentView, max: u64, need: O
         egui::StrokeKind::Inside,
     );
     if let Some(b) = hovered {
-        let site =
-            cx.d.allocation_site
-                .get(b.allocation as usize)
-                .copied()
-                .unwrap_or(0);
-        let a = cx.d.replay.allocations.get(b.allocation as usize).copied();
+        let site = cx
+            .analysis
+            .allocation_site
+            .get(b.allocation as usize)
+            .copied()
+            .unwrap_or(0);
+        let a = cx
+            .analysis
+            .replay
+            .allocations
+            .get(b.allocation as usize)
+            .copied();
         resp.clone().on_hover_ui_at_pointer(|ui| {
             ui.label(RichText::new(cx.site_label(site)).monospace().strong());
             ui.label(format!(
@@ -388,8 +425,8 @@ fn segment_row(ui: &mut Ui, cx: &mut ViewCtx, s: &SegmentView, max: u64, need: O
             }
         });
         if resp.clicked() {
-            cx.doc.selection.allocation = Some(b.allocation);
-            cx.doc.selection.site = Some(site);
+            cx.focus.selection.allocation = Some(b.allocation);
+            cx.focus.selection.site = Some(site);
         }
     } else if resp.hovered() {
         let free: u64 = s.free_ranges().iter().map(|f| f.1).sum();
@@ -405,109 +442,111 @@ fn segment_row(ui: &mut Ui, cx: &mut ViewCtx, s: &SegmentView, max: u64, need: O
 
 /// Free-in-reserved, largest free block and allocated over the whole trace, one column per
 /// pixel (the highest value inside each column); click or drag to move the cursor.
-fn frag_chart(ui: &mut Ui, cx: &mut ViewCtx) {
-    let dark = cx.dark();
-    let n = cx.d.events;
-    let width = ui.available_width();
-    let (resp, painter) = ui.allocate_painter(vec2(width, CHART_H), Sense::click_and_drag());
-    let rect = Rect::from_min_max(
-        resp.rect.min + vec2(LABEL_W, 14.0),
-        resp.rect.max - vec2(8.0, 4.0),
-    );
-    painter.rect_filled(rect, 0.0, theme::plot_background(dark));
-    let cols = rect.width().max(1.0) as usize;
-    let key = (cx.doc.device, cols);
-    let data = match &cx.doc.frag_cache {
-        Some((d, c, v)) if (*d, *c) == key => v.clone(),
-        _ => {
-            let s = &cx.d.replay.series;
-            let mut v = vec![[0f32; 3]; cols];
-            let ymax = s.reserved.iter().copied().max().unwrap_or(1).max(1) as f32;
-            for (c, slot) in v.iter_mut().enumerate() {
-                let a = c * n / cols;
-                let b = ((c + 1) * n / cols).max(a + 1).min(n);
-                let mut m = [0u64; 3];
-                for i in a..b {
-                    let free = s.reserved[i].saturating_sub(s.active[i]);
-                    m[0] = m[0].max(free);
-                    m[1] = m[1].max(s.largest_free[i]);
-                    m[2] = m[2].max(free.saturating_sub(s.largest_free[i]));
+impl SegmentsView {
+    fn frag_chart(&mut self, ui: &mut Ui, cx: &mut ViewCtx) {
+        let dark = cx.dark();
+        let n = cx.analysis.events;
+        let width = ui.available_width();
+        let (resp, painter) = ui.allocate_painter(vec2(width, CHART_H), Sense::click_and_drag());
+        let rect = Rect::from_min_max(
+            resp.rect.min + vec2(LABEL_W, 14.0),
+            resp.rect.max - vec2(8.0, 4.0),
+        );
+        painter.rect_filled(rect, 0.0, theme::plot_background(dark));
+        let cols = rect.width().max(1.0) as usize;
+        let key = (cx.focus.epoch, cols);
+        let data = match &self.frag {
+            Some((k, v)) if *k == key => v.clone(),
+            _ => {
+                let s = &cx.analysis.replay.series;
+                let mut v = vec![[0f32; 3]; cols];
+                let ymax = s.reserved.iter().copied().max().unwrap_or(1).max(1) as f32;
+                for (c, slot) in v.iter_mut().enumerate() {
+                    let a = c * n / cols;
+                    let b = ((c + 1) * n / cols).max(a + 1).min(n);
+                    let mut m = [0u64; 3];
+                    for i in a..b {
+                        let free = s.reserved[i].saturating_sub(s.active[i]);
+                        m[0] = m[0].max(free);
+                        m[1] = m[1].max(s.largest_free[i]);
+                        m[2] = m[2].max(free.saturating_sub(s.largest_free[i]));
+                    }
+                    *slot = [m[0] as f32 / ymax, m[1] as f32 / ymax, m[2] as f32 / ymax];
                 }
-                *slot = [m[0] as f32 / ymax, m[1] as f32 / ymax, m[2] as f32 / ymax];
+                let v = Arc::new(v);
+                self.frag = Some((key, v.clone()));
+                v
             }
-            let v = Arc::new(v);
-            cx.doc.frag_cache = Some((key.0, key.1, v.clone()));
-            v
+        };
+        let ymax = data.iter().map(|c| c[0]).fold(0.0f32, f32::max).max(1e-6);
+        let colors = [theme::other(dark), theme::good(dark), theme::warn(dark)];
+        // Split free memory as a filled area, the others as lines.
+        let y = |v: f32| rect.bottom() - v / ymax * rect.height();
+        let mut mesh = egui::epaint::Mesh::default();
+        for (c, d) in data.iter().enumerate() {
+            let x = rect.left() + c as f32;
+            mesh.add_colored_rect(
+                Rect::from_min_max(pos2(x, y(d[2])), pos2(x + 1.0, rect.bottom())),
+                colors[2].gamma_multiply(0.6),
+            );
         }
-    };
-    let ymax = data.iter().map(|c| c[0]).fold(0.0f32, f32::max).max(1e-6);
-    let colors = [theme::other(dark), theme::good(dark), theme::warn(dark)];
-    // Split free memory as a filled area, the others as lines.
-    let y = |v: f32| rect.bottom() - v / ymax * rect.height();
-    let mut mesh = egui::epaint::Mesh::default();
-    for (c, d) in data.iter().enumerate() {
-        let x = rect.left() + c as f32;
-        mesh.add_colored_rect(
-            Rect::from_min_max(pos2(x, y(d[2])), pos2(x + 1.0, rect.bottom())),
-            colors[2].gamma_multiply(0.6),
-        );
-    }
-    painter.add(Shape::mesh(mesh));
-    for k in 0..2 {
-        let pts: Vec<_> = data
-            .iter()
-            .enumerate()
-            .map(|(c, d)| pos2(rect.left() + c as f32 + 0.5, y(d[k])))
-            .collect();
-        painter.add(Shape::line(pts, Stroke::new(1.2, colors[k])));
-    }
-    let x_of = |e: usize| rect.left() + (e as f32 + 0.5) / n as f32 * rect.width();
-    for o in &cx.d.ooms {
+        painter.add(Shape::mesh(mesh));
+        for k in 0..2 {
+            let pts: Vec<_> = data
+                .iter()
+                .enumerate()
+                .map(|(c, d)| pos2(rect.left() + c as f32 + 0.5, y(d[k])))
+                .collect();
+            painter.add(Shape::line(pts, Stroke::new(1.2, colors[k])));
+        }
+        let x_of = |e: usize| rect.left() + (e as f32 + 0.5) / n as f32 * rect.width();
+        for o in &cx.analysis.ooms {
+            painter.vline(
+                x_of(o.event),
+                rect.y_range(),
+                Stroke::new(1.5, theme::oom(dark)),
+            );
+        }
         painter.vline(
-            x_of(o.event),
+            x_of(cx.focus.cursor),
             rect.y_range(),
-            Stroke::new(1.5, theme::oom(dark)),
+            Stroke::new(1.5, theme::accent(dark)),
         );
-    }
-    painter.vline(
-        x_of(cx.doc.cursor),
-        rect.y_range(),
-        Stroke::new(1.5, theme::accent(dark)),
-    );
-    let font = egui::FontId::proportional(11.0);
-    let tc = ui.visuals().text_color();
-    painter.text(
-        resp.rect.left_top() + vec2(2.0, 14.0),
-        egui::Align2::LEFT_TOP,
-        "Fragmentation",
-        egui::FontId::proportional(13.0),
-        tc,
-    );
-    let items = [
-        ("free in reserved", colors[0]),
-        ("largest free block", colors[1]),
-        ("free but split", colors[2]),
-    ];
-    for (i, (label, c)) in items.iter().enumerate() {
-        let p = resp.rect.left_top() + vec2(2.0, 34.0 + i as f32 * 15.0);
-        painter.rect_filled(
-            Rect::from_min_size(p + vec2(0.0, 3.0), vec2(8.0, 8.0)),
-            1.0,
-            *c,
-        );
+        let font = egui::FontId::proportional(11.0);
+        let tc = ui.visuals().text_color();
         painter.text(
-            p + vec2(12.0, 0.0),
+            resp.rect.left_top() + vec2(2.0, 14.0),
             egui::Align2::LEFT_TOP,
-            *label,
-            font.clone(),
+            "Fragmentation",
+            egui::FontId::proportional(13.0),
             tc,
         );
-    }
-    if let Some(p) = resp.interact_pointer_pos() {
-        if (resp.clicked() || resp.dragged()) && rect.x_range().contains(p.x) {
-            cx.doc.cursor = (((p.x - rect.left()) / rect.width()) * n as f32)
-                .clamp(0.0, (n - 1) as f32) as usize;
+        let items = [
+            ("free in reserved", colors[0]),
+            ("largest free block", colors[1]),
+            ("free but split", colors[2]),
+        ];
+        for (i, (label, c)) in items.iter().enumerate() {
+            let p = resp.rect.left_top() + vec2(2.0, 34.0 + i as f32 * 15.0);
+            painter.rect_filled(
+                Rect::from_min_size(p + vec2(0.0, 3.0), vec2(8.0, 8.0)),
+                1.0,
+                *c,
+            );
+            painter.text(
+                p + vec2(12.0, 0.0),
+                egui::Align2::LEFT_TOP,
+                *label,
+                font.clone(),
+                tc,
+            );
         }
+        if let Some(p) = resp.interact_pointer_pos() {
+            if (resp.clicked() || resp.dragged()) && rect.x_range().contains(p.x) {
+                cx.focus.cursor = (((p.x - rect.left()) / rect.width()) * n as f32)
+                    .clamp(0.0, (n - 1) as f32) as usize;
+            }
+        }
+        resp.on_hover_text("Click or drag to move the time cursor");
     }
-    resp.on_hover_text("Click or drag to move the time cursor");
 }

@@ -8,12 +8,12 @@ use crate::analysis::sites::is_library_file;
 use crate::model::StackId;
 use crate::units;
 
-use super::{short_bytes, ViewCtx};
 use crate::ui::sources;
 use crate::ui::theme;
+use crate::ui::view::{short_bytes, ViewCtx};
 
 pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
-    let sel = cx.doc.selection;
+    let sel = cx.focus.selection;
     let Some(site) = sel.site else {
         ui.add_space(8.0);
         ui.label(RichText::new("Nothing selected").strong());
@@ -23,12 +23,12 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
         );
         return;
     };
-    let d = cx.d;
+    let d = cx.analysis;
     let Some(cs) = d.sites.get(site) else {
         return;
     };
     ui.horizontal(|ui| {
-        super::swatch(ui, cx.site_color(site));
+        crate::ui::view::swatch(ui, cx.site_color(site));
         ui.label(
             RichText::new(cs.short_label())
                 .monospace()
@@ -41,7 +41,7 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
         ui.label(RichText::new("no frame of your own code in this stack").weak());
     }
     if ui.small_button("clear selection").clicked() {
-        cx.doc.select_site(None);
+        cx.focus.select_site(None);
         return;
     }
     let mut stack: StackId = cs.stack;
@@ -190,7 +190,7 @@ fn frame_row(ui: &mut Ui, cx: &mut ViewCtx, f: u32, user: bool) {
                         .on_hover_text(format!("Open in {editor}"))
                         .clicked()
                 {
-                    let path = sources::locate(&file, &cx.env.settings.source_roots)
+                    let path = sources::locate(&file, &cx.env.preferences.source_roots)
                         .unwrap_or_else(|| file.clone().into());
                     let mut parts = editor.split_whitespace();
                     if let Some(cmd) = parts.next() {
@@ -205,7 +205,7 @@ fn frame_row(ui: &mut Ui, cx: &mut ViewCtx, f: u32, user: bool) {
         }
     });
     if user && fr.line > 0 {
-        let roots = cx.env.settings.source_roots.clone();
+        let roots = cx.env.preferences.source_roots.clone();
         let dark = cx.dark();
         if let Some((_, lines)) = cx.env.sources.get(&file, &roots) {
             let i = (fr.line - 1) as usize;

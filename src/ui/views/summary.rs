@@ -4,11 +4,12 @@ use egui::{RichText, Ui};
 
 use crate::units;
 
-use super::{section, ViewCtx};
+use crate::ui::focus::ViewId;
+use crate::ui::view::{section, ViewCtx};
 
 pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
     let snap = &cx.loaded.snap;
-    let d = cx.d;
+    let d = cx.analysis;
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
@@ -93,8 +94,7 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
                         ui.label(units::bytes(m.counters.allocated));
                         ui.label(units::bytes(m.counters.reserved));
                         if ui.small_button("go").clicked() {
-                            cx.doc.jump_to(m.event);
-                            cx.doc.view = super::View::Timeline;
+                            cx.focus.jump_to(m.event, ViewId::Timeline);
                         }
                         ui.end_row();
                     }

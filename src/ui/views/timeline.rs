@@ -14,52 +14,107 @@ use egui::{
 use crate::analysis::NONE;
 use crate::units;
 
-use super::{short_bytes, swatch, ViewCtx};
 use crate::analysis::oom::Category;
 use crate::model::Event;
-use crate::ui::doc::{Axis, Bands, ColorBy, TimeWindow};
+use crate::ui::focus::ColorBy;
 use crate::ui::theme;
+use crate::ui::view::{short_bytes, swatch, View, ViewCtx};
 
 /// Work allowed for per-allocation bands (live allocations times columns).
 const ALLOC_BUDGET: usize = 1_500_000;
 /// Smallest visible window, in events.
 const MIN_SPAN: f64 = 8.0;
 
-pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
-    let n = cx.d.events;
-    if n == 0 {
-        ui.label("This device has no trace events (the file holds segments only).");
-        return;
-    }
-    toolbar(ui, cx);
-    let legend_h = 64.0;
-    let avail = ui.available_size();
-    let size = vec2(avail.x, (avail.y - legend_h).max(120.0));
-    plot(ui, cx, size);
-    legend(ui, cx);
+/// How the timeline draws its bands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Bands {
+    /// One band per call site (the top sites, then "other").
+    #[default]
+    BySite,
+    /// One band per allocation, stacked in allocation order (when zoomed in enough).
+    ByAllocation,
 }
 
-fn toolbar(ui: &mut Ui, cx: &mut ViewCtx) {
+/// What the horizontal axis is labelled in. The plot is laid out by event either way (one
+/// column per event is what keeps bursts of allocations readable); with `Time`, the ticks sit
+/// at round times since the first event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Axis {
+    #[default]
+    Time,
+    Events,
+}
+
+/// The visible part of the timeline.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimeWindow {
+    /// First and last visible event (fractional while zooming).
+    pub t0: f64,
+    pub t1: f64,
+}
+
+/// The timeline's own options and zoom.
+#[derive(Default)]
+pub struct TimelineView {
+    pub bands: Bands,
+    pub axis: Axis,
+    /// `None` until the timeline is first shown (then the whole trace).
+    pub window: Option<TimeWindow>,
+    /// The focus epoch the window belongs to (another device starts at the whole trace).
+    epoch: u64,
+}
+
+impl View for TimelineView {
+    fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx) {
+        let n = cx.analysis.events;
+        if n == 0 {
+            ui.label("This device has no trace events (the file holds segments only).");
+            return;
+        }
+        if self.epoch != cx.focus.epoch {
+            self.epoch = cx.focus.epoch;
+            self.window = None;
+        }
+        // A link or button moved the cursor: bring it into view, keeping the zoom.
+        if std::mem::take(&mut cx.focus.reveal_cursor) {
+            if let Some(w) = self.window.as_mut() {
+                let (span, e) = (w.t1 - w.t0, cx.focus.cursor as f64);
+                if e < w.t0 || e > w.t1 {
+                    w.t0 = e - span / 2.0;
+                    w.t1 = e + span / 2.0;
+                }
+            }
+        }
+        toolbar(ui, cx, self);
+        let legend_h = 64.0;
+        let avail = ui.available_size();
+        let size = vec2(avail.x, (avail.y - legend_h).max(120.0));
+        plot(ui, cx, self, size);
+        legend(ui, cx);
+    }
+}
+
+fn toolbar(ui: &mut Ui, cx: &mut ViewCtx, view: &mut TimelineView) {
     ui.horizontal(|ui| {
         ui.label("Bands:");
-        ui.selectable_value(&mut cx.doc.bands, Bands::BySite, "by call site")
+        ui.selectable_value(&mut view.bands, Bands::BySite, "by call site")
             .on_hover_text("One band per call site (top sites, then other)");
-        ui.selectable_value(&mut cx.doc.bands, Bands::ByAllocation, "by allocation")
+        ui.selectable_value(&mut view.bands, Bands::ByAllocation, "by allocation")
             .on_hover_text("One band per allocation, stacked in allocation order (zoom in)");
         ui.separator();
         ui.label("Colour:");
-        ui.selectable_value(&mut cx.doc.color_by, ColorBy::Site, "call site");
-        ui.selectable_value(&mut cx.doc.color_by, ColorBy::Category, "category")
+        ui.selectable_value(&mut cx.focus.color_by, ColorBy::Site, "call site");
+        ui.selectable_value(&mut cx.focus.color_by, ColorBy::Category, "category")
             .on_hover_text("parameters, activations, gradients, optimizer state, other");
         ui.separator();
-        if cx.dd.timed {
+        if cx.data.timed {
             ui.label("Axis:");
-            ui.selectable_value(&mut cx.doc.axis, Axis::Time, "time")
+            ui.selectable_value(&mut view.axis, Axis::Time, "time")
                 .on_hover_text(
                     "Ticks at round times since the first event (the plot stays one column \
                      per event, so bursts of allocations keep their width)",
                 );
-            ui.selectable_value(&mut cx.doc.axis, Axis::Events, "events")
+            ui.selectable_value(&mut view.axis, Axis::Events, "events")
                 .on_hover_text("Ticks at event numbers");
             ui.separator();
         }
@@ -68,7 +123,7 @@ fn toolbar(ui: &mut Ui, cx: &mut ViewCtx) {
             .on_hover_text("Show the whole trace (Home)")
             .clicked()
         {
-            cx.doc.window = None;
+            view.window = None;
         }
         ui.label(
             RichText::new("wheel: zoom   drag / shift+wheel / arrows: pan   click: select")
@@ -79,9 +134,9 @@ fn toolbar(ui: &mut Ui, cx: &mut ViewCtx) {
 }
 
 /// Visible window, clamped to the trace.
-fn window(cx: &ViewCtx) -> TimeWindow {
-    let n = cx.d.events as f64;
-    let w = cx.doc.window.unwrap_or(TimeWindow { t0: 0.0, t1: n });
+fn window(cx: &ViewCtx, view: &TimelineView) -> TimeWindow {
+    let n = cx.analysis.events as f64;
+    let w = view.window.unwrap_or(TimeWindow { t0: 0.0, t1: n });
     clamp(w, n)
 }
 
@@ -99,7 +154,7 @@ fn clamp(mut w: TimeWindow, n: f64) -> TimeWindow {
 
 /// Per-column sample events: the peak of the filtered allocated total inside each column.
 pub fn columns(cx: &ViewCtx, w: TimeWindow, width: f32) -> (Vec<usize>, Vec<f64>) {
-    let n = cx.d.events;
+    let n = cx.analysis.events;
     let span = w.t1 - w.t0;
     let cols = (width.max(1.0) as usize).min(span.ceil() as usize).max(1);
     let step = span / cols as f64;
@@ -155,7 +210,7 @@ fn quad(mesh: &mut Mesh, r: Rect, color: Color32) {
         .extend_from_slice(&[i, i + 1, i + 2, i, i + 2, i + 3]);
 }
 
-fn plot(ui: &mut Ui, cx: &mut ViewCtx, size: egui::Vec2) {
+fn plot(ui: &mut Ui, cx: &mut ViewCtx, view: &mut TimelineView, size: egui::Vec2) {
     let dark = cx.dark();
     let (resp, painter) = ui.allocate_painter(size, Sense::click_and_drag());
     let axis_left = 72.0;
@@ -164,12 +219,12 @@ fn plot(ui: &mut Ui, cx: &mut ViewCtx, size: egui::Vec2) {
         resp.rect.min + vec2(axis_left, 8.0),
         resp.rect.max - vec2(8.0, axis_bottom),
     );
-    let n = cx.d.events;
-    let mut w = window(cx);
+    let n = cx.analysis.events;
+    let mut w = window(cx, view);
     interact(ui, cx, &resp, rect, &mut w);
-    cx.doc.window = Some(w);
+    view.window = Some(w);
 
-    let s = &cx.d.replay.series;
+    let s = &cx.analysis.replay.series;
     let (events, edges) = columns(cx, w, rect.width());
     let a0 = (w.t0.floor() as usize).min(n - 1);
     let a1 = (w.t1.ceil() as usize).clamp(a0 + 1, n);
@@ -179,11 +234,11 @@ fn plot(ui: &mut Ui, cx: &mut ViewCtx, size: egui::Vec2) {
     let f = Frame { rect, w, ymax };
 
     painter.rect_filled(rect, 0.0, theme::plot_background(dark));
-    let timed = (cx.dd.timed && cx.doc.axis == Axis::Time)
+    let timed = (cx.data.timed && view.axis == Axis::Time)
         .then(|| {
             cx.loaded
                 .snap
-                .trace(cx.d.device)
+                .trace(cx.analysis.device)
                 .map(|t| t.events.as_slice())
         })
         .flatten();
@@ -191,12 +246,12 @@ fn plot(ui: &mut Ui, cx: &mut ViewCtx, size: egui::Vec2) {
 
     // Bands.
     let mut mesh = Mesh::default();
-    let want_alloc = cx.doc.bands == Bands::ByAllocation;
+    let want_alloc = view.bands == Bands::ByAllocation;
     let mut alloc_layout: Option<AllocBands> = None;
     if want_alloc {
         alloc_layout = AllocBands::build(cx, &events, w);
     }
-    let sel_site = cx.doc.selection.site;
+    let sel_site = cx.focus.selection.site;
     let dim = |c: Color32, site: Option<u32>| -> Color32 {
         match sel_site {
             Some(s) if site != Some(s) => c.gamma_multiply(0.35),
@@ -212,13 +267,13 @@ fn plot(ui: &mut Ui, cx: &mut ViewCtx, size: egui::Vec2) {
                 if y0 - y1 < 0.4 {
                     continue;
                 }
-                let site = cx.d.allocation_site.get(k as usize).copied();
+                let site = cx.analysis.allocation_site.get(k as usize).copied();
                 let mut color = site.map_or(theme::other(dark), |s| cx.site_color(s));
                 // Neighbouring allocations of one site alternate shades to stay apart.
                 if k % 2 == 1 {
                     color = shade(color, 0.82);
                 }
-                if cx.doc.selection.allocation == Some(k) {
+                if cx.focus.selection.allocation == Some(k) {
                     color = theme::accent(dark);
                 }
                 quad(
@@ -279,7 +334,7 @@ fn plot(ui: &mut Ui, cx: &mut ViewCtx, size: egui::Vec2) {
     markers(&painter, cx, &f, dark);
 
     // Cursor.
-    let cx_x = f.x(cx.doc.cursor as f64 + 0.5);
+    let cx_x = f.x(cx.focus.cursor as f64 + 0.5);
     if rect.x_range().contains(cx_x) {
         painter.vline(cx_x, rect.y_range(), Stroke::new(1.5, theme::accent(dark)));
     }
@@ -332,16 +387,16 @@ fn plot(ui: &mut Ui, cx: &mut ViewCtx, size: egui::Vec2) {
         resp.clone()
             .on_hover_ui_at_pointer(|ui| hover_text(ui, cx, t, hit));
         if resp.clicked() {
-            cx.doc.cursor = t;
+            cx.focus.cursor = t;
             match hit {
                 Some(Hit::Allocation(k)) => {
-                    cx.doc.selection.allocation = Some(k);
-                    cx.doc.selection.site = cx.d.allocation_site.get(k as usize).copied();
+                    cx.focus.selection.allocation = Some(k);
+                    cx.focus.selection.site = cx.analysis.allocation_site.get(k as usize).copied();
                 }
                 Some(Hit::Group(gi, _)) => cx
-                    .doc
+                    .focus
                     .select_site(cx.lod.groups.get(gi).and_then(|g| g.site)),
-                None => cx.doc.select_site(None),
+                None => cx.focus.select_site(None),
             }
         }
     }
@@ -354,7 +409,7 @@ enum Hit {
 }
 
 fn hover_text(ui: &mut Ui, cx: &ViewCtx, t: usize, hit: Option<Hit>) {
-    let s = &cx.d.replay.series;
+    let s = &cx.analysis.replay.series;
     let mut head = format!("event {t}");
     if let Some(time) = cx.time_of(t) {
         head.push_str(&format!("  {time}"));
@@ -362,8 +417,13 @@ fn hover_text(ui: &mut Ui, cx: &ViewCtx, t: usize, hit: Option<Hit>) {
     ui.label(RichText::new(head).strong());
     match hit {
         Some(Hit::Allocation(k)) => {
-            if let Some(a) = cx.d.replay.allocations.get(k as usize) {
-                let site = cx.d.allocation_site.get(k as usize).copied().unwrap_or(0);
+            if let Some(a) = cx.analysis.replay.allocations.get(k as usize) {
+                let site = cx
+                    .analysis
+                    .allocation_site
+                    .get(k as usize)
+                    .copied()
+                    .unwrap_or(0);
                 ui.label(format!(
                     "{} block ({} requested), stream {}",
                     units::bytes(a.size),
@@ -377,13 +437,14 @@ fn hover_text(ui: &mut Ui, cx: &ViewCtx, t: usize, hit: Option<Hit>) {
         Some(Hit::Group(gi, v)) => {
             let label = match cx.lod.groups.get(gi).and_then(|g| g.site) {
                 Some(site) => {
-                    let fun =
-                        cx.d.sites
-                            .get(site)
-                            .map(|s| s.function.clone())
-                            .unwrap_or_default();
+                    let fun = cx
+                        .analysis
+                        .sites
+                        .get(site)
+                        .map(|s| s.function.clone())
+                        .unwrap_or_default();
                     let cat = cx
-                        .dd
+                        .data
                         .site_category
                         .get(site as usize)
                         .copied()
@@ -407,7 +468,7 @@ fn hover_text(ui: &mut Ui, cx: &ViewCtx, t: usize, hit: Option<Hit>) {
 
 /// "allocated at event 12, freed at event 40 (1.2 ms)".
 pub fn lifetime(cx: &ViewCtx, alloc: u32, free: u32) -> String {
-    if cx.d.events == 0 {
+    if cx.analysis.events == 0 {
         return "in the snapshot at dump time (this device recorded no trace)".into();
     }
     let from = if alloc == NONE {
@@ -422,7 +483,7 @@ pub fn lifetime(cx: &ViewCtx, alloc: u32, free: u32) -> String {
     };
     let mut s = format!("allocated {from}, {to}");
     if alloc != NONE && free != NONE {
-        if let Some(ev) = cx.loaded.snap.trace(cx.d.device).map(|t| &t.events) {
+        if let Some(ev) = cx.loaded.snap.trace(cx.analysis.device).map(|t| &t.events) {
             if let (Some(a), Some(b)) = (ev.get(alloc as usize), ev.get(free as usize)) {
                 if a.time_us != 0 && b.time_us != 0 {
                     s.push_str(&format!(
@@ -444,20 +505,21 @@ struct AllocBands {
 
 impl AllocBands {
     fn build(cx: &ViewCtx, events: &[usize], w: TimeWindow) -> Option<AllocBands> {
-        let n = cx.d.events;
-        let r = &cx.d.replay;
+        let n = cx.analysis.events;
+        let r = &cx.analysis.replay;
         let t0 = (w.t0.floor() as usize).min(n - 1);
         let t1 = (w.t1.ceil() as usize).min(n - 1);
         if t1 - t0 > ALLOC_BUDGET {
             return None;
         }
         // Candidates: allocated at t0, or allocated inside the window.
-        let mut cand: Vec<u32> =
-            cx.d.layout
-                .active_after(r, Some(t0))
-                .into_iter()
-                .filter(|&k| r.allocations[k as usize].allocated_at(t0 as u32))
-                .collect();
+        let mut cand: Vec<u32> = cx
+            .analysis
+            .layout
+            .active_after(r, Some(t0))
+            .into_iter()
+            .filter(|&k| r.allocations[k as usize].allocated_at(t0 as u32))
+            .collect();
         for e in t0 + 1..=t1 {
             let k = r.event_allocation[e];
             if k != NONE && r.allocations[k as usize].alloc_event as usize == e {
@@ -493,7 +555,7 @@ impl AllocBands {
 }
 
 fn interact(ui: &Ui, cx: &mut ViewCtx, resp: &egui::Response, rect: Rect, w: &mut TimeWindow) {
-    let n = cx.d.events as f64;
+    let n = cx.analysis.events as f64;
     let span = w.t1 - w.t0;
     let (scroll, zoom, shift, keys) = ui.input(|i| {
         (
@@ -728,7 +790,7 @@ fn markers(painter: &Painter, cx: &ViewCtx, f: &Frame, dark: bool) {
     // Iteration boundaries: ticks under the plot, thinned to at least 4 px apart.
     let mut last_x = f32::NEG_INFINITY;
     let tick = theme::reserved(dark).gamma_multiply(0.5);
-    let b = &cx.d.iterations.boundaries;
+    let b = &cx.analysis.iterations.boundaries;
     let from = b.partition_point(|&e| (e as f64) < f.w.t0);
     for &e in &b[from..] {
         if !in_view(e) {
@@ -745,7 +807,7 @@ fn markers(painter: &Painter, cx: &ViewCtx, f: &Frame, dark: bool) {
         }
     }
     // Snapshot markers.
-    let m = &cx.d.markers;
+    let m = &cx.analysis.markers;
     let from = m.partition_point(|mk| (mk.event as f64) < f.w.t0);
     let mut last_x = f32::NEG_INFINITY;
     for mk in &m[from..] {
@@ -763,7 +825,7 @@ fn markers(painter: &Painter, cx: &ViewCtx, f: &Frame, dark: bool) {
         }
     }
     // OOMs.
-    for o in &cx.d.ooms {
+    for o in &cx.analysis.ooms {
         if in_view(o.event) {
             let x = f.x(o.event as f64 + 0.5);
             painter.vline(x, rect.y_range(), Stroke::new(2.0, theme::oom(dark)));
@@ -782,10 +844,10 @@ fn legend(ui: &mut Ui, cx: &mut ViewCtx) {
     let dark = cx.dark();
     ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().item_spacing.x = 6.0;
-        match cx.doc.color_by {
+        match cx.focus.color_by {
             ColorBy::Category => {
                 for c in Category::ALL {
-                    swatch(ui, super::category_color(c, dark));
+                    swatch(ui, crate::ui::view::category_color(c, dark));
                     ui.label(c.name());
                     ui.add_space(6.0);
                 }
@@ -795,14 +857,15 @@ fn legend(ui: &mut Ui, cx: &mut ViewCtx) {
                 for g in groups.iter().take(14) {
                     let Some(site) = g.site else { continue };
                     swatch(ui, cx.site_color(site));
-                    let selected = cx.doc.selection.site == Some(site);
+                    let selected = cx.focus.selection.site == Some(site);
                     let label = cx.site_label(site);
                     if ui
                         .selectable_label(selected, RichText::new(label).small())
                         .on_hover_text(format!("peak {}; click to select", units::bytes(g.peak)))
                         .clicked()
                     {
-                        cx.doc.select_site(if selected { None } else { Some(site) });
+                        cx.focus
+                            .select_site(if selected { None } else { Some(site) });
                     }
                 }
                 swatch(ui, theme::other(dark));
@@ -838,7 +901,7 @@ fn legend(ui: &mut Ui, cx: &mut ViewCtx) {
         ui.label(
             RichText::new(format!(
                 "ticks: iterations (from {})",
-                crate::output::words::iteration_source(&cx.d.iterations)
+                crate::output::words::iteration_source(&cx.analysis.iterations)
             ))
             .small()
             .weak(),

@@ -2,7 +2,6 @@
 //! under other settings or another cap, side by side with the recording, with reserved memory
 //! of every scenario overlaid on one chart. The simulations run on a worker thread.
 
-use std::sync::mpsc::{channel, Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,7 +12,8 @@ use crate::model::Snapshot;
 use crate::units;
 use crate::whatif::{self, Recorded, Scenario, Settings, SimResult};
 
-use super::{section, swatch, ViewCtx};
+use crate::ui::job::{Job, Polled, Repaint};
+use crate::ui::view::{section, swatch, View, ViewCtx};
 
 /// One-click variants: the settings users reach for after an OOM.
 const PRESETS: [(&str, &str); 4] = [
@@ -33,14 +33,15 @@ const VARIANT_COLORS: [Color32; 6] = [
     Color32::from_rgb(0x16, 0xa0, 0x85),
 ];
 
-/// The panel's state in one tab.
-pub struct WhatIfState {
+/// The What-if view of one tab: the variants typed, the simulation running or done.
+pub struct WhatIfView {
     /// One variant per line, `PYTORCH_CUDA_ALLOC_CONF` style (`key:value,key:value`), applied
     /// on top of the recorded settings.
     pub variants: String,
     /// Memory cap for the variants (`3GiB`); empty: the cap the recording ran under.
     pub cap: String,
-    job: Option<(usize, Receiver<Result<Outcome, String>>)>,
+    /// The simulations running, and the device they are of.
+    job: Option<(usize, Job<Outcome>)>,
     /// The last outcome and the device it belongs to.
     outcome: Option<(usize, Arc<Outcome>)>,
     error: Option<String>,
@@ -48,9 +49,9 @@ pub struct WhatIfState {
     started: bool,
 }
 
-impl Default for WhatIfState {
+impl Default for WhatIfView {
     fn default() -> Self {
-        WhatIfState {
+        WhatIfView {
             variants: PRESETS[0].1.to_string(),
             cap: String::new(),
             job: None,
@@ -69,7 +70,7 @@ pub struct Outcome {
     pub ms: f64,
 }
 
-impl WhatIfState {
+impl WhatIfView {
     /// Whether a simulation is running (the panel then keeps repainting).
     pub fn busy(&self) -> bool {
         self.job.is_some()
@@ -81,7 +82,7 @@ impl WhatIfState {
     }
 
     /// Starts the simulations of the current variants on a worker thread.
-    pub fn start(&mut self, snap: Arc<Snapshot>, device: usize) {
+    pub fn start(&mut self, snap: Arc<Snapshot>, device: usize, repaint: Repaint) {
         self.started = true;
         self.error = None;
         let cap = match self.cap.trim() {
@@ -113,8 +114,7 @@ impl WhatIfState {
             self.error = Some("give at least one variant, e.g. expandable_segments:True".into());
             return;
         }
-        let (tx, rx) = channel();
-        std::thread::spawn(move || {
+        let job = Job::spawn("memsight-whatif", repaint, move |_| {
             let t = Instant::now();
             let recorded_settings = Settings::from_snapshot(&snap);
             let recorded_cap = whatif::infer_cap(&snap, device);
@@ -130,31 +130,27 @@ impl WhatIfState {
                     (label, sim)
                 })
                 .collect();
-            let _ = tx.send(Ok(Outcome {
+            Outcome {
                 recorded,
                 variants,
                 requests: stream.requests.len(),
                 ms: t.elapsed().as_secs_f64() * 1e3,
-            }));
+            }
         });
-        self.job = Some((device, rx));
+        self.job = Some((device, job));
     }
 
     fn poll(&mut self) {
-        let Some((device, rx)) = &self.job else {
+        let Some((device, job)) = &self.job else {
             return;
         };
-        match rx.try_recv() {
-            Ok(Ok(o)) => {
+        match job.poll() {
+            Polled::Running => {}
+            Polled::Done(o) => {
                 self.outcome = Some((*device, Arc::new(o)));
                 self.job = None;
             }
-            Ok(Err(e)) => {
-                self.error = Some(e);
-                self.job = None;
-            }
-            Err(TryRecvError::Empty) => {}
-            Err(TryRecvError::Disconnected) => {
+            Polled::Lost => {
                 self.error = Some("the simulation stopped unexpectedly".into());
                 self.job = None;
             }
@@ -162,11 +158,16 @@ impl WhatIfState {
     }
 }
 
-pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
-    let device = cx.d.device;
-    let st = &mut cx.doc.whatif;
+impl View for WhatIfView {
+    fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx) {
+        show(self, ui, cx);
+    }
+}
+
+fn show(st: &mut WhatIfView, ui: &mut Ui, cx: &mut ViewCtx) {
+    let device = cx.analysis.device;
     if !st.started {
-        st.start(cx.loaded.snap.clone(), device);
+        st.start(cx.loaded.snap.clone(), device, cx.env.repaint.clone());
     }
     st.poll();
     if st.busy() {
@@ -212,7 +213,7 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
         .on_hover_text("Like torch.cuda.set_per_process_memory_fraction, e.g. 3GiB. Empty: the cap the recording ran under.");
         let run = ui.add_enabled(!st.busy(), egui::Button::new("Simulate"));
         if run.clicked() {
-            st.start(cx.loaded.snap.clone(), device);
+            st.start(cx.loaded.snap.clone(), device, cx.env.repaint.clone());
         }
         if st.busy() {
             ui.spinner();
@@ -339,7 +340,7 @@ fn chart(ui: &mut Ui, cx: &ViewCtx, o: &Outcome) {
     let painter = ui.painter_at(rect);
     let visuals = ui.visuals();
     painter.rect_filled(rect, 4.0, visuals.extreme_bg_color);
-    let events = cx.d.events.max(1);
+    let events = cx.analysis.events.max(1);
     let cols = (rect.width() as usize).max(1);
     let col_of = |e: usize| (e * cols / events).min(cols - 1);
     // Max per column; a column without an event keeps the level of the one before (the
@@ -359,7 +360,16 @@ fn chart(ui: &mut Ui, cx: &ViewCtx, o: &Outcome) {
             .collect()
     };
     let mut lines: Vec<(Color32, Vec<u64>)> = Vec::new();
-    let recorded = columns(&mut cx.d.replay.series.reserved.iter().copied().enumerate());
+    let recorded = columns(
+        &mut cx
+            .analysis
+            .replay
+            .series
+            .reserved
+            .iter()
+            .copied()
+            .enumerate(),
+    );
     lines.push((visuals.text_color(), recorded));
     for (k, (_, sim)) in o.variants.iter().enumerate() {
         let mut points = sim

@@ -1,4 +1,4 @@
-//! Settings that survive restarts (eframe persistence): recent files, theme, source roots.
+//! Preferences that survive restarts (eframe persistence): recent files, theme, source roots.
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +9,7 @@ pub const MAX_RECENT: usize = 12;
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Default)]
 #[serde(default)]
-pub struct Settings {
+pub struct Preferences {
     pub recent: Vec<PathBuf>,
     pub theme: ThemeChoice,
     /// Folders where the Stack panel looks for source files named in frames (the recorded
@@ -18,7 +18,7 @@ pub struct Settings {
     pub show_frame_time: bool,
 }
 
-impl Settings {
+impl Preferences {
     /// Puts `path` first in the recent list.
     pub fn add_recent(&mut self, path: &Path) {
         let p = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());

@@ -1,0 +1,148 @@
+//! What every view is given and the small widgets they share: the [`View`] trait, the
+//! [`ViewCtx`] a view draws from, colours of call sites, byte labels, swatches.
+//!
+//! The views (`views/`) import this module, never each other's parent, so the import graph
+//! has no circle.
+
+use egui::{Color32, RichText, Ui};
+
+use crate::analysis::oom::Category;
+use crate::analysis::DeviceAnalysis;
+use crate::units;
+
+use super::data::{DeviceData, Loaded};
+use super::focus::{ColorBy, Focus};
+use super::job::Repaint;
+use super::lod::Lod;
+use super::preferences::Preferences;
+use super::sources::SourceCache;
+use super::theme;
+
+/// A view: draws itself into `ui` from the loaded file and the tab's shared focus.
+pub trait View {
+    fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx);
+}
+
+/// App-wide things views use.
+pub struct Env<'a> {
+    pub dark: bool,
+    pub preferences: &'a mut Preferences,
+    pub sources: &'a mut SourceCache,
+    /// For views that start background work.
+    pub repaint: Repaint,
+}
+
+/// Everything a view may read or change.
+pub struct ViewCtx<'a, 'e> {
+    pub loaded: &'a Loaded,
+    /// The analysis of the device in view.
+    pub analysis: &'a DeviceAnalysis,
+    /// What was built for drawing that device (site colours, the unfiltered timeline).
+    pub data: &'a DeviceData,
+    /// The timeline to draw: the filtered one when a filter is on.
+    pub lod: &'a Lod,
+    pub focus: &'a mut Focus,
+    pub env: &'a mut Env<'e>,
+}
+
+impl ViewCtx<'_, '_> {
+    pub fn dark(&self) -> bool {
+        self.env.dark
+    }
+
+    /// The colour of call site `site` under the current colouring.
+    pub fn site_color(&self, site: u32) -> Color32 {
+        match self.focus.color_by {
+            ColorBy::Site => match self.data.site_tone.get(site as usize) {
+                Some(&(h, shade)) => theme::site_color(h, shade, self.dark()),
+                None => theme::other(self.dark()),
+            },
+            ColorBy::Category => {
+                let cat = self
+                    .data
+                    .site_category
+                    .get(site as usize)
+                    .copied()
+                    .unwrap_or(Category::Other);
+                category_color(cat, self.dark())
+            }
+        }
+    }
+
+    /// `workloads.py:158` for a site.
+    pub fn site_label(&self, site: u32) -> String {
+        self.analysis
+            .sites
+            .get(site)
+            .map(|s| s.short_label())
+            .unwrap_or_else(|| "<unknown>".into())
+    }
+
+    /// Time of event `e` relative to the first event, when the file has times.
+    pub fn time_of(&self, e: usize) -> Option<String> {
+        let ev = &self.loaded.snap.trace(self.analysis.device)?.events;
+        let first = ev.first()?.time_us;
+        let t = ev.get(e)?.time_us;
+        (first != 0 && t != 0).then(|| format!("+{}", units::duration_us(t - first)))
+    }
+}
+
+/// The colour of a category when the timeline is coloured by category.
+pub fn category_color(cat: Category, dark: bool) -> Color32 {
+    let hue = match cat {
+        Category::Parameters => 0.58,
+        Category::Activations => 0.08,
+        Category::Gradients => 0.33,
+        Category::OptimizerState => 0.80,
+        Category::Other => return theme::other(dark),
+    };
+    theme::site_color(hue, 0.0, dark)
+}
+
+/// Bytes without trailing zeros: `2 GiB`, `1.5 MiB`.
+pub fn short_bytes(n: u64) -> String {
+    let s = units::bytes(n);
+    match s.split_once(' ') {
+        Some((num, unit)) if num.contains('.') => {
+            let num = num.trim_end_matches('0').trim_end_matches('.');
+            format!("{num} {unit}")
+        }
+        _ => s,
+    }
+}
+
+/// A small colour square, as in legends.
+pub fn swatch(ui: &mut Ui, color: Color32) {
+    let (r, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+    ui.painter().rect_filled(r, 2.0, color);
+}
+
+/// A heading for a section of a view.
+pub fn section(ui: &mut Ui, text: &str) {
+    ui.add_space(6.0);
+    ui.label(RichText::new(text).strong().size(15.0));
+    ui.add_space(2.0);
+}
+
+/// The growth that is not a leak, each a link that selects its call site.
+pub fn growth_list(ui: &mut Ui, cx: &mut ViewCtx) {
+    let d = cx.analysis;
+    for g in crate::analysis::findings::explained_growth(d) {
+        ui.horizontal_wrapped(|ui| {
+            swatch(ui, cx.site_color(g.site));
+            if ui
+                .link(RichText::new(cx.site_label(g.site)).monospace())
+                .on_hover_text("Select this call site")
+                .clicked()
+            {
+                cx.focus.select_site(Some(g.site));
+            }
+            ui.label(format!(
+                "{}: {} ({})",
+                g.kind.name(),
+                short_bytes(g.bytes),
+                crate::output::words::growth_kind(g.kind)
+            ));
+        });
+    }
+}
