@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use memsight::analysis::calltree::{CallTree, Frames, Group, TreeOptions};
-use memsight::analysis::Point;
+use memsight::analysis::point::Point;
 use memsight::read::{load_path, LoadOptions};
 
 /// The allocator the `memsight` binary ships with, so that the figures are the product's.

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use memsight::analysis::calltree::{CallTree, Frames, Group, Key, TreeOptions};
-use memsight::analysis::{self, Analysis, Point};
+use memsight::analysis::point::Point;
+use memsight::analysis::{self, Analysis};
 use memsight::model::Snapshot;
 use memsight::output::flamegraph;
 use memsight::read::{load_path, LoadOptions};

@@ -1,6 +1,6 @@
 //! Leak verdicts on every real snapshot whose answer is known: the shared samples (recorded by
 //! ../shared/snapshots/*.py), the recordings in tests/data/recorded/ (scripts/
-//! record_iterations.py), and the public snapshots that other people recorded.
+//! record_iterations.py and scripts/check_record.py), and the public snapshots that other people recorded.
 //!
 //! A file whose truth names no leak must get none; a file with a leak must rank a real leak
 //! line first; the iterations found must be within one of how many the run made. The data
@@ -295,6 +295,52 @@ fn growth_is_named_for_what_it_is() {
         "{:?}",
         d.growth
     );
+}
+
+/// What `memsight.record()` left on an H200 (scripts/check_record.py, tests/data/recorded/
+/// README.md): a leaking loop whose iterations come from `Recorder.step()`'s `memsight.step`
+/// annotations, and a loop under a 2 GiB cap whose OOM the observer dumped as it happened.
+#[test]
+fn python_record_snapshots_are_diagnosed() {
+    let (snap, a) = analyse_recorded("record_leak");
+    let d = main_device(&a);
+    assert_eq!(d.iterations.source, IterationSource::Annotations);
+    assert_eq!(d.iterations.detail.as_deref(), Some("memsight.step"));
+    assert_eq!(d.iterations.count(), 8, "check_record.py runs 8 steps");
+    assert!(d.ooms.is_empty());
+    let leak = d.leaks.first().expect("the kept outputs are a leak");
+    assert!(leak.file.ends_with("/check_record.py"), "{}", leak.file);
+    assert_eq!(leak.line, 59, "the LEAK line of scripts/check_record.py");
+    assert_eq!(leak.growth_bytes_per_iteration, (4u64 << 20) as f64);
+    assert_eq!(leak.live_bytes, 32 << 20, "8 kept outputs of 4 MiB");
+    drop(snap);
+
+    // The dump the OOM observer wrote ends at the failed request; the one the block's end
+    // wrote holds it too, with the observer's own `snapshot` marker after it.
+    for name in ["record_oom_at_oom", "record_oom"] {
+        let (snap, a) = analyse_recorded(name);
+        let d = main_device(&a);
+        assert_eq!(d.ooms.len(), 1, "{name}: one OOM");
+        let oom = &d.ooms[0];
+        assert_eq!(oom.verdict, memsight::analysis::Verdict::Capacity, "{name}");
+        assert_eq!(oom.requested, 512 << 20, "{name}: the 512 MiB activation");
+        assert!(oom.reserved <= 2 << 30, "{name}: within the 2 GiB cap");
+        let trace = snap.trace(d.device).expect("a trace");
+        assert_eq!(trace.events[oom.event].action, memsight::model::Action::Oom);
+        if name == "record_oom_at_oom" {
+            assert_eq!(
+                oom.event + 1,
+                trace.events.len(),
+                "{name}: dumped at the OOM"
+            );
+        }
+        assert_eq!(
+            d.iterations.detail.as_deref(),
+            Some("memsight.step"),
+            "{name}"
+        );
+        assert_eq!(d.iterations.count(), 5, "{name}: 5 steps before the OOM");
+    }
 }
 
 /// Iterations come from the best evidence each file has.

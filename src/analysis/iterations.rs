@@ -4,7 +4,8 @@
 //! boundaries. They are taken from evidence in the file, in this order, and never guessed:
 //!
 //! 1. `snapshot` markers (`torch.cuda.memory._snapshot()` calls), when there are two or more;
-//! 2. `external_annotations` of `record_function` ranges: `ProfilerStep#N`, then
+//! 2. `external_annotations` of `record_function` ranges: `memsight.step#N` (the Python
+//!    package's `memsight.record(...).step()`), `ProfilerStep#N`, then
 //!    `Optimizer.step#...`, `enumerate(DataLoader)#...__next__`, `Optimizer.zero_grad#...`;
 //! 3. the optimizer's `step()` calls, seen as runs of events whose stacks pass through
 //!    `torch/optim/`;
@@ -207,8 +208,11 @@ fn markers(events: &[Event]) -> Option<Iterations> {
     })
 }
 
-/// Annotation names that mark steps, most telling first.
-const STEP_ANNOTATIONS: [&str; 4] = [
+/// Annotation names that mark steps, most telling first. `memsight.step` is what the Python
+/// package's `record(...).step()` opens for each iteration: placed by the user on purpose, it
+/// comes before the profiler's own steps.
+const STEP_ANNOTATIONS: [&str; 5] = [
+    "memsight.step",
     "ProfilerStep",
     "Optimizer.step",
     "enumerate(DataLoader)",

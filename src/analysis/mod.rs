@@ -25,7 +25,6 @@ pub use growth::{Growth, GrowthKind, LeakSuspect};
 pub use iterations::{IterationSource, IterationSpec, Iterations};
 pub use layout::{BlockView, LayoutIndex, SegmentView};
 pub use oom::{OomReport, Verdict};
-pub use point::{Point, PointError};
 pub use replay::{Allocation, Counters, Replay, SegmentSpan, Series, NONE};
 pub use sites::{CallSite, SiteAt, SiteKey, SiteTable};
 

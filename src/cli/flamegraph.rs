@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 
+use crate::analysis;
 use crate::analysis::calltree::{CallTree, Category, Frames, Group, TreeOptions};
-use crate::analysis::{self, point, Point};
+use crate::analysis::point::{self, Point};
 use crate::output::flamegraph::{self, FlameFormat};
 
 #[derive(Debug, clap::Args)]

@@ -9,8 +9,11 @@ pub mod flamegraph;
 pub mod info;
 pub mod ranks;
 pub mod report;
+mod run;
 pub mod summarize;
 pub mod whatif;
+
+pub use run::{error_message, main_with_args};
 
 use std::path::Path;
 use std::time::Instant;

@@ -31,8 +31,13 @@ pub struct ReportArgs {
     pub options: super::analyze::AnalysisArgs,
 }
 
-/// The device and site index of `FILE:LINE` (`device`: only that device).
-fn find_site(a: &analysis::Analysis, spec: &str, device: Option<usize>) -> Result<(usize, u32)> {
+/// The device and site index of `FILE:LINE` (`device`: only that device); `--site` and the
+/// Python package's `Snapshot.report(site=...)`.
+pub fn find_site(
+    a: &analysis::Analysis,
+    spec: &str,
+    device: Option<usize>,
+) -> Result<(usize, u32)> {
     let (file, line) = spec
         .rsplit_once(':')
         .and_then(|(f, l)| Some((f, l.parse::<i64>().ok()?)))

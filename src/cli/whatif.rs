@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Result};
 
+use crate::model::Snapshot;
 use crate::output::write;
 use crate::units::parse_size;
 use crate::whatif::{self, compare, Scenario, Settings};
@@ -80,8 +81,26 @@ fn split_cap(conf: &str) -> Result<(String, Option<u64>)> {
     Ok((rest.join(","), cap))
 }
 
-pub fn run(args: &WhatifArgs) -> Result<i32> {
-    let (snap, load_ms) = super::load(&args.file)?;
+/// The recording and every variant's simulation, for the text table or the JSON.
+pub struct Simulation {
+    pub device: usize,
+    pub stream: whatif::RequestStream,
+    pub recorded: whatif::Recorded,
+    pub results: Vec<whatif::SimResult>,
+    pub extract_ms: f64,
+    pub sim_ms: f64,
+}
+
+impl Simulation {
+    /// The `--json` form: `{"recorded":{...},"variants":[...]}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        compare::to_json(&self.recorded, &self.results)
+    }
+}
+
+/// Runs the variants `args` describes on a loaded snapshot (`args.file` is not read here):
+/// shared by `memsight whatif` and the Python package's `Snapshot.whatif`.
+pub fn simulate(snap: &Snapshot, args: &WhatifArgs) -> Result<Simulation> {
     let device = match args.device {
         Some(d) => d,
         None => snap
@@ -94,19 +113,19 @@ pub fn run(args: &WhatifArgs) -> Result<i32> {
     if snap.trace(device).is_none_or(|t| t.events.is_empty()) {
         bail!("device {device} has no allocator trace to replay");
     }
-    let recorded_settings = Settings::from_snapshot(&snap);
+    let recorded_settings = Settings::from_snapshot(snap);
     let recorded_cap = match &args.recorded_cap {
         Some(c) => Some(size(c)?),
-        None => whatif::infer_cap(&snap, device),
+        None => whatif::infer_cap(snap, device),
     };
     let device_total = match &args.device_memory {
         Some(m) => size(m)?,
         None => whatif::DEFAULT_DEVICE_TOTAL,
     };
     let t = Instant::now();
-    let stream = whatif::extract(&snap, device, &recorded_settings, recorded_cap);
+    let stream = whatif::extract(snap, device, &recorded_settings, recorded_cap);
     let extract_ms = t.elapsed().as_secs_f64() * 1e3;
-    let mut rec = whatif::recorded_from(&snap, &stream, recorded_cap, device_total);
+    let mut rec = whatif::recorded_from(snap, &stream, recorded_cap, device_total);
     rec.cap_inferred = args.recorded_cap.is_none() && recorded_cap.is_some();
 
     let mut base = if args.from_defaults {
@@ -135,7 +154,6 @@ pub fn run(args: &WhatifArgs) -> Result<i32> {
         scenarios.push((s, cap.or(default_cap)));
     }
     let t = Instant::now();
-    let n_scenarios = scenarios.len();
     let results: Vec<_> = scenarios
         .into_iter()
         .map(|(settings, cap)| {
@@ -144,18 +162,33 @@ pub fn run(args: &WhatifArgs) -> Result<i32> {
             whatif::simulate_stream(&stream, &sc)
         })
         .collect();
-    let sim_ms = t.elapsed().as_secs_f64() * 1e3;
+    Ok(Simulation {
+        device,
+        stream,
+        recorded: rec,
+        results,
+        extract_ms,
+        sim_ms: t.elapsed().as_secs_f64() * 1e3,
+    })
+}
 
+pub fn run(args: &WhatifArgs) -> Result<i32> {
+    let (snap, load_ms) = super::load(&args.file)?;
+    let sim = simulate(&snap, args)?;
     let text = if args.json {
-        serde_json::to_string_pretty(&compare::to_json(&rec, &results))? + "\n"
+        serde_json::to_string_pretty(&sim.to_json())? + "\n"
     } else {
+        let device = sim.device;
         let site = |event: u32| compare::site_label(&snap, device, event);
         format!(
-            "Device {device}: {} requests from {} trace events (extracted in {extract_ms:.0} ms, \
-             {n_scenarios} simulation(s) in {sim_ms:.0} ms; file loaded in {load_ms:.0} ms).\n\n{}",
-            stream.requests.len(),
-            stream.events,
-            compare::table(&rec, &results, &site)
+            "Device {device}: {} requests from {} trace events (extracted in {:.0} ms, \
+             {} simulation(s) in {:.0} ms; file loaded in {load_ms:.0} ms).\n\n{}",
+            sim.stream.requests.len(),
+            sim.stream.events,
+            sim.extract_ms,
+            sim.results.len(),
+            sim.sim_ms,
+            compare::table(&sim.recorded, &sim.results, &site)
         )
     };
     write::stdout(&text)?;

@@ -261,7 +261,9 @@ fn median_of(ranks: &[Rank], m: Metric) -> MedianOf {
     }
 }
 
-/// The sites of `a` holding more than at the same site of `b`, largest excess first.
+/// The sites of `a` holding more than at the same site of `b`, largest excess first. A table
+/// keeps its [`TOP_SITES`](super::summary::TOP_SITES) largest sites: one that `b` holds below
+/// its top counts as 0 there, which can only happen for a site smaller than `b`'s 64th.
 pub fn excess_sites(a: &SiteTable, b: &SiteTable, n: usize) -> Vec<SiteExcess> {
     let mut v: Vec<SiteExcess> = sites::join(a.by_key(), b.by_key())
         .into_iter()
