@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::output::ranks::{self, FileFailure};
-use crate::output::write;
-use crate::ranks as job;
+use crate::output::ranks::FileFailure;
+use crate::output::{self, write};
+use crate::ranks;
 
 #[derive(Debug, clap::Args)]
 pub struct RanksArgs {
@@ -43,13 +43,13 @@ pub fn progress_reporter() -> impl Fn(usize, usize) -> bool + Sync {
 }
 
 pub fn run(args: &RanksArgs) -> Result<i32> {
-    let paths = job::expand(&args.inputs)?;
+    let paths = ranks::expand(&args.inputs)?;
     let inputs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     if let Some(out) = super::report::output_file(args.output.as_deref()) {
         write::refuse_input(out, &inputs)?;
     }
-    let jobs = args.jobs.unwrap_or_else(job::default_jobs);
-    let results = job::summarize_all(&paths, &args.options.options(), jobs, &progress_reporter());
+    let jobs = args.jobs.unwrap_or_else(ranks::default_jobs);
+    let results = ranks::summarize_all(&paths, &args.options.options(), jobs, &progress_reporter());
     let mut summaries = Vec::new();
     let mut failures = Vec::new();
     for (path, r) in paths.iter().zip(results) {
@@ -61,7 +61,7 @@ pub fn run(args: &RanksArgs) -> Result<i32> {
             }),
         }
     }
-    let reduced = job::reduce(summaries);
+    let reduced = ranks::reduce(summaries);
     let json = args.json
         || args
             .output
@@ -69,9 +69,9 @@ pub fn run(args: &RanksArgs) -> Result<i32> {
             .and_then(Path::extension)
             .is_some_and(|e| e.eq_ignore_ascii_case("json"));
     let text = if json {
-        serde_json::to_string_pretty(&ranks::to_json(reduced.as_ref(), &failures))? + "\n"
+        serde_json::to_string_pretty(&output::ranks::to_json(reduced.as_ref(), &failures))? + "\n"
     } else {
-        ranks::text(reduced.as_ref(), &failures)
+        output::ranks::text(reduced.as_ref(), &failures)
     };
     if let Err(e) = super::report::write_output(args.output.as_deref(), &text, &inputs) {
         // A closed pipe does not change the exit code: a file that failed still fails it.
