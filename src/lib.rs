@@ -15,6 +15,7 @@ pub mod model;
 pub mod output;
 #[cfg(feature = "python")]
 pub mod python;
+pub mod ranks;
 pub mod read;
 #[cfg(feature = "gui")]
 pub mod ui;

@@ -18,7 +18,7 @@ const LAYERS: [&[&str]; 11] = [
     &["read"],
     &["allocator"],
     &["analysis"],
-    &["whatif"],
+    &["whatif", "ranks"],
     &["output"],
     &["ui"],
     &["cli"],

@@ -82,6 +82,11 @@ fn printing_commands(dir: &Path) -> Vec<(Vec<String>, i32)> {
         ),
         (v(&["whatif", &cap]), 0),
         (v(&["whatif", &cap, "--json"]), 0),
+        (v(&["summarize", &cap]), 0),
+        (v(&["ranks", &cap, &leak]), 0),
+        (v(&["ranks", &cap, &leak, "--json"]), 0),
+        // A file that cannot be read keeps its exit code when nobody reads the output.
+        (v(&["ranks", &cap, &junit]), 2),
     ]
 }
 

@@ -24,14 +24,15 @@
 //! the iteration source (1 for markers and annotations, 0.9 for optimizer steps, 0.8 for the
 //! loop's period). It is capped at 0.99: a trace can show a leak, not prove it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::iterations::{Iterations, MIN_ITERATIONS};
 use super::replay::{Replay, NONE};
 use super::sites::SiteTable;
 
-/// A leak suspect (the `leaks` entries of `analyze --json`, never renamed).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A leak suspect (the `leaks` entries of `analyze --json`, never renamed; read back from
+/// `memsight summarize` files, without `site` and `series`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeakSuspect {
     /// Index into the device's [`SiteTable`].
     #[serde(skip)]

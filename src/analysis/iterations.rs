@@ -21,7 +21,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{Action, Event, Snapshot, StackId};
 
@@ -32,7 +32,7 @@ use super::sites::SiteTable;
 pub const MIN_ITERATIONS: usize = 3;
 
 /// Where the iteration boundaries came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IterationSource {
     /// `snapshot` markers.

@@ -26,7 +26,7 @@ pub use iterations::{IterationSource, IterationSpec, Iterations};
 pub use layout::{BlockView, LayoutIndex, SegmentView};
 pub use oom::{OomReport, Verdict};
 pub use replay::{Allocation, Counters, Replay, SegmentSpan, Series, NONE};
-pub use sites::{CallSite, SiteTable};
+pub use sites::{CallSite, SiteAt, SiteKey, SiteTable};
 
 /// Counters just before a `snapshot` marker entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -74,6 +74,32 @@ pub struct DeviceAnalysis {
     /// Bytes allocated at the peak per path of `record_function` ranges active when they were
     /// allocated (empty when the file has no annotations for this device).
     pub by_annotation: Vec<calltree::AnnotationShare>,
+}
+
+impl DeviceAnalysis {
+    /// Each call site's memory after event `t` (`None`: what is still allocated at the end,
+    /// the only state of a trace-less dump), indexed like `sites.sites`: what `memsight diff`
+    /// compares and `memsight ranks` keeps of each rank.
+    pub fn sites_at(&self, t: Option<usize>) -> Vec<SiteAt> {
+        let mut by_site = vec![SiteAt::default(); self.sites.sites.len()];
+        for (k, a) in self.replay.allocations.iter().enumerate() {
+            let Some(s) = self
+                .allocation_site
+                .get(k)
+                .and_then(|&s| by_site.get_mut(s as usize))
+            else {
+                continue;
+            };
+            if a.allocated_at_point(t) {
+                s.live_bytes += a.size;
+                s.live_blocks += 1;
+            }
+            if a.alloc_event != NONE && t.is_some_and(|t| a.alloc_event as usize <= t) {
+                s.allocs += 1;
+            }
+        }
+        by_site
+    }
 }
 
 /// The analysis of a whole snapshot.

@@ -4,7 +4,9 @@
 //! internals). What a user can act on is the first frame that is *their* code: not PyTorch,
 //! not the Python standard library, not an installed package, not C++ internals.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
 
 use crate::model::{FrameId, Snapshot, StackId};
 
@@ -58,13 +60,67 @@ pub struct CallSite {
 impl CallSite {
     /// `workloads.py:158`-style label: the file name without its directories.
     pub fn short_label(&self) -> String {
-        let name = self.file.rsplit('/').next().unwrap_or(&self.file);
-        if self.line > 0 {
-            format!("{name}:{}", self.line)
-        } else {
-            name.to_string()
+        short_label(&self.file, self.line)
+    }
+
+    /// What identifies the site across files.
+    pub fn key(&self) -> SiteKey {
+        SiteKey {
+            file: self.file.clone(),
+            line: self.line,
+            function: self.function.clone(),
         }
     }
+}
+
+fn short_label(file: &str, line: i64) -> String {
+    let name = file.rsplit('/').next().unwrap_or(file);
+    if line > 0 {
+        format!("{name}:{line}")
+    } else {
+        name.to_string()
+    }
+}
+
+/// A call site as files name it: file, line and function. Sites of two snapshots (two runs,
+/// two ranks) are matched by this key, since their site and stack indices differ.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SiteKey {
+    pub file: String,
+    pub line: i64,
+    pub function: String,
+}
+
+impl SiteKey {
+    /// `workloads.py:158`, as [`CallSite::short_label`].
+    pub fn short_label(&self) -> String {
+        short_label(&self.file, self.line)
+    }
+}
+
+/// A call site's memory at one point of a trace.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SiteAt {
+    /// Bytes allocated (not yet freed by the caller) at the point.
+    pub live_bytes: u64,
+    pub live_blocks: u64,
+    /// Allocations the site made from the start of the trace up to the point.
+    pub allocs: u64,
+}
+
+/// The sites of two tables side by side, matched by key: every key of `a` in order with its
+/// value in `b` (or the default), then the keys only `b` has, in order.
+pub fn join<V: Default>(
+    a: BTreeMap<SiteKey, V>,
+    mut b: BTreeMap<SiteKey, V>,
+) -> Vec<(SiteKey, V, V)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    for (key, x) in a {
+        let y = b.remove(&key).unwrap_or_default();
+        out.push((key, x, y));
+    }
+    out.extend(b.into_iter().map(|(key, y)| (key, V::default(), y)));
+    out
 }
 
 /// All call sites of a device, with a lookup from stacks.

@@ -9,8 +9,10 @@ pub mod explain_oom;
 pub mod flamegraph;
 pub mod info;
 mod input;
+pub mod ranks;
 pub mod report;
 mod run;
+pub mod summarize;
 pub mod whatif;
 
 pub use input::{load, pick_device};

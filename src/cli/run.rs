@@ -44,6 +44,11 @@ enum Command {
     /// Check memory rules for CI: exit 0 when all hold, 1 when one fails, 2 on unreadable input,
     /// 3 when the output cannot be written.
     Check(super::check::CheckArgs),
+    /// The ranks of one distributed job side by side: per-rank peaks, OOMs and leaks, the
+    /// median rank, and the outliers with the call sites that make their difference.
+    Ranks(super::ranks::RanksArgs),
+    /// Write the per-rank summary `memsight ranks` reduces: -o FILE.summary.json.
+    Summarize(super::summarize::SummarizeArgs),
 }
 
 /// Runs the command line on `args` (the program name first, as in `std::env::args_os`) and
@@ -71,6 +76,8 @@ where
         Some(Command::Diff(a)) => super::diff::run(a),
         Some(Command::Check(a)) => super::check::run(a),
         Some(Command::Flamegraph(a)) => super::flamegraph::run(a),
+        Some(Command::Ranks(a)) => super::ranks::run(a),
+        Some(Command::Summarize(a)) => super::summarize::run(a),
         None => run_app(cli.files),
     };
     match result {

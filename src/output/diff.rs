@@ -12,7 +12,9 @@ use std::fmt::Write;
 use serde::Serialize;
 
 pub use crate::analysis::point::{resolve, Point, PointError};
-use crate::analysis::{DeviceAnalysis, NONE};
+use crate::analysis::sites::{self, SiteKey};
+use crate::analysis::DeviceAnalysis;
+pub use crate::analysis::SiteAt;
 use crate::model::Snapshot;
 use crate::units::{bytes, signed_bytes};
 
@@ -23,16 +25,6 @@ pub struct Side<'a> {
     pub snap: &'a Snapshot,
     pub device: &'a DeviceAnalysis,
     pub point: Point,
-}
-
-/// A call site's memory at one point.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct SiteAt {
-    /// Bytes allocated (not yet freed by the caller) at the point.
-    pub live_bytes: u64,
-    pub live_blocks: u64,
-    /// Allocations the site made from the start of the trace up to the point.
-    pub allocs: u64,
 }
 
 /// How a call site changed from A to B.
@@ -127,44 +119,28 @@ impl Diff {
     }
 }
 
-type Key = (String, i64, String);
-
-fn sites_at(d: &DeviceAnalysis, t: Option<usize>) -> BTreeMap<Key, (String, SiteAt)> {
-    let mut by_site: Vec<SiteAt> = vec![SiteAt::default(); d.sites.sites.len()];
-    for (k, a) in d.replay.allocations.iter().enumerate() {
-        let Some(s) = d
-            .allocation_site
-            .get(k)
-            .and_then(|&s| by_site.get_mut(s as usize))
-        else {
-            continue;
-        };
-        if a.allocated_at_point(t) {
-            s.live_bytes += a.size;
-            s.live_blocks += 1;
-        }
-        if a.alloc_event != NONE && t.is_some_and(|t| a.alloc_event as usize <= t) {
-            s.allocs += 1;
-        }
-    }
+/// The sites live (or allocating) at `t`, by key.
+fn sites_at(d: &DeviceAnalysis, t: Option<usize>) -> BTreeMap<SiteKey, SiteAt> {
     let mut out = BTreeMap::new();
-    for (i, at) in by_site.into_iter().enumerate() {
+    for (i, at) in d.sites_at(t).into_iter().enumerate() {
         if at.live_bytes == 0 && at.allocs == 0 {
             continue;
         }
-        let site = &d.sites.sites[i];
-        let key = (site.file.clone(), site.line, site.function.clone());
-        let label = if site.file == "<unknown>" {
-            super::report::model::NO_STACK.to_string()
-        } else {
-            site.short_label()
-        };
-        let e = out.entry(key).or_insert_with(|| (label, SiteAt::default()));
-        e.1.live_bytes += at.live_bytes;
-        e.1.live_blocks += at.live_blocks;
-        e.1.allocs += at.allocs;
+        let e: &mut SiteAt = out.entry(d.sites.sites[i].key()).or_default();
+        e.live_bytes += at.live_bytes;
+        e.live_blocks += at.live_blocks;
+        e.allocs += at.allocs;
     }
     out
+}
+
+/// `workloads.py:158`, or what reports call a block without a stack.
+fn label(key: &SiteKey) -> String {
+    if key.file == "<unknown>" {
+        super::report::model::NO_STACK.to_string()
+    } else {
+        key.short_label()
+    }
 }
 
 fn summary(side: &Side, t: Option<usize>) -> SideSummary {
@@ -199,10 +175,8 @@ fn summary(side: &Side, t: Option<usize>) -> SideSummary {
 pub fn diff(a: &Side, b: &Side) -> Result<Diff, PointError> {
     let ta = resolve(a.device, a.point)?;
     let tb = resolve(b.device, b.point)?;
-    let sa = sites_at(a.device, ta);
-    let mut sb = sites_at(b.device, tb);
     let mut sites = Vec::new();
-    let mut push = |key: Key, label: String, x: SiteAt, y: SiteAt| {
+    for (key, x, y) in sites::join(sites_at(a.device, ta), sites_at(b.device, tb)) {
         let delta = y.live_bytes as i64 - x.live_bytes as i64;
         let change = if x.live_bytes == 0 && y.live_bytes > 0 {
             Change::New
@@ -216,22 +190,15 @@ pub fn diff(a: &Side, b: &Side) -> Result<Diff, PointError> {
             Change::Same
         };
         sites.push(SiteDiff {
-            label,
-            file: key.0,
-            line: key.1,
-            function: key.2,
+            label: label(&key),
+            file: key.file,
+            line: key.line,
+            function: key.function,
             a: x,
             b: y,
             delta_bytes: delta,
             change,
         });
-    };
-    for (key, (label, x)) in sa {
-        let y = sb.remove(&key).map(|v| v.1).unwrap_or_default();
-        push(key, label, x, y);
-    }
-    for (key, (label, y)) in sb {
-        push(key, label, SiteAt::default(), y);
     }
     sites.sort_by(|x, y| {
         y.delta_bytes

@@ -5,6 +5,7 @@ pub mod check;
 pub mod diff;
 pub mod flamegraph;
 pub mod info;
+pub mod ranks;
 pub mod report;
 pub mod words;
 pub mod write;
