@@ -76,3 +76,10 @@ sleep 2
 xdotool mousemove 600 560                  # hover the chart: every scenario at that event
 shot whatif
 stop
+
+# A job's ranks side by side: a folder with the two ranks of the DDP job.
+job=$(mktemp -d)
+ln -s "$PWD/../shared/snapshots/ddp_rank0.pickle" "$PWD/../shared/snapshots/ddp_rank1.pickle" "$job/"
+start "$job"
+shot ranks
+stop

@@ -921,3 +921,35 @@ fn the_call_tree_adds_up_to_the_peak_and_shows_what_grew() {
         "its call site is selected"
     );
 }
+
+/// The two ranks of the DDP job side by side: rank 0 is the outlier, with its evaluation line;
+/// a rank's Open button opens its file in a tab of its own.
+#[test]
+fn the_ranks_of_a_job_side_by_side_name_the_outlier() {
+    let paths: Vec<PathBuf> = ["ddp_rank0", "ddp_rank1"]
+        .iter()
+        .map(|n| common::snapshot_path(n).unwrap_or_else(|| panic!("no snapshot {n}")))
+        .collect();
+    let mut h = app_with(vec![Source::Ranks(paths.clone())]);
+    let tab = h.state().active_tab().expect("a tab");
+    let TabState::Ranks(r) = &tab.state else {
+        panic!("the ranks did not load");
+    };
+    let job = r.job.as_ref().expect("a comparison");
+    assert!(job.outliers.iter().any(|o| o.rank == 0));
+    assert!(h
+        .query_by_label_contains("rank 0: peak allocated")
+        .is_some());
+    assert!(h.query_all_by_label_contains("ranks.py:47").count() >= 1);
+    assert!(h.query_by_label_contains("Memory of each rank").is_some());
+    let buttons: Vec<_> = h.get_all_by_label("Open").collect();
+    assert_eq!(buttons.len(), 2, "one Open button per rank");
+    buttons[1].click();
+    h.run_steps(3);
+    wait_loaded(&mut h, Duration::from_secs(120));
+    assert_eq!(h.state().tabs.len(), 2);
+    assert_eq!(
+        h.state().active_tab().expect("a tab").source,
+        Source::Path(paths[1].clone())
+    );
+}

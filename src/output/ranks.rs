@@ -177,7 +177,7 @@ pub fn metric_name(m: Metric) -> &'static str {
 }
 
 /// `rank 3` or, for a rank with several devices in the job, `rank 3 device 1`.
-fn who(job: &Job, rank: u32, device: usize) -> String {
+pub fn who(job: &Job, rank: u32, device: usize) -> String {
     let devices = job.ranks.iter().filter(|r| r.rank == rank).count();
     if devices > 1 {
         format!("rank {rank} device {device}")
@@ -187,7 +187,7 @@ fn who(job: &Job, rank: u32, device: usize) -> String {
 }
 
 /// `ranks.py:47 (<module>)`.
-fn site(key: &crate::analysis::SiteKey) -> String {
+pub fn site(key: &crate::analysis::SiteKey) -> String {
     if key.function.is_empty() {
         key.short_label()
     } else {

@@ -15,7 +15,7 @@ use super::extensions::{export_formats, ExportFormat, ExportScope};
 use super::filters::{Filter, Pool};
 use super::focus::{Focus, ViewId};
 use super::job::Repaint;
-use super::loader::{LoadJob, Source};
+use super::loader::{LoadJob, RanksJob, Source};
 use super::preferences::{self, Preferences};
 use super::sources::SourceCache;
 use super::tab::{Tab, TabState};
@@ -57,7 +57,7 @@ impl MemsightApp {
                 preferences::EMBEDDED_SAMPLE,
             )]
         } else {
-            files.into_iter().map(Source::Path).collect()
+            files.into_iter().map(source_of).collect()
         };
         Self::with_sources(&cc.egui_ctx, prefs, sources)
     }
@@ -108,8 +108,13 @@ impl MemsightApp {
         if let Some(p) = source.path() {
             self.preferences.add_recent(p);
         }
-        let job = LoadJob::start(source.clone(), self.repaint.clone());
-        self.tabs.push(Tab::loading(source, job));
+        let state = match &source {
+            Source::Ranks(paths) => {
+                TabState::LoadingRanks(RanksJob::start(paths.clone(), self.repaint.clone()))
+            }
+            _ => TabState::Loading(LoadJob::start(source.clone(), self.repaint.clone())),
+        };
+        self.tabs.push(Tab::loading(source, state));
         self.active = self.tabs.len() - 1;
     }
 
@@ -143,7 +148,7 @@ impl MemsightApp {
             if let Ok(paths) = rx.try_recv() {
                 self.dialog = None;
                 for p in paths {
-                    self.open(Source::Path(p));
+                    self.open(source_of(p));
                 }
             }
         }
@@ -152,6 +157,23 @@ impl MemsightApp {
                 self.notice = Some((msg, Instant::now()));
             }
         }
+    }
+
+    /// File > Open a job's ranks: a folder of one snapshot per rank, compared side by side.
+    fn open_ranks_dialog(&mut self) {
+        if self.dialog.is_some() {
+            return;
+        }
+        let (tx, rx) = channel();
+        let repaint = self.repaint.clone();
+        std::thread::spawn(move || {
+            let dir = rfd::FileDialog::new()
+                .set_title("Open the folder of a job's snapshots (one per rank)")
+                .pick_folder();
+            let _ = tx.send(dir.into_iter().collect());
+            repaint();
+        });
+        self.dialog = Some(rx);
     }
 
     /// File > Open: the dialog runs on its own thread so the window keeps painting.
@@ -251,6 +273,14 @@ impl MemsightApp {
             ui.menu_button("File", |ui| {
                 if Command::Open.menu_button(ui) {
                     run = Some(Command::Open);
+                    ui.close();
+                }
+                if ui
+                    .button("Open a job's ranks (folder)...")
+                    .on_hover_text("One snapshot per rank, compared side by side")
+                    .clicked()
+                {
+                    self.open_ranks_dialog();
                     ui.close();
                 }
                 ui.menu_button("Open recent", |ui| {
@@ -363,6 +393,11 @@ impl MemsightApp {
                     .on_hover_text(match &d.source {
                         Source::Path(p) => p.display().to_string(),
                         Source::Embedded(..) => "sample built into memsight".into(),
+                        Source::Ranks(paths) => paths
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join("\n"),
                     });
                 if resp.clicked() {
                     self.active = i;
@@ -402,7 +437,7 @@ impl MemsightApp {
             // Native drops name a path; the reader opens (and decompresses) it itself.
             let p = f.path();
             if !p.as_os_str().is_empty() {
-                self.open(Source::Path(p.to_path_buf()));
+                self.open(source_of(p.to_path_buf()));
             }
         }
         if hovering {
@@ -527,34 +562,28 @@ impl MemsightApp {
             welcome(ui);
             return;
         };
+        // A rank the Ranks view asked to open in a tab of its own.
+        let mut open = None;
         match &doc.state {
             TabState::Loading(job) => {
-                let mut cancel = false;
-                ui.vertical_centered(|ui| {
-                    ui.add_space(ui.available_height() / 3.0);
-                    ui.heading(format!("Opening {}", doc.source.title()));
-                    let (label, frac) = match job.phase() {
-                        super::loader::Phase::Reading => ("Reading", job.fraction()),
-                        super::loader::Phase::Analysing => ("Replaying the allocator", 1.0),
-                        super::loader::Phase::Indexing => ("Indexing for the timeline", 1.0),
-                    };
-                    ui.add(
-                        egui::ProgressBar::new(frac)
-                            .desired_width(420.0)
-                            .text(format!(
-                                "{label}  {:.0}%   {:.1} s",
-                                frac * 100.0,
-                                job.started().elapsed().as_secs_f32()
-                            ))
-                            .animate(true),
-                    );
-                    ui.add_space(8.0);
-                    if ui.button("Cancel").clicked() {
-                        cancel = true;
-                    }
-                });
-                if cancel {
+                let (label, frac) = match job.phase() {
+                    super::loader::Phase::Reading => ("Reading", job.fraction()),
+                    super::loader::Phase::Analysing => ("Replaying the allocator", 1.0),
+                    super::loader::Phase::Indexing => ("Indexing for the timeline", 1.0),
+                };
+                if progress_screen(ui, &doc.source.title(), label, frac, job.started()) {
                     job.cancel();
+                }
+            }
+            TabState::LoadingRanks(job) => {
+                let frac = job.fraction();
+                if progress_screen(ui, &doc.source.title(), "Summarising", frac, job.started()) {
+                    job.cancel();
+                }
+            }
+            TabState::Ranks(r) => {
+                if let Some(path) = super::views::ranks::show(ui, r, dark) {
+                    open = Some(path);
                 }
             }
             TabState::Failed(msg) => {
@@ -576,7 +605,9 @@ impl MemsightApp {
                 });
                 if retry {
                     let src = doc.source.clone();
-                    doc.state = TabState::Loading(LoadJob::start(src, self.repaint.clone()));
+                    self.tabs.remove(self.active);
+                    self.open(src);
+                    return;
                 }
             }
             TabState::Ready(l) => {
@@ -633,6 +664,18 @@ impl MemsightApp {
                 doc.state = TabState::Loading(job);
             }
         }
+        if let Some(path) = open {
+            self.open(Source::Path(path));
+        }
+    }
+}
+
+/// What a path opens as: a folder is a job's ranks, side by side; a file is one snapshot.
+fn source_of(path: PathBuf) -> Source {
+    if path.is_dir() {
+        Source::Ranks(vec![path])
+    } else {
+        Source::Path(path)
     }
 }
 
@@ -642,6 +685,29 @@ fn roots_to_text(roots: &[PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The screen of a tab being loaded: what, how far, since when, and a Cancel button (whether
+/// it was clicked).
+fn progress_screen(ui: &mut Ui, title: &str, label: &str, frac: f32, started: Instant) -> bool {
+    let mut cancel = false;
+    ui.vertical_centered(|ui| {
+        ui.add_space(ui.available_height() / 3.0);
+        ui.heading(format!("Opening {title}"));
+        ui.add(
+            egui::ProgressBar::new(frac)
+                .desired_width(420.0)
+                .text(format!(
+                    "{label}  {:.0}%   {:.1} s",
+                    frac * 100.0,
+                    started.elapsed().as_secs_f32()
+                ))
+                .animate(true),
+        );
+        ui.add_space(8.0);
+        cancel = ui.button("Cancel").clicked();
+    });
+    cancel
 }
 
 fn welcome(ui: &mut Ui) {

@@ -20,6 +20,8 @@ pub enum Source {
     Path(PathBuf),
     /// Bytes built into the binary (the bundled sample), with a display name.
     Embedded(&'static str, &'static [u8]),
+    /// The snapshots of one job's ranks (files, or folders of them), compared side by side.
+    Ranks(Vec<PathBuf>),
 }
 
 impl Source {
@@ -31,13 +33,17 @@ impl Source {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| p.display().to_string()),
             Source::Embedded(name, _) => (*name).to_string(),
+            Source::Ranks(paths) => match paths.as_slice() {
+                [one] => format!("ranks in {}", Source::Path(one.clone()).title()),
+                many => format!("{} ranks", many.len()),
+            },
         }
     }
 
     pub fn path(&self) -> Option<&PathBuf> {
         match self {
             Source::Path(p) => Some(p),
-            Source::Embedded(..) => None,
+            Source::Embedded(..) | Source::Ranks(_) => None,
         }
     }
 }
@@ -119,6 +125,7 @@ fn run(source: &Source, w: &Worker) -> Result<Loaded, String> {
     let loaded = match source {
         Source::Path(path) => crate::read::load_path(path, &opts),
         Source::Embedded(_, bytes) => crate::read::load_bytes(bytes, &opts),
+        Source::Ranks(_) => return Err("a job's ranks open with RanksJob".into()),
     };
     let snap = match loaded {
         Ok(s) => s,
@@ -161,4 +168,76 @@ fn analyse(
         load_ms,
         analyze_ms,
     })
+}
+
+/// A job's ranks, summarised and compared.
+pub struct RanksLoaded {
+    /// `None` when no file could be read.
+    pub job: Option<crate::ranks::Job>,
+    /// Each file that could not be read, and why.
+    pub errors: Vec<crate::output::ranks::FileFailure>,
+    /// The files, in the order of `job`'s ranks' `file` names.
+    pub paths: Vec<PathBuf>,
+}
+
+/// Summarising a job's ranks on worker threads (one snapshot per worker at a time, so memory
+/// stays bounded whatever the number of files: `ranks::summarize_all`).
+pub struct RanksJob(Job<Result<RanksLoaded, String>>);
+
+impl RanksJob {
+    pub fn start(paths: Vec<PathBuf>, repaint: Repaint) -> RanksJob {
+        RanksJob(Job::spawn("memsight-ranks", repaint, move |w| {
+            let files = crate::ranks::expand(&paths).map_err(|e| e.to_string())?;
+            let progress = |done: usize, total: usize| {
+                w.progress(done as u64, total as u64);
+                !w.is_cancelled()
+            };
+            let results = crate::ranks::summarize_all(
+                &files,
+                &Options::default(),
+                crate::ranks::default_jobs(),
+                &progress,
+            );
+            let mut summaries = Vec::new();
+            let mut errors = Vec::new();
+            for (path, r) in files.iter().zip(results) {
+                match r {
+                    Ok(s) => summaries.push(s),
+                    Err(e) => errors.push(crate::output::ranks::FileFailure {
+                        file: path.display().to_string(),
+                        error: e.to_string(),
+                    }),
+                }
+            }
+            if w.is_cancelled() {
+                return Err(CANCELLED.into());
+            }
+            Ok(RanksLoaded {
+                job: crate::ranks::reduce(summaries),
+                errors,
+                paths: files,
+            })
+        }))
+    }
+
+    /// Fraction of the files summarised (0..1).
+    pub fn fraction(&self) -> f32 {
+        self.0.fraction()
+    }
+
+    pub fn started(&self) -> std::time::Instant {
+        self.0.started
+    }
+
+    pub fn cancel(&self) {
+        self.0.cancel();
+    }
+
+    pub fn poll(&self) -> Option<Result<RanksLoaded, String>> {
+        match self.0.poll() {
+            Polled::Running => None,
+            Polled::Done(r) => Some(r),
+            Polled::Lost => Some(Err("the ranks' worker stopped unexpectedly".to_string())),
+        }
+    }
 }

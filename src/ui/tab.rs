@@ -3,7 +3,7 @@
 
 use super::data::Loaded;
 use super::focus::Focus;
-use super::loader::{LoadJob, Source};
+use super::loader::{LoadJob, RanksJob, RanksLoaded, Source};
 use super::views::Views;
 
 /// Where a tab is in its life.
@@ -11,6 +11,9 @@ pub enum TabState {
     Loading(LoadJob),
     Failed(String),
     Ready(Box<Loaded>),
+    /// A job's ranks being summarised, then compared (see `views::ranks`).
+    LoadingRanks(RanksJob),
+    Ranks(Box<RanksLoaded>),
 }
 
 /// One open file.
@@ -22,11 +25,11 @@ pub struct Tab {
 }
 
 impl Tab {
-    /// A tab whose file is being loaded by `job`.
-    pub fn loading(source: Source, job: LoadJob) -> Tab {
+    /// A tab whose file (or job of ranks) is being loaded by `state`.
+    pub fn loading(source: Source, state: TabState) -> Tab {
         Tab {
             source,
-            state: TabState::Loading(job),
+            state,
             focus: Focus::default(),
             views: Views::default(),
         }
@@ -40,7 +43,7 @@ impl Tab {
     }
 
     pub fn is_loading(&self) -> bool {
-        matches!(self.state, TabState::Loading(_))
+        matches!(self.state, TabState::Loading(_) | TabState::LoadingRanks(_))
     }
 
     /// Whether work for this tab runs in the background (the app then keeps repainting).
@@ -70,6 +73,14 @@ impl Tab {
                         }
                         TabState::Ready(Box::new(l))
                     }
+                    Err(e) => TabState::Failed(e),
+                };
+            }
+        }
+        if let TabState::LoadingRanks(job) = &self.state {
+            if let Some(r) = job.poll() {
+                self.state = match r {
+                    Ok(l) => TabState::Ranks(Box::new(l)),
                     Err(e) => TabState::Failed(e),
                 };
             }

@@ -9,6 +9,7 @@
 pub mod calltree;
 pub mod diagnosis;
 pub mod leaks;
+pub mod ranks;
 pub mod segments;
 pub mod stack;
 pub mod summary;
