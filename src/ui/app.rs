@@ -303,20 +303,9 @@ impl MemsightApp {
                     }
                 });
                 ui.menu_button("Samples", |ui| {
-                    if ui.button("train_val_leak (built in)").clicked() {
-                        self.open(Source::Embedded(
-                            preferences::EMBEDDED_NAME,
-                            preferences::EMBEDDED_SAMPLE,
-                        ));
-                        ui.close();
-                    }
-                    for p in preferences::sample_files() {
-                        let name = p
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default();
-                        if ui.button(name).clicked() {
-                            self.open(Source::Path(p));
+                    for (name, bytes) in &preferences::SAMPLES {
+                        if ui.button(*name).clicked() {
+                            self.open(Source::Embedded(name, bytes));
                             ui.close();
                         }
                     }
@@ -381,7 +370,8 @@ impl MemsightApp {
     }
 
     fn tab_bar(&mut self, ui: &mut Ui) {
-        ui.horizontal(|ui| {
+        // Wraps onto more rows when the tabs outgrow the window.
+        ui.horizontal_wrapped(|ui| {
             let mut close = None;
             for (i, d) in self.tabs.iter().enumerate() {
                 let mut title = d.source.title();
@@ -732,8 +722,9 @@ fn view_bar(ui: &mut Ui, l: &Loaded, focus: &mut Focus, repaint: Repaint) {
     ui.horizontal(|ui| {
         let mut f: Filter = focus.filtered.filter.clone();
         let mut device = focus.device;
+        let label = ui.label("device");
         if l.devices.len() > 1 {
-            egui::ComboBox::new("device", "device")
+            egui::ComboBox::from_id_salt("device")
                 .selected_text(format!(
                     "cuda:{}",
                     l.analysis
@@ -752,7 +743,9 @@ fn view_bar(ui: &mut Ui, l: &Loaded, focus: &mut Focus, repaint: Repaint) {
                             );
                         }
                     }
-                });
+                })
+                .response
+                .labelled_by(label.id);
         } else if let Some(a) = l
             .devices
             .first()
@@ -768,16 +761,27 @@ fn view_bar(ui: &mut Ui, l: &Loaded, focus: &mut Focus, repaint: Repaint) {
             return;
         };
         ui.separator();
-        egui::ComboBox::new("stream", "stream")
+        // Streams are numbered in the order of their handles (the default stream, handle 0,
+        // first when it allocates); the raw handle is in the tooltip.
+        let stream_name = |s: u64| match dd.streams.iter().position(|&x| x == s) {
+            Some(i) => format!("stream {i}"),
+            None => format!("{s:#x}"),
+        };
+        let label = ui.label("stream");
+        egui::ComboBox::from_id_salt("stream")
             .width(90.0)
-            .selected_text(f.stream.map_or("all".to_string(), |s| s.to_string()))
+            .selected_text(f.stream.map_or("all".to_string(), stream_name))
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut f.stream, None, "all");
                 for &s in &dd.streams {
-                    ui.selectable_value(&mut f.stream, Some(s), s.to_string());
+                    ui.selectable_value(&mut f.stream, Some(s), stream_name(s))
+                        .on_hover_text(format!("CUDA stream handle {s:#x}"));
                 }
-            });
-        egui::ComboBox::new("pool", "pool")
+            })
+            .response
+            .labelled_by(label.id);
+        let label = ui.label("pool");
+        egui::ComboBox::from_id_salt("pool")
             .width(70.0)
             .selected_text(match f.pool {
                 Pool::All => "all",
@@ -788,7 +792,9 @@ fn view_bar(ui: &mut Ui, l: &Loaded, focus: &mut Focus, repaint: Repaint) {
                 ui.selectable_value(&mut f.pool, Pool::All, "all");
                 ui.selectable_value(&mut f.pool, Pool::Small, "small (<= 1 MiB)");
                 ui.selectable_value(&mut f.pool, Pool::Large, "large");
-            });
+            })
+            .response
+            .labelled_by(label.id);
         ui.label("min size");
         let mut mib = f.min_size as f64 / (1u64 << 20) as f64;
         if ui

@@ -44,28 +44,64 @@ pub fn samples_dir() -> Option<PathBuf> {
     candidates.into_iter().find(|p| p.is_dir())
 }
 
-/// The sample snapshots found in [`samples_dir`], sorted by name.
-pub fn sample_files() -> Vec<PathBuf> {
-    let Some(dir) = samples_dir() else {
-        return Vec::new();
-    };
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    let n = p.to_string_lossy();
-                    n.ends_with(".pickle") || n.ends_with(".pickle.xz") || n.ends_with(".pickle.gz")
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
 /// The small sample built into the binary, so the app always has something to show.
 pub const EMBEDDED_NAME: &str = "train_val_leak.pickle";
 pub static EMBEDDED_SAMPLE: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/sample_snapshots/train_val_leak.pickle"
 ));
+
+/// Every bundled sample, built into the binary so File > Samples works wherever memsight is
+/// installed (a binary has no source tree beside it): name and bytes, in menu order.
+pub static SAMPLES: [(&str, &[u8]); 5] = [
+    (EMBEDDED_NAME, EMBEDDED_SAMPLE),
+    (
+        "capacity_oom.pickle",
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/sample_snapshots/capacity_oom.pickle"
+        )),
+    ),
+    (
+        "frag_oom.pickle",
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/sample_snapshots/frag_oom.pickle"
+        )),
+    ),
+    (
+        "frag_oom_expandable.pickle",
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/sample_snapshots/frag_oom_expandable.pickle"
+        )),
+    ),
+    (
+        "gpt_train_amp.pickle",
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/sample_snapshots/gpt_train_amp.pickle"
+        )),
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_bundled_sample_is_built_in_byte_for_byte() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_snapshots");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .expect("sample_snapshots/")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".pickle"))
+            .collect();
+        on_disk.sort();
+        let mut built_in: Vec<String> = super::SAMPLES.iter().map(|s| s.0.to_string()).collect();
+        built_in.sort();
+        assert_eq!(on_disk, built_in);
+        for (name, bytes) in &super::SAMPLES {
+            assert_eq!(std::fs::read(dir.join(name)).expect("a sample"), *bytes);
+        }
+    }
+}

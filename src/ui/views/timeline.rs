@@ -86,6 +86,17 @@ impl View for TimelineView {
             }
         }
         toolbar(ui, cx, self);
+        let filtered = cx.focus.filtered.lod.is_some();
+        if filtered && cx.lod.total[cx.lod.total_max.argmax(&cx.lod.total, 0, n)] == 0 {
+            ui.add_space(20.0);
+            ui.label(
+                RichText::new(
+                    "No allocation passes the filters: loosen them (or clear them) to see bands.",
+                )
+                .color(theme::warn(cx.dark())),
+            );
+            return;
+        }
         let legend_h = 64.0;
         let avail = ui.available_size();
         let size = vec2(avail.x, (avail.y - legend_h).max(120.0));
