@@ -879,6 +879,19 @@ fn the_call_tree_adds_up_to_the_peak_and_shows_what_grew() {
         ))
         .is_some());
 
+    // Grouped by annotation range, the same bytes sit under the groups.
+    h.state_mut().active_tab_mut().unwrap().views.calltree.group =
+        memsight::ui::views::calltree::GroupBy::Annotation;
+    wait_tree(&mut h, false);
+    {
+        let tab = h.state().active_tab().expect("a tab");
+        let d = &tab.loaded().expect("loaded").analysis.devices[0];
+        let b = tab.views.calltree.tree().expect("a tree");
+        assert_eq!(b.tree.root().bytes, d.peak.allocated);
+        assert!(b.tree.labels.len() >= 1, "at least the no-annotation group");
+    }
+    h.state_mut().active_tab_mut().unwrap().views.calltree.group =
+        memsight::ui::views::calltree::GroupBy::Stack;
     h.state_mut().active_tab_mut().unwrap().views.calltree.since =
         memsight::ui::views::calltree::Since::FirstEvent;
     wait_tree(&mut h, true);
@@ -942,6 +955,12 @@ fn the_ranks_of_a_job_side_by_side_name_the_outlier() {
         .is_some());
     assert!(h.query_all_by_label_contains("ranks.py:47").count() >= 1);
     assert!(h.query_by_label_contains("Memory of each rank").is_some());
+    // Rank 0 against the median rank (rank 1): the evaluation line is what rank 0 holds more.
+    assert!(h.query_by_label_contains("Compare two ranks").is_some());
+    assert!(
+        h.query_by_label("+612.35 MiB").is_some(),
+        "the pair table cell"
+    );
     let buttons: Vec<_> = h.get_all_by_label("Open").collect();
     assert_eq!(buttons.len(), 2, "one Open button per rank");
     buttons[1].click();

@@ -572,7 +572,7 @@ impl MemsightApp {
                 }
             }
             TabState::Ranks(r) => {
-                if let Some(path) = super::views::ranks::show(ui, r, dark) {
+                if let Some(path) = super::views::ranks::show(ui, &mut doc.views.ranks, r, dark) {
                     open = Some(path);
                 }
             }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use egui::{pos2, vec2, Color32, Rect, RichText, Sense, Stroke, Ui};
 
-use crate::analysis::calltree::{CallTree, Frames, TreeOptions};
+use crate::analysis::calltree::{CallTree, Frames, Group, TreeOptions};
 use crate::analysis::DeviceAnalysis;
 use crate::model::Snapshot;
 use crate::output::flamegraph;
@@ -46,8 +46,28 @@ impl Since {
     }
 }
 
-/// What a tree depends on: the focus epoch, the cursor, the base event, the folding.
-type TreeKey = (u64, usize, Option<usize>, Frames);
+/// What sits above the stack in the view (the tree's [`Group`] without user categories).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupBy {
+    #[default]
+    Stack,
+    Annotation,
+    CompileContext,
+}
+
+impl GroupBy {
+    fn group(self) -> Group {
+        match self {
+            GroupBy::Stack => Group::Stack,
+            GroupBy::Annotation => Group::Annotation,
+            GroupBy::CompileContext => Group::CompileContext,
+        }
+    }
+}
+
+/// What a tree depends on: the focus epoch, the cursor, the base event, the folding, the
+/// grouping.
+type TreeKey = (u64, usize, Option<usize>, Frames, GroupBy);
 
 /// A tree with what the view shows of it.
 pub struct Built {
@@ -87,6 +107,7 @@ impl Built {
 /// The Call tree view's options and its current tree.
 pub struct CallTreeView {
     pub frames: Frames,
+    pub group: GroupBy,
     pub since: Since,
     pub search: String,
     /// The node the icicle is zoomed into.
@@ -100,6 +121,7 @@ impl Default for CallTreeView {
     fn default() -> Self {
         CallTreeView {
             frames: Frames::FoldLibrary,
+            group: GroupBy::default(),
             since: Since::default(),
             search: String::new(),
             zoom: 0,
@@ -129,7 +151,7 @@ impl CallTreeView {
                 .find(|&&b| b < cursor)
                 .copied(),
         };
-        (cx.focus.epoch, cursor, base, self.frames)
+        (cx.focus.epoch, cursor, base, self.frames, self.group)
     }
 
     /// Starts building the tree for `key` unless it is built or being built.
@@ -144,9 +166,10 @@ impl CallTreeView {
         let index = cx.data.index;
         let opts = TreeOptions {
             frames: key.3,
+            group: key.4.group(),
             ..TreeOptions::default()
         };
-        let (_, cursor, base, _) = key;
+        let (_, cursor, base, ..) = key;
         let traced = cx.analysis.events > 0;
         let job = Job::spawn("memsight-calltree", cx.env.repaint.clone(), move |_| {
             let d = &analysis.devices[index];
@@ -172,7 +195,10 @@ impl CallTreeView {
             match job.poll() {
                 Polled::Running => {}
                 Polled::Done(b) => {
-                    let keep_zoom = self.built.as_ref().is_some_and(|(k, _)| k.3 == key.3)
+                    let keep_zoom = self
+                        .built
+                        .as_ref()
+                        .is_some_and(|(k, _)| (k.3, k.4) == (key.3, key.4))
                         && (self.zoom as usize) < b.tree.nodes.len();
                     if !keep_zoom {
                         self.zoom = 0;
@@ -234,8 +260,18 @@ fn toolbar(ui: &mut Ui, v: &mut CallTreeView, cx: &ViewCtx) {
         ui.selectable_value(&mut v.frames, Frames::FoldNative, "fold C++")
             .on_hover_text("A stack's C++ frames become one node");
         ui.separator();
+        ui.label("Group by:");
+        ui.selectable_value(&mut v.group, GroupBy::Stack, "stack");
+        ui.selectable_value(&mut v.group, GroupBy::Annotation, "annotation")
+            .on_hover_text(
+                "The record_function ranges (forward, backward, Optimizer.step...) open when \
+                 each block was allocated, above its stack",
+            );
+        ui.selectable_value(&mut v.group, GroupBy::CompileContext, "compile context")
+            .on_hover_text("The torch.compile context of each allocation, above its stack");
+        ui.separator();
         ui.label("Growth since:");
-        egui::ComboBox::new("since", "")
+        egui::ComboBox::from_id_salt("since")
             .selected_text(v.since.label())
             .show_ui(ui, |ui| {
                 for s in [Since::Nothing, Since::FirstEvent, Since::PreviousIteration] {

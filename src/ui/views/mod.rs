@@ -29,6 +29,8 @@ pub struct Views {
     pub calltree: calltree::CallTreeView,
     pub segments: segments::SegmentsView,
     pub whatif: whatif::WhatIfView,
+    /// The Ranks tab's choice of two ranks to compare.
+    pub ranks: ranks::RanksView,
 }
 
 impl Views {

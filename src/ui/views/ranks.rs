@@ -20,8 +20,17 @@ use crate::units;
 const MULTIPLE_W: f32 = 220.0;
 const MULTIPLE_H: f32 = 70.0;
 
+/// The two ranks the user compares, by index into the job's ranks, and at which moment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RanksView {
+    pub a: usize,
+    /// `None` until chosen: the median rank.
+    pub b: Option<usize>,
+    pub at_end: bool,
+}
+
 /// Draws the comparison; returns the file of a rank the user asked to open.
-pub fn show(ui: &mut Ui, r: &RanksLoaded, dark: bool) -> Option<PathBuf> {
+pub fn show(ui: &mut Ui, view: &mut RanksView, r: &RanksLoaded, dark: bool) -> Option<PathBuf> {
     let mut open = None;
     let frame = egui::Frame::central_panel(ui.style());
     frame.show(ui, |ui| {
@@ -40,6 +49,7 @@ pub fn show(ui: &mut Ui, r: &RanksLoaded, dark: bool) -> Option<PathBuf> {
                 leaks(ui, job);
                 table(ui, job, r, dark, &mut open);
                 multiples(ui, job, dark);
+                pair(ui, view, job);
             })
     });
     open
@@ -230,6 +240,78 @@ fn multiples(ui: &mut Ui, job: &Job, dark: bool) {
                     .collect();
                 painter.add(Shape::line(line, Stroke::new(1.2, theme::reserved(dark))));
             });
+        }
+    });
+}
+
+/// Two ranks call site by call site (from each rank's summary: its top sites at the peak or at
+/// the end), as `memsight diff` compares two files.
+fn pair(ui: &mut Ui, v: &mut RanksView, job: &Job) {
+    section(ui, "Compare two ranks");
+    let n = job.ranks.len();
+    if n < 2 {
+        ui.label("A job of one rank has nothing to compare.");
+        return;
+    }
+    v.a = v.a.min(n - 1);
+    let mut b = v.b.unwrap_or(job.median.peak_allocated.index).min(n - 1);
+    let name = |i: usize| {
+        let r = &job.ranks[i];
+        who(job, r.rank, r.summary.device)
+    };
+    ui.horizontal(|ui| {
+        for (id, sel) in [("rank-a", &mut v.a), ("rank-b", &mut b)] {
+            egui::ComboBox::from_id_salt(id)
+                .selected_text(name(*sel))
+                .show_ui(ui, |ui| {
+                    for i in 0..n {
+                        ui.selectable_value(sel, i, name(i));
+                    }
+                });
+            if id == "rank-a" {
+                ui.label("against");
+            }
+        }
+        ui.label("at");
+        ui.selectable_value(&mut v.at_end, false, "the peak");
+        ui.selectable_value(&mut v.at_end, true, "the end");
+    });
+    v.b = Some(b);
+    let table = |i: usize| {
+        let s = &job.ranks[i].summary;
+        if v.at_end {
+            &s.sites_at_end
+        } else {
+            &s.sites_at_peak
+        }
+    };
+    let (ta, tb) = (table(v.a), table(b));
+    let more = crate::ranks::reduce::excess_sites(ta, tb, 10);
+    let less = crate::ranks::reduce::excess_sites(tb, ta, 10);
+    if more.is_empty() && less.is_empty() {
+        ui.label("The two ranks hold the same bytes at every call site.");
+        return;
+    }
+    egui::Grid::new("rank-pair").striped(true).show(ui, |ui| {
+        for h in ["call site", &name(v.a), &name(b), "difference"] {
+            ui.label(RichText::new(h).strong());
+        }
+        ui.end_row();
+        for (e, sign) in more
+            .iter()
+            .map(|e| (e, "+"))
+            .chain(less.iter().map(|e| (e, "-")))
+        {
+            let (x, y) = if sign == "+" {
+                (e.rank_bytes, e.median_bytes)
+            } else {
+                (e.median_bytes, e.rank_bytes)
+            };
+            ui.label(RichText::new(site(&e.key)).monospace());
+            ui.label(short_bytes(x));
+            ui.label(short_bytes(y));
+            ui.label(format!("{sign}{}", short_bytes(e.bytes)));
+            ui.end_row();
         }
     });
 }
