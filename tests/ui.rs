@@ -888,7 +888,7 @@ fn the_call_tree_adds_up_to_the_peak_and_shows_what_grew() {
         let d = &tab.loaded().expect("loaded").analysis.devices[0];
         let b = tab.views.calltree.tree().expect("a tree");
         assert_eq!(b.tree.root().bytes, d.peak.allocated);
-        assert!(b.tree.labels.len() >= 1, "at least the no-annotation group");
+        assert!(!b.tree.labels.is_empty(), "at least the no-annotation group");
     }
     h.state_mut().active_tab_mut().unwrap().views.calltree.group =
         memsight::ui::views::calltree::GroupBy::Stack;
