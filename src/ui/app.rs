@@ -41,6 +41,9 @@ pub struct MemsightApp {
     applied_theme: Option<super::theme::ThemeChoice>,
     /// CPU time of recent frames (seconds), newest last.
     frame_times: VecDeque<f32>,
+    /// When the app was created, for `MEMSIGHT_FIRST_VIEW` (see [`MemsightApp::first_view`]).
+    created: Instant,
+    first_view_reported: bool,
 }
 
 impl MemsightApp {
@@ -89,6 +92,8 @@ impl MemsightApp {
             roots_text,
             applied_theme: None,
             frame_times: VecDeque::with_capacity(FRAME_HISTORY),
+            created: Instant::now(),
+            first_view_reported: false,
         };
         for s in sources {
             app.open(s);
@@ -155,6 +160,32 @@ impl MemsightApp {
         if let Some(rx) = &self.notices {
             if let Ok(msg) = rx.try_recv() {
                 self.notice = Some((msg, Instant::now()));
+            }
+        }
+    }
+
+    /// With `MEMSIGHT_FIRST_VIEW` set, prints once to standard error how long after the app
+    /// was created the first loaded view was drawn (time to first view, BENCHMARKS.md), and
+    /// with `MEMSIGHT_FIRST_VIEW=exit` closes the window then.
+    fn first_view(&mut self, ctx: &egui::Context) {
+        if self.first_view_reported {
+            return;
+        }
+        let ready = self
+            .active_tab()
+            .is_some_and(|t| matches!(t.state, TabState::Ready(_) | TabState::Ranks(_)));
+        let Some(mode) = std::env::var_os("MEMSIGHT_FIRST_VIEW") else {
+            self.first_view_reported = true;
+            return;
+        };
+        if ready {
+            self.first_view_reported = true;
+            eprintln!(
+                "memsight: first view drawn {} ms after start",
+                self.created.elapsed().as_millis()
+            );
+            if mode == "exit" {
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             }
         }
     }
@@ -849,9 +880,12 @@ impl eframe::App for MemsightApp {
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
         egui::CentralPanel::no_frame().show(ui, |ui| self.document(ui));
         self.settings_window(&ctx);
+        self.first_view(&ctx);
         self.drag_and_drop(&ctx);
         if self.tabs.iter().any(Tab::busy) || self.dialog.is_some() {
-            ctx.request_repaint_after(Duration::from_millis(40));
+            // Progress needs no more than 10 frames a second; each frame costs CPU the loader
+            // could use (on a software renderer, a whole core).
+            ctx.request_repaint_after(Duration::from_millis(100));
         }
         if self.frame_times.len() == FRAME_HISTORY {
             self.frame_times.pop_front();
