@@ -888,7 +888,10 @@ fn the_call_tree_adds_up_to_the_peak_and_shows_what_grew() {
         let d = &tab.loaded().expect("loaded").analysis.devices[0];
         let b = tab.views.calltree.tree().expect("a tree");
         assert_eq!(b.tree.root().bytes, d.peak.allocated);
-        assert!(!b.tree.labels.is_empty(), "at least the no-annotation group");
+        assert!(
+            !b.tree.labels.is_empty(),
+            "at least the no-annotation group"
+        );
     }
     h.state_mut().active_tab_mut().unwrap().views.calltree.group =
         memsight::ui::views::calltree::GroupBy::Stack;
@@ -971,4 +974,36 @@ fn the_ranks_of_a_job_side_by_side_name_the_outlier() {
         h.state().active_tab().expect("a tab").source,
         Source::Path(paths[1].clone())
     );
+}
+
+/// File > Export asks where in a window with the path typed out (no native dialog needed):
+/// Save writes the report beside the snapshot.
+#[test]
+fn export_writes_to_the_path_in_its_window() {
+    let dir = std::env::temp_dir().join(format!("memsight-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    let src = dir.join("frag_oom.pickle");
+    std::fs::copy(
+        common::snapshot_path("frag_oom").expect("the frag_oom sample"),
+        &src,
+    )
+    .expect("a copy of the sample");
+    let mut h = app_with(vec![Source::Path(src.clone())]);
+    let md = memsight::ui::extensions::export_formats()
+        .into_iter()
+        .find(|f| f.extension == "md")
+        .expect("a Markdown export");
+    h.state_mut().export(md);
+    h.run_steps(3);
+    h.get_by_label("Save").click();
+    let out = dir.join("frag_oom.pickle.md");
+    let t = Instant::now();
+    while !out.exists() {
+        assert!(t.elapsed() < Duration::from_secs(60), "nothing was written");
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let text = std::fs::read_to_string(&out).expect("the report");
+    assert!(text.contains("fragmentation"), "the frag_oom report");
+    let _ = std::fs::remove_dir_all(&dir);
 }

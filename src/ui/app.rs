@@ -11,7 +11,8 @@ use egui::{Align2, Color32, FontId, RichText, Ui};
 
 use super::commands::{Command, GESTURES};
 use super::data::Loaded;
-use super::extensions::{export_formats, ExportFormat, ExportScope};
+use super::export::{export_to, ExportForm, FormAction};
+use super::extensions::{export_formats, ExportFormat};
 use super::filters::{Filter, Pool};
 use super::focus::{Focus, ViewId};
 use super::job::Repaint;
@@ -41,6 +42,8 @@ pub struct MemsightApp {
     applied_theme: Option<super::theme::ThemeChoice>,
     /// CPU time of recent frames (seconds), newest last.
     frame_times: VecDeque<f32>,
+    /// File > Export's window, while open.
+    export_form: Option<ExportForm>,
     /// When the app was created, for `MEMSIGHT_FIRST_VIEW` (see [`MemsightApp::first_view`]).
     created: Instant,
     first_view_reported: bool,
@@ -92,6 +95,7 @@ impl MemsightApp {
             roots_text,
             applied_theme: None,
             frame_times: VecDeque::with_capacity(FRAME_HISTORY),
+            export_form: None,
             created: Instant::now(),
             first_view_reported: false,
         };
@@ -231,40 +235,29 @@ impl MemsightApp {
     }
 
     /// File > Export > format: render and save on a thread.
-    fn export(&mut self, fmt: ExportFormat) {
-        let Some(doc) = self.tabs.get(self.active) else {
+    /// File > Export > format: asks where, in a window with the path typed out
+    /// ([`ExportForm`]).
+    pub fn export(&mut self, fmt: ExportFormat) {
+        if let Some(tab) = self.tabs.get(self.active) {
+            self.export_form = Some(ExportForm::new(fmt, tab));
+        }
+    }
+
+    /// The Export window, and the export it asked for.
+    fn export_window(&mut self, ctx: &egui::Context) {
+        let Some(form) = self.export_form.as_mut() else {
             return;
         };
-        let Some(l) = doc.loaded() else { return };
-        let (snap, analysis) = (l.snap.clone(), l.analysis.clone());
-        let scope = ExportScope {
-            device: l
-                .device(doc.focus.device)
-                .map(|(d, _)| d.device)
-                .unwrap_or(0),
-            site: doc.focus.selection.site,
-        };
-        let title = doc.source.title();
-        let input = doc.source.path().cloned();
-        let name = format!("{title}.{}", fmt.extension);
-        let (tx, rx) = channel();
-        let repaint = self.repaint.clone();
-        std::thread::spawn(move || {
-            let msg = match rfd::FileDialog::new().set_file_name(&name).save_file() {
-                None => "Export cancelled".to_string(),
-                Some(path) => match (fmt.render)(&snap, &analysis, scope, &title).and_then(|b| {
-                    // Atomic, and never over the snapshot itself.
-                    let inputs: Vec<&std::path::Path> = input.iter().map(|p| p.as_path()).collect();
-                    crate::output::write::file(&path, &b, &inputs).map_err(|e| e.to_string())
-                }) {
-                    Ok(()) => format!("Exported {}", path.display()),
-                    Err(e) => format!("Export failed: {e}"),
-                },
-            };
-            let _ = tx.send(msg);
-            repaint();
-        });
-        self.notices = Some(rx);
+        match form.show(ctx, &self.repaint) {
+            FormAction::Open => {}
+            FormAction::Close => self.export_form = None,
+            FormAction::Save(fmt, path) => {
+                self.export_form = None;
+                if let Some(tab) = self.tabs.get(self.active) {
+                    self.notices = export_to(tab, fmt, path, self.repaint.clone());
+                }
+            }
+        }
     }
 
     fn close(&mut self, i: usize) {
@@ -880,6 +873,7 @@ impl eframe::App for MemsightApp {
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
         egui::CentralPanel::no_frame().show(ui, |ui| self.document(ui));
         self.settings_window(&ctx);
+        self.export_window(&ctx);
         self.first_view(&ctx);
         self.drag_and_drop(&ctx);
         if self.tabs.iter().any(Tab::busy) || self.dialog.is_some() {

@@ -14,6 +14,7 @@
 pub mod app;
 pub mod commands;
 pub mod data;
+pub mod export;
 pub mod extensions;
 pub mod filters;
 pub mod focus;

@@ -146,3 +146,33 @@ pub fn growth_list(ui: &mut Ui, cx: &mut ViewCtx) {
         });
     }
 }
+
+/// The frames of `stack` in a tooltip, innermost first as Python prints a traceback: the
+/// user's own frames bright, library frames dim; at most `max` lines, then how many more.
+pub fn stack_lines(ui: &mut Ui, cx: &ViewCtx, stack: crate::model::StackId, max: usize) {
+    let snap = &cx.loaded.snap;
+    let ids = snap.stacks.get(stack);
+    if ids.is_empty() {
+        ui.label(RichText::new("(recorded without a stack)").weak());
+        return;
+    }
+    for &f in ids.iter().take(max) {
+        let fr = snap.frames.get(f);
+        let file = snap.frames.filename(f);
+        let name = snap.frames.name(f);
+        let text = if fr.line > 0 {
+            format!("{name}  {file}:{}", fr.line)
+        } else {
+            name.to_string()
+        };
+        let rt = RichText::new(text).monospace().small();
+        if crate::analysis::sites::is_library_file(file, fr.line) {
+            ui.label(rt.weak());
+        } else {
+            ui.label(rt.strong());
+        }
+    }
+    if ids.len() > max {
+        ui.label(RichText::new(format!("... {} more frames", ids.len() - max)).weak());
+    }
+}

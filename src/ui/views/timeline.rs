@@ -18,10 +18,13 @@ use crate::analysis::oom::Category;
 use crate::model::Event;
 use crate::ui::focus::ColorBy;
 use crate::ui::theme;
-use crate::ui::view::{short_bytes, swatch, View, ViewCtx};
+use crate::ui::view::{short_bytes, stack_lines, swatch, View, ViewCtx};
 
 /// Work allowed for per-allocation bands (live allocations times columns).
 const ALLOC_BUDGET: usize = 1_500_000;
+/// Frames of the stack shown when hovering a band (MemoryViz shows them all; a tooltip taller
+/// than the window helps nobody).
+const HOVER_FRAMES: usize = 24;
 /// Smallest visible window, in events.
 const MIN_SPAN: f64 = 8.0;
 
@@ -443,6 +446,8 @@ fn hover_text(ui: &mut Ui, cx: &ViewCtx, t: usize, hit: Option<Hit>) {
                 ));
                 ui.label(RichText::new(cx.site_label(site)).monospace());
                 ui.label(lifetime(cx, a.alloc_event, a.free_requested));
+                ui.separator();
+                stack_lines(ui, cx, a.stack, HOVER_FRAMES);
             }
         }
         Some(Hit::Group(gi, v)) => {
@@ -467,6 +472,12 @@ fn hover_text(ui: &mut Ui, cx: &ViewCtx, t: usize, hit: Option<Hit>) {
             };
             ui.label(RichText::new(label).monospace());
             ui.label(format!("{} allocated here", units::bytes(v)));
+            if let Some(s) = cx.lod.groups.get(gi).and_then(|g| g.site) {
+                if let Some(site) = cx.analysis.sites.get(s) {
+                    ui.separator();
+                    stack_lines(ui, cx, site.stack, HOVER_FRAMES);
+                }
+            }
         }
         None => {}
     }
