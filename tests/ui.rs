@@ -936,6 +936,28 @@ fn the_call_tree_adds_up_to_the_peak_and_shows_what_grew() {
         tab.focus.selection.site.is_some(),
         "its call site is selected"
     );
+
+    // Growth since marker 1: measured from just before that marker, as `--from marker:1`.
+    h.state_mut().active_tab_mut().unwrap().views.calltree.since =
+        memsight::ui::views::calltree::Since::Marker(1);
+    let t = Instant::now();
+    loop {
+        h.step();
+        let tab = h.state().active_tab().expect("a tab");
+        let d = &tab.loaded().expect("loaded").analysis.devices[0];
+        let want =
+            memsight::analysis::point::resolve(d, memsight::analysis::point::Point::Marker(1))
+                .expect("marker 1");
+        let v = &tab.views.calltree;
+        if !v.busy() && v.tree().is_some_and(|b| b.tree.base_event == Some(want)) {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "no tree since marker 1"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// The two ranks of the DDP job side by side: rank 0 is the outlier, with its evaluation line;

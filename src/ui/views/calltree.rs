@@ -34,17 +34,23 @@ pub enum Since {
     FirstEvent,
     /// The last iteration boundary before the cursor.
     PreviousIteration,
+    /// Just before the k-th `snapshot` marker (0-based), as `--from marker:K`.
+    Marker(usize),
 }
 
 impl Since {
-    fn label(self) -> &'static str {
+    fn label(self) -> String {
         match self {
-            Since::Nothing => "nothing (live memory)",
-            Since::FirstEvent => "the first event",
-            Since::PreviousIteration => "the previous iteration",
+            Since::Nothing => "nothing (live memory)".into(),
+            Since::FirstEvent => "the first event".into(),
+            Since::PreviousIteration => "the previous iteration".into(),
+            Since::Marker(k) => format!("marker {k}"),
         }
     }
 }
+
+/// Markers offered in the Growth since list (a trace can hold thousands).
+const MAX_MARKERS: usize = 64;
 
 /// What sits above the stack in the view (the tree's [`Group`] without user categories).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -150,6 +156,11 @@ impl CallTreeView {
                 .rev()
                 .find(|&&b| b < cursor)
                 .copied(),
+            Since::Marker(k) => {
+                crate::analysis::point::resolve(d, crate::analysis::point::Point::Marker(k as i64))
+                    .ok()
+                    .flatten()
+            }
         };
         (cx.focus.epoch, cursor, base, self.frames, self.group)
     }
@@ -274,7 +285,11 @@ fn toolbar(ui: &mut Ui, v: &mut CallTreeView, cx: &ViewCtx) {
         egui::ComboBox::from_id_salt("since")
             .selected_text(v.since.label())
             .show_ui(ui, |ui| {
-                for s in [Since::Nothing, Since::FirstEvent, Since::PreviousIteration] {
+                let markers = (0..cx.analysis.markers.len().min(MAX_MARKERS)).map(Since::Marker);
+                for s in [Since::Nothing, Since::FirstEvent, Since::PreviousIteration]
+                    .into_iter()
+                    .chain(markers)
+                {
                     ui.selectable_value(&mut v.since, s, s.label());
                 }
             });
