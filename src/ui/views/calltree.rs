@@ -21,6 +21,8 @@ use crate::ui::view::{section, short_bytes, View, ViewCtx};
 use crate::units;
 
 const ROW_H: f32 = 20.0;
+/// Characters of a frame name in the callee table.
+const NAME_CHARS: usize = 48;
 /// Rows of the bottom-up list.
 const BOTTOM_UP_ROWS: usize = 25;
 
@@ -489,8 +491,17 @@ fn top_down(ui: &mut Ui, v: &mut CallTreeView, b: &Built, zoom: u32) {
                     ui.end_row();
                     for c in t.children(zoom) {
                         let n = t.nodes[c as usize];
+                        // Long frame names would push the table into its neighbour: cut,
+                        // the whole name on hover.
+                        let name = &b.names[c as usize];
+                        let short: String = if name.chars().count() > NAME_CHARS {
+                            name.chars().take(NAME_CHARS - 1).chain(['…']).collect()
+                        } else {
+                            name.clone()
+                        };
                         if ui
-                            .link(RichText::new(&b.names[c as usize]).monospace().small())
+                            .link(RichText::new(short).monospace().small())
+                            .on_hover_text(name)
                             .clicked()
                         {
                             v.zoom = c;
