@@ -176,8 +176,9 @@ pub struct RanksLoaded {
     pub job: Option<crate::ranks::Job>,
     /// Each file that could not be read, and why.
     pub errors: Vec<crate::output::ranks::FileFailure>,
-    /// The files, in the order of `job`'s ranks' `file` names.
-    pub paths: Vec<PathBuf>,
+    /// The file of each of `job`'s ranks (same order), found once here: the view draws every
+    /// frame, and a job can have thousands of ranks.
+    pub rank_paths: Vec<Option<PathBuf>>,
 }
 
 /// Summarising a job's ranks on worker threads (one snapshot per worker at a time, so memory
@@ -212,10 +213,21 @@ impl RanksJob {
             if w.is_cancelled() {
                 return Err(CANCELLED.into());
             }
+            let job = crate::ranks::reduce(summaries);
+            let by_name: std::collections::HashMap<String, &PathBuf> = files
+                .iter()
+                .map(|p| (crate::ranks::load::file_name(p), p))
+                .collect();
+            let rank_paths = job.as_ref().map_or_else(Vec::new, |j| {
+                j.ranks
+                    .iter()
+                    .map(|r| by_name.get(&r.file).map(|p| (*p).clone()))
+                    .collect()
+            });
             Ok(RanksLoaded {
-                job: crate::ranks::reduce(summaries),
+                job,
                 errors,
-                paths: files,
+                rank_paths,
             })
         }))
     }

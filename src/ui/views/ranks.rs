@@ -163,10 +163,7 @@ fn table(ui: &mut Ui, job: &Job, r: &RanksLoaded, dark: bool, open: &mut Option<
             ui.label(short_bytes(s.end_allocated));
             ui.label(s.ooms.len().to_string());
             ui.label(s.leaks.len().to_string());
-            let path = r
-                .paths
-                .iter()
-                .find(|p| crate::ranks::load::file_name(p) == rank.file);
+            let path = r.rank_paths.get(i).and_then(Option::as_ref);
             if ui
                 .add_enabled(path.is_some(), egui::Button::new("Open"))
                 .on_hover_text("Open this rank's file in a tab of its own")
