@@ -35,33 +35,33 @@ const THRESHOLD: usize = 4 << 20;
 /// Blocks at least this large always come from their own mapping (see the module documentation).
 const MMAP_THRESHOLD: usize = 1 << 20;
 
+/// Allocates `layout` with `allocate`, tuning the heap before the first large block and
+/// advising huge pages for the block it returns when it is large enough.
+#[inline]
+fn advised(layout: Layout, allocate: impl FnOnce() -> *mut u8) -> *mut u8 {
+    if layout.size() >= MMAP_THRESHOLD {
+        tune_once();
+    }
+    let p = allocate();
+    if layout.size() >= THRESHOLD {
+        advise(p, layout.size());
+    }
+    p
+}
+
 // SAFETY: every call forwards to `System` with the caller's arguments unchanged; `advise` only
 // gives the kernel a hint about pages inside the block `System` returned.
 unsafe impl GlobalAlloc for HugePageAlloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.size() >= MMAP_THRESHOLD {
-            tune_once();
-        }
         // SAFETY: forwarded as is; the caller upholds `GlobalAlloc::alloc`'s contract.
-        let p = unsafe { System.alloc(layout) };
-        if layout.size() >= THRESHOLD {
-            advise(p, layout.size());
-        }
-        p
+        advised(layout, || unsafe { System.alloc(layout) })
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if layout.size() >= MMAP_THRESHOLD {
-            tune_once();
-        }
         // SAFETY: as for `alloc`.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if layout.size() >= THRESHOLD {
-            advise(p, layout.size());
-        }
-        p
+        advised(layout, || unsafe { System.alloc_zeroed(layout) })
     }
 
     #[inline]

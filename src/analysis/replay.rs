@@ -114,6 +114,21 @@ pub struct SegmentSpan {
     pub free_event: u32,
 }
 
+impl SegmentSpan {
+    /// A segment reserved before the trace began (still reserved until an event frees it).
+    fn before_trace(addr: u64, size: u64, stream: u64, expandable: bool, stack: StackId) -> Self {
+        SegmentSpan {
+            addr,
+            size,
+            stream,
+            expandable,
+            stack,
+            alloc_event: NONE,
+            free_event: NONE,
+        }
+    }
+}
+
 /// Something in the trace that contradicts the replayed state (kept, counted, reported).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Anomaly {
@@ -395,21 +410,21 @@ impl<'a> State<'a> {
     }
 
     fn segment_alloc(&mut self, i: u32, e: &Event, expandable: bool) {
-        let span = self.out.segments.len() as u32;
-        self.out.segments.push(SegmentSpan {
-            addr: e.addr,
-            size: e.size,
-            stream: e.stream,
-            expandable,
-            stack: e.stack,
+        self.open_segment(SegmentSpan {
             alloc_event: i,
-            free_event: NONE,
+            ..SegmentSpan::before_trace(e.addr, e.size, e.stream, expandable, e.stack)
         });
-        self.c.reserved += e.size;
-        if expandable {
-            self.map_range(e.addr, e.size, span);
+    }
+
+    /// Reserves a new segment (or maps a range of an expandable one).
+    fn open_segment(&mut self, span: SegmentSpan) {
+        let index = self.out.segments.len() as u32;
+        self.out.segments.push(span);
+        self.c.reserved += span.size;
+        if span.expandable {
+            self.map_range(span.addr, span.size, index);
         } else {
-            self.add_segment(e.addr, e.size, false, span);
+            self.add_segment(span.addr, span.size, false, index);
         }
     }
 
@@ -802,15 +817,21 @@ fn reconstruct_initial(st: &mut State, events: &[Event], dump: &[&Segment]) {
                 parts = subtract(&parts, range);
             }
             for (a, b) in parts {
-                pre_segment(st, a, b - a, true, s.stream, s.stack);
+                st.open_segment(SegmentSpan::before_trace(a, b - a, s.stream, true, s.stack));
             }
         } else if !pre.segment_addrs.contains(&s.address) {
-            pre_segment(st, s.address, s.total_size, false, s.stream, s.stack);
+            st.open_segment(SegmentSpan::before_trace(
+                s.address,
+                s.total_size,
+                s.stream,
+                false,
+                s.stack,
+            ));
         }
     }
     for &(addr, size, expandable, stream) in &pre.pre_segments {
         if st.seg_of(addr).is_none() {
-            pre_segment(st, addr, size, expandable, stream, 0);
+            st.open_segment(SegmentSpan::before_trace(addr, size, stream, expandable, 0));
         }
     }
     // Blocks: those at dump time that the trace never allocated, plus those it frees without
@@ -852,32 +873,6 @@ fn reconstruct_initial(st: &mut State, events: &[Event], dump: &[&Segment]) {
             true,
             already_requested,
         );
-    }
-}
-
-fn pre_segment(
-    st: &mut State,
-    addr: u64,
-    size: u64,
-    expandable: bool,
-    stream: u64,
-    stack: StackId,
-) {
-    let span = st.out.segments.len() as u32;
-    st.out.segments.push(SegmentSpan {
-        addr,
-        size,
-        stream,
-        expandable,
-        stack,
-        alloc_event: NONE,
-        free_event: NONE,
-    });
-    st.c.reserved += size;
-    if expandable {
-        st.map_range(addr, size, span);
-    } else {
-        st.add_segment(addr, size, false, span);
     }
 }
 

@@ -103,35 +103,29 @@ impl fmt::Display for PyValue {
             PyValue::Str(s) => write!(f, "{s:?}"),
             PyValue::Bytes(b) => write!(f, "b{:?}", String::from_utf8_lossy(b)),
             PyValue::List(v) | PyValue::Set(v) => {
-                write!(f, "[")?;
-                for (i, x) in v.iter().enumerate() {
-                    if i > 0 {
-                        write!(f, ", ")?;
-                    }
-                    write!(f, "{x}")?;
-                }
-                write!(f, "]")
+                write_items(f, ("[", "]"), v, |f, x| write!(f, "{x}"))
             }
-            PyValue::Tuple(v) => {
-                write!(f, "(")?;
-                for (i, x) in v.iter().enumerate() {
-                    if i > 0 {
-                        write!(f, ", ")?;
-                    }
-                    write!(f, "{x}")?;
-                }
-                write!(f, ")")
-            }
+            PyValue::Tuple(v) => write_items(f, ("(", ")"), v, |f, x| write!(f, "{x}")),
             PyValue::Dict(items) => {
-                write!(f, "{{")?;
-                for (i, (k, v)) in items.iter().enumerate() {
-                    if i > 0 {
-                        write!(f, ", ")?;
-                    }
-                    write!(f, "{k}: {v}")?;
-                }
-                write!(f, "}}")
+                write_items(f, ("{", "}"), items, |f, (k, v)| write!(f, "{k}: {v}"))
             }
         }
     }
+}
+
+/// Writes `items` between `brackets`, comma-separated, as Python's `repr` does.
+fn write_items<T>(
+    f: &mut fmt::Formatter<'_>,
+    (open, close): (&str, &str),
+    items: &[T],
+    mut item: impl FnMut(&mut fmt::Formatter<'_>, &T) -> fmt::Result,
+) -> fmt::Result {
+    f.write_str(open)?;
+    for (i, x) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        item(f, x)?;
+    }
+    f.write_str(close)
 }

@@ -144,6 +144,32 @@ fn size_rule(rule: &str, what: &str, device: usize, actual: u64, limit: u64) -> 
     }
 }
 
+/// A rule that allows none of something (leak suspects, OOMs): passes when `count` is 0, and
+/// otherwise lists the first few (`list`). `nouns` are the short one for the actual value and
+/// the long one for the message.
+fn none_allowed(
+    rule: &str,
+    device: usize,
+    (short, long): (&str, &str),
+    list: &[String],
+    count: usize,
+    clean: &str,
+) -> RuleResult {
+    let passed = count == 0;
+    RuleResult {
+        rule: rule.into(),
+        device,
+        passed,
+        limit: "none".into(),
+        actual: format!("{count} {short}{}", plural(count)),
+        message: if passed {
+            clean.into()
+        } else {
+            format!("{count} {long}{}: {}", plural(count), list.join("; "))
+        },
+    }
+}
+
 fn growth_rule(
     what: &str,
     device: usize,
@@ -275,7 +301,6 @@ fn device_results(
             ),
         });
     } else if rules.no_leaks {
-        let passed = d.leaks.is_empty();
         let list: Vec<String> = d
             .leaks
             .iter()
@@ -294,26 +319,16 @@ fn device_results(
                 )
             })
             .collect();
-        out.push(RuleResult {
-            rule: "no-leaks".into(),
-            device: dev,
-            passed,
-            limit: "none".into(),
-            actual: format!("{} suspect{}", d.leaks.len(), plural(d.leaks.len())),
-            message: if passed {
-                "no call site's live memory grows across iterations".into()
-            } else {
-                format!(
-                    "{} leak suspect{}: {}",
-                    d.leaks.len(),
-                    plural(d.leaks.len()),
-                    list.join("; ")
-                )
-            },
-        });
+        out.push(none_allowed(
+            "no-leaks",
+            dev,
+            ("suspect", "leak suspect"),
+            &list,
+            d.leaks.len(),
+            "no call site's live memory grows across iterations",
+        ));
     }
     if rules.no_oom {
-        let passed = d.ooms.is_empty();
         let list: Vec<String> = d
             .ooms
             .iter()
@@ -330,23 +345,14 @@ fn device_results(
                 )
             })
             .collect();
-        out.push(RuleResult {
-            rule: "no-oom".into(),
-            device: dev,
-            passed,
-            limit: "none".into(),
-            actual: format!("{} OOM{}", d.ooms.len(), plural(d.ooms.len())),
-            message: if passed {
-                "no out-of-memory error in the trace".into()
-            } else {
-                format!(
-                    "{} out-of-memory error{}: {}",
-                    d.ooms.len(),
-                    plural(d.ooms.len()),
-                    list.join("; ")
-                )
-            },
-        });
+        out.push(none_allowed(
+            "no-oom",
+            dev,
+            ("OOM", "out-of-memory error"),
+            &list,
+            d.ooms.len(),
+            "no out-of-memory error in the trace",
+        ));
     }
     if let Some(g) = rules.max_growth {
         let name = baseline_name.unwrap_or("the baseline");

@@ -117,6 +117,24 @@ impl Diff {
         self.unchanged_holding()
             .fold((0, 0), |(n, b), x| (n + 1, b + x.a.live_bytes))
     }
+
+    /// "Unchanged: N call sites holding X at both points", when any unchanged site holds
+    /// memory (the text and Markdown renderings share it).
+    pub fn unchanged_sentence(&self) -> Option<String> {
+        let (same, held) = self.unchanged_held();
+        (same > 0).then(|| {
+            format!(
+                "Unchanged: {same} call site{} holding {} at both points",
+                crate::units::plural(same),
+                bytes(held)
+            )
+        })
+    }
+
+    /// Whether no call site's live memory changed between the two points.
+    pub fn nothing_changed(&self) -> bool {
+        self.sites.iter().all(|x| x.change == Change::Same)
+    }
 }
 
 /// The sites live (or allocating) at `t`, by key.
@@ -299,19 +317,13 @@ pub fn text(d: &Diff) -> String {
     }
     s.push('\n');
     let rows = headline_rows(d);
-    let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-    let w1 = rows
-        .iter()
-        .map(|r| r.1.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(1);
-    let w2 = rows
-        .iter()
-        .map(|r| r.2.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(1);
+    // Column widths in characters (sizes hold non-ASCII spaces and signs).
+    let width = |cell: fn(&(String, String, String, String)) -> &str| {
+        rows.iter()
+            .map(|r| cell(r).chars().count())
+            .fold(1, Ord::max)
+    };
+    let (w0, w1, w2) = (width(|r| &r.0), width(|r| &r.1), width(|r| &r.2));
     let _ = writeln!(s, "  {:w0$}  {:>w1$}  {:>w2$}  change", "", "A", "B");
     for (k, a, b, c) in &rows {
         let _ = writeln!(s, "  {k:w0$}  {a:>w1$}  {b:>w2$}  {c}");
@@ -351,17 +363,10 @@ pub fn text(d: &Diff) -> String {
             let _ = writeln!(s, "  ... {} more", list.len() - LIST);
         }
     }
-    let (same, held) = d.unchanged_held();
-    if same > 0 {
-        let _ = writeln!(
-            s,
-            "\nUnchanged: {} call site{} holding {} at both points",
-            same,
-            crate::units::plural(same),
-            bytes(held)
-        );
+    if let Some(u) = d.unchanged_sentence() {
+        let _ = writeln!(s, "\n{u}");
     }
-    if d.sites.iter().all(|x| x.change == Change::Same) {
+    if d.nothing_changed() {
         s.push_str("\nNo call site's live memory changed.\n");
     }
     s

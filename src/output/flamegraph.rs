@@ -151,12 +151,8 @@ pub struct NodeJson {
     /// frames) or `group` (an annotation range, compile context or category).
     pub kind: &'static str,
     /// For frames: the file, line (0 for C++) and function.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub function: Option<String>,
+    #[serde(flatten)]
+    pub frame: Option<FrameJson>,
     /// Index of the parent (`null` for the root).
     pub parent: Option<u32>,
     /// One past the last node of this subtree.
@@ -167,14 +163,25 @@ pub struct NodeJson {
     pub self_bytes: u64,
     pub self_blocks: u64,
     /// Growth trees only: the same at the base point, and `bytes - base_bytes`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub base_bytes: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub base_self_bytes: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub delta: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub self_delta: Option<i64>,
+    #[serde(flatten)]
+    pub growth: Option<GrowthJson>,
+}
+
+/// Where a frame node's code is.
+#[derive(Debug, Serialize)]
+pub struct FrameJson {
+    pub file: String,
+    pub line: i64,
+    pub function: String,
+}
+
+/// A growth tree node's bytes at the base point, and how much it grew since.
+#[derive(Debug, Serialize)]
+pub struct GrowthJson {
+    pub base_bytes: u64,
+    pub base_self_bytes: u64,
+    pub delta: i64,
+    pub self_delta: i64,
 }
 
 /// The JSON document of a tree.
@@ -229,9 +236,11 @@ fn node_json(snap: &Snapshot, tree: &CallTree, i: u32, n: &Node, growth: bool) -
     NodeJson {
         name: node_name(snap, tree, i),
         kind,
-        file: frame.map(|(_, f)| snap.frames.filename(f).to_string()),
-        line: frame.map(|(fr, _)| fr.line),
-        function: frame.map(|(fr, _)| snap.frames.strings.get(fr.name).to_string()),
+        frame: frame.map(|(fr, f)| FrameJson {
+            file: snap.frames.filename(f).to_string(),
+            line: fr.line,
+            function: snap.frames.strings.get(fr.name).to_string(),
+        }),
         parent: (n.parent != NO_NODE).then_some(n.parent),
         end: n.end,
         depth: n.depth,
@@ -239,10 +248,12 @@ fn node_json(snap: &Snapshot, tree: &CallTree, i: u32, n: &Node, growth: bool) -
         blocks: n.blocks,
         self_bytes: n.self_bytes,
         self_blocks: n.self_blocks,
-        base_bytes: growth.then_some(n.base_bytes),
-        base_self_bytes: growth.then_some(n.base_self_bytes),
-        delta: growth.then(|| n.delta()),
-        self_delta: growth.then(|| n.self_delta()),
+        growth: growth.then(|| GrowthJson {
+            base_bytes: n.base_bytes,
+            base_self_bytes: n.base_self_bytes,
+            delta: n.delta(),
+            self_delta: n.self_delta(),
+        }),
     }
 }
 
@@ -292,14 +303,13 @@ mod tests {
     fn frames_escape_and_formats_follow_extensions() {
         assert_eq!(escape_frame("forward (model.py:3)"), "forward (model.py:3)");
         assert_eq!(escape_frame("a;b\nc%d\r"), "a%3Bb%0Ac%25d%0D");
-        assert_eq!(
-            FlameFormat::from_path(Path::new("x.FOLDED")),
-            Some(FlameFormat::Folded)
-        );
-        assert_eq!(
-            FlameFormat::from_path(Path::new("x.svg")),
-            Some(FlameFormat::Svg)
-        );
-        assert_eq!(FlameFormat::from_path(Path::new("x.html")), None);
+        for (path, want) in [
+            ("x.FOLDED", Some(FlameFormat::Folded)),
+            ("x.svg", Some(FlameFormat::Svg)),
+            ("x.json", Some(FlameFormat::Json)),
+            ("x.html", None),
+        ] {
+            assert_eq!(FlameFormat::from_path(Path::new(path)), want, "{path}");
+        }
     }
 }

@@ -230,16 +230,11 @@ impl<'r> Input<'r> {
     /// Reads one byte, or `None` at a clean end of data.
     #[inline]
     pub fn next_byte(&mut self) -> Result<Option<u8>> {
-        if self.pos == self.end {
-            match self.fill(1, "an opcode") {
-                Ok(()) => {}
-                Err(ReadError::Truncated { .. }) => return Ok(None),
-                Err(e) => return Err(e),
-            }
+        let b = self.peek_byte()?;
+        if b.is_some() {
+            self.pos += 1;
         }
-        let b = self.buf[self.pos];
-        self.pos += 1;
-        Ok(Some(b))
+        Ok(b)
     }
 
     /// The next byte if the window holds one: the opcode loop's fast path, no refill.
@@ -286,6 +281,7 @@ impl<'r> Input<'r> {
     }
 
     /// The next byte without consuming it, or `None` at a clean end of data.
+    #[inline]
     pub fn peek_byte(&mut self) -> Result<Option<u8>> {
         if self.pos == self.end {
             match self.fill(1, "an opcode") {

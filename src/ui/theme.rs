@@ -31,82 +31,79 @@ impl ThemeChoice {
 
 /// The app's accent (links, cursor).
 pub fn accent(dark: bool) -> Color32 {
-    if dark {
-        Color32::from_rgb(0x5c, 0xb8, 0xff)
-    } else {
-        Color32::from_rgb(0x10, 0x6e, 0xc8)
-    }
+    pick(
+        dark,
+        Color32::from_rgb(0x5c, 0xb8, 0xff),
+        Color32::from_rgb(0x10, 0x6e, 0xc8),
+    )
 }
 
 /// Out-of-memory markers.
 pub fn oom(dark: bool) -> Color32 {
-    if dark {
-        Color32::from_rgb(0xff, 0x55, 0x55)
-    } else {
-        Color32::from_rgb(0xd0, 0x20, 0x20)
-    }
+    pick(
+        dark,
+        Color32::from_rgb(0xff, 0x55, 0x55),
+        Color32::from_rgb(0xd0, 0x20, 0x20),
+    )
 }
 
 /// The `reserved` line.
 pub fn reserved(dark: bool) -> Color32 {
-    if dark {
-        Color32::from_rgb(0xe8, 0xe8, 0xe8)
-    } else {
-        Color32::from_rgb(0x30, 0x30, 0x30)
-    }
+    pick(
+        dark,
+        Color32::from_rgb(0xe8, 0xe8, 0xe8),
+        Color32::from_rgb(0x30, 0x30, 0x30),
+    )
 }
 
 /// Snapshot markers.
 pub fn marker(dark: bool) -> Color32 {
-    if dark {
-        Color32::from_rgb(0xff, 0xc8, 0x40)
-    } else {
-        Color32::from_rgb(0xb0, 0x78, 0x00)
-    }
+    pick(
+        dark,
+        Color32::from_rgb(0xff, 0xc8, 0x40),
+        Color32::from_rgb(0xb0, 0x78, 0x00),
+    )
 }
 
 /// Free memory inside segments.
 pub fn free(dark: bool) -> Color32 {
-    if dark {
-        Color32::from_gray(0x2a)
-    } else {
-        Color32::from_gray(0xe4)
-    }
+    pick(dark, Color32::from_gray(0x2a), Color32::from_gray(0xe4))
 }
 
 /// Blocks freed by the caller but still pending on a stream.
 pub fn pending(dark: bool) -> Color32 {
-    if dark {
-        Color32::from_gray(0x70)
-    } else {
-        Color32::from_gray(0xa0)
-    }
+    pick(dark, Color32::from_gray(0x70), Color32::from_gray(0xa0))
 }
 
 /// Memory outside the top call sites ("other").
 pub fn other(dark: bool) -> Color32 {
-    if dark {
-        Color32::from_gray(0x58)
-    } else {
-        Color32::from_gray(0xb4)
-    }
+    pick(dark, Color32::from_gray(0x58), Color32::from_gray(0xb4))
 }
 
 /// Good news (no leak, no OOM).
 pub fn good(dark: bool) -> Color32 {
-    if dark {
-        Color32::from_rgb(0x6c, 0xd0, 0x7a)
-    } else {
-        Color32::from_rgb(0x1f, 0x8a, 0x3a)
-    }
+    pick(
+        dark,
+        Color32::from_rgb(0x6c, 0xd0, 0x7a),
+        Color32::from_rgb(0x1f, 0x8a, 0x3a),
+    )
 }
 
 /// Warnings (leaks, fragmentation).
 pub fn warn(dark: bool) -> Color32 {
+    pick(
+        dark,
+        Color32::from_rgb(0xff, 0xa8, 0x40),
+        Color32::from_rgb(0xc0, 0x60, 0x00),
+    )
+}
+
+/// The dark theme's colour or the light theme's.
+const fn pick(dark: bool, on_dark: Color32, on_light: Color32) -> Color32 {
     if dark {
-        Color32::from_rgb(0xff, 0xa8, 0x40)
+        on_dark
     } else {
-        Color32::from_rgb(0xc0, 0x60, 0x00)
+        on_light
     }
 }
 
@@ -167,9 +164,5 @@ fn hsl(h: f32, s: f32, l: f32) -> Color32 {
 
 /// The background of a plot area (timeline, fragmentation chart, what-if chart).
 pub fn plot_background(dark: bool) -> Color32 {
-    if dark {
-        Color32::from_gray(0x1b)
-    } else {
-        Color32::from_gray(0xfa)
-    }
+    pick(dark, Color32::from_gray(0x1b), Color32::from_gray(0xfa))
 }

@@ -585,9 +585,7 @@ pub fn diff_report(d: &crate::output::diff::Diff, charts: Option<&DiffCharts>) -
         .sites
         .iter()
         .map(|x| x.a.live_bytes.max(x.b.live_bytes))
-        .max()
-        .unwrap_or(1)
-        .max(1) as f64;
+        .fold(1, Ord::max) as f64;
     for (change, title, tag) in [
         (Change::Grew, "Grew", "up"),
         (Change::New, "New: live in B only", "new"),

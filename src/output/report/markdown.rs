@@ -482,17 +482,10 @@ pub fn diff_report(d: &crate::output::diff::Diff) -> String {
         }
         s.push('\n');
     }
-    let (same, held) = d.unchanged_held();
-    if same > 0 {
-        let _ = writeln!(
-            s,
-            "Unchanged: {} call site{} holding {} at both points.\n",
-            same,
-            crate::units::plural(same),
-            bytes(held)
-        );
+    if let Some(u) = d.unchanged_sentence() {
+        let _ = writeln!(s, "{u}.\n");
     }
-    if d.sites.iter().all(|x| x.change == Change::Same) {
+    if d.nothing_changed() {
         s.push_str("No call site's live memory changed.\n\n");
     }
     let _ = writeln!(

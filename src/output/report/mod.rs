@@ -184,19 +184,14 @@ mod tests {
 
     #[test]
     fn format_follows_the_extension() {
-        assert_eq!(
-            ReportFormat::from_path(Path::new("out.HTML")),
-            Some(ReportFormat::Html)
-        );
-        assert_eq!(
-            ReportFormat::from_path(Path::new("a/b.md")),
-            Some(ReportFormat::Md)
-        );
-        assert_eq!(
-            ReportFormat::from_path(Path::new("r.json")),
-            Some(ReportFormat::Json)
-        );
-        assert_eq!(ReportFormat::from_path(Path::new("r.txt")), None);
-        assert_eq!(ReportFormat::from_path(Path::new("noext")), None);
+        for (path, want) in [
+            ("out.HTML", Some(ReportFormat::Html)),
+            ("a/b.md", Some(ReportFormat::Md)),
+            ("r.json", Some(ReportFormat::Json)),
+            ("r.txt", None),
+            ("noext", None),
+        ] {
+            assert_eq!(ReportFormat::from_path(Path::new(path)), want, "{path}");
+        }
     }
 }

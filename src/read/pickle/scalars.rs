@@ -7,30 +7,40 @@ use super::value::{Packed, Value};
 use super::Machine;
 
 impl Machine<'_, '_> {
+    /// Pushes an integer (packed inline when it fits, as nearly all do).
+    #[inline(always)]
+    fn push_int(&mut self, i: i64) -> Result<()> {
+        let p = self.int(i);
+        self.stack.push(p);
+        Ok(())
+    }
+
+    /// Pushes any decoded value.
+    #[inline(always)]
+    fn push_value(&mut self, v: Value) -> Result<()> {
+        let p = self.pack(v);
+        self.stack.push(p);
+        Ok(())
+    }
+
     // Integers.
 
     #[inline(always)]
     pub(super) fn binint(&mut self) -> Result<()> {
         let v = self.input.u32("a BININT")? as i32;
-        let p = self.int(v as i64);
-        self.stack.push(p);
-        Ok(())
+        self.push_int(v as i64)
     }
 
     #[inline(always)]
     pub(super) fn binint1(&mut self) -> Result<()> {
         let v = self.input.u8("a BININT1")?;
-        let p = self.int(v as i64);
-        self.stack.push(p);
-        Ok(())
+        self.push_int(v as i64)
     }
 
     #[inline(always)]
     pub(super) fn binint2(&mut self) -> Result<()> {
         let v = self.input.u16("a BININT2")?;
-        let p = self.int(v as i64);
-        self.stack.push(p);
-        Ok(())
+        self.push_int(v as i64)
     }
 
     #[inline(always)]
@@ -45,9 +55,7 @@ impl Machine<'_, '_> {
                 let shift = 64 - 8 * n as u32;
                 let i = (i64::from_le_bytes(a) << shift) >> shift;
                 self.input.skip(1 + n);
-                let p = self.int(i);
-                self.stack.push(p);
-                return Ok(());
+                return self.push_int(i);
             }
         }
         let n = self.input.u8("a LONG1 length")? as usize;
@@ -62,9 +70,7 @@ impl Machine<'_, '_> {
             let raw = raw.to_vec();
             self.long_from_bytes(&raw)
         };
-        let p = self.pack(v);
-        self.stack.push(p);
-        Ok(())
+        self.push_value(v)
     }
 
     #[inline(never)]
@@ -78,9 +84,7 @@ impl Machine<'_, '_> {
         }
         let raw = self.input.take(n, "a LONG4")?.to_vec();
         let v = self.long_from_bytes(&raw);
-        let p = self.pack(v);
-        self.stack.push(p);
-        Ok(())
+        self.push_value(v)
     }
 
     /// INT: decimal text, or `01`/`00` for True/False (protocol 0 has no bool opcode).
@@ -92,18 +96,14 @@ impl Machine<'_, '_> {
             b"00" => Value::Bool(false),
             _ => self.decimal_int(&line, "INT")?,
         };
-        let p = self.pack(v);
-        self.stack.push(p);
-        Ok(())
+        self.push_value(v)
     }
 
     #[inline(never)]
     pub(super) fn long_text(&mut self) -> Result<()> {
         let line = self.input.line("a LONG")?.to_vec();
         let v = self.decimal_int(&line, "LONG")?;
-        let p = self.pack(v);
-        self.stack.push(p);
-        Ok(())
+        self.push_value(v)
     }
 
     /// A little-endian two's complement integer (LONG1/LONG4).
@@ -151,9 +151,7 @@ impl Machine<'_, '_> {
         let raw = self.input.take(8, "a BINFLOAT")?;
         let mut a = [0u8; 8];
         a.copy_from_slice(raw);
-        let p = self.pack(Value::Float(f64::from_be_bytes(a)));
-        self.stack.push(p);
-        Ok(())
+        self.push_value(Value::Float(f64::from_be_bytes(a)))
     }
 
     #[inline(never)]
@@ -163,11 +161,7 @@ impl Machine<'_, '_> {
             .ok()
             .and_then(|s| s.trim().parse::<f64>().ok());
         match f {
-            Some(f) => {
-                let p = self.pack(Value::Float(f));
-                self.stack.push(p);
-                Ok(())
-            }
+            Some(f) => self.push_value(Value::Float(f)),
             None => Err(self.malformed("FLOAT is not a number")),
         }
     }

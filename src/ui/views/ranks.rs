@@ -193,9 +193,7 @@ fn multiples(ui: &mut Ui, job: &Job, dark: bool) {
         .ranks
         .iter()
         .map(|r| r.summary.peak_reserved.max(r.summary.peak_allocated))
-        .max()
-        .unwrap_or(1)
-        .max(1) as f32;
+        .fold(1, Ord::max) as f32;
     ui.horizontal_wrapped(|ui| {
         for (i, rank) in job.ranks.iter().enumerate() {
             let outlier = job.outliers.iter().any(|o| o.index == i);
