@@ -78,6 +78,21 @@ pub struct Allocation {
 }
 
 impl Allocation {
+    /// A block allocated before the trace began, still allocated until an event frees it.
+    fn before_trace(addr: u64, size: u64, requested: u64, stream: u64, stack: StackId) -> Self {
+        Allocation {
+            addr,
+            size,
+            requested,
+            stream,
+            stack,
+            alloc_event: NONE,
+            free_requested: NONE,
+            free_completed: NONE,
+            size_estimated: false,
+        }
+    }
+
     /// Whether the block is allocated (not yet freed by the caller) after event `t`.
     pub fn allocated_at(&self, t: u32) -> bool {
         (self.alloc_event == NONE || self.alloc_event <= t)
@@ -416,6 +431,14 @@ impl<'a> State<'a> {
         });
     }
 
+    /// Records a new block and places it in its segment; returns its index.
+    fn open_block(&mut self, a: Allocation) -> u32 {
+        let idx = self.out.allocations.len() as u32;
+        self.out.allocations.push(a);
+        self.place_block(idx);
+        idx
+    }
+
     /// Reserves a new segment (or maps a range of an expandable one).
     fn open_segment(&mut self, span: SegmentSpan) {
         let index = self.out.segments.len() as u32;
@@ -721,19 +744,10 @@ pub fn replay(trace: &DeviceTrace, dump_segments: &[&Segment], rules: &Settings)
                     }
                 };
                 let _ = expandable;
-                let idx = st.out.allocations.len() as u32;
-                st.out.allocations.push(Allocation {
-                    addr: e.addr,
-                    size,
-                    requested: e.size,
-                    stream: e.stream,
-                    stack: e.stack,
+                let idx = st.open_block(Allocation {
                     alloc_event: i,
-                    free_requested: NONE,
-                    free_completed: NONE,
-                    size_estimated: false,
+                    ..Allocation::before_trace(e.addr, size, e.size, e.stream, e.stack)
                 });
-                st.place_block(idx);
                 st.c.allocated += size;
                 st.c.active += size;
                 st.c.requested += e.size;
@@ -887,19 +901,10 @@ fn pre_block(
     estimated: bool,
     pending_free: bool,
 ) {
-    let idx = st.out.allocations.len() as u32;
-    st.out.allocations.push(Allocation {
-        addr,
-        size,
-        requested,
-        stream,
-        stack,
-        alloc_event: NONE,
-        free_requested: NONE,
-        free_completed: NONE,
+    let idx = st.open_block(Allocation {
         size_estimated: estimated,
+        ..Allocation::before_trace(addr, size, requested, stream, stack)
     });
-    st.place_block(idx);
     st.c.active += size;
     st.c.requested += requested;
     if !pending_free {

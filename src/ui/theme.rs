@@ -29,82 +29,42 @@ impl ThemeChoice {
     }
 }
 
-/// The app's accent (links, cursor).
-pub fn accent(dark: bool) -> Color32 {
-    pick(
-        dark,
-        Color32::from_rgb(0x5c, 0xb8, 0xff),
-        Color32::from_rgb(0x10, 0x6e, 0xc8),
-    )
+/// The theme's fixed colours: a function per colour taking whether the theme is dark.
+macro_rules! tones {
+    ($($(#[$doc:meta])* $name:ident: ($dr:expr, $dg:expr, $db:expr) on dark,
+        ($lr:expr, $lg:expr, $lb:expr) on light;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(dark: bool) -> Color32 {
+            if dark {
+                Color32::from_rgb($dr, $dg, $db)
+            } else {
+                Color32::from_rgb($lr, $lg, $lb)
+            }
+        }
+    )*};
 }
 
-/// Out-of-memory markers.
-pub fn oom(dark: bool) -> Color32 {
-    pick(
-        dark,
-        Color32::from_rgb(0xff, 0x55, 0x55),
-        Color32::from_rgb(0xd0, 0x20, 0x20),
-    )
-}
-
-/// The `reserved` line.
-pub fn reserved(dark: bool) -> Color32 {
-    pick(
-        dark,
-        Color32::from_rgb(0xe8, 0xe8, 0xe8),
-        Color32::from_rgb(0x30, 0x30, 0x30),
-    )
-}
-
-/// Snapshot markers.
-pub fn marker(dark: bool) -> Color32 {
-    pick(
-        dark,
-        Color32::from_rgb(0xff, 0xc8, 0x40),
-        Color32::from_rgb(0xb0, 0x78, 0x00),
-    )
-}
-
-/// Free memory inside segments.
-pub fn free(dark: bool) -> Color32 {
-    pick(dark, Color32::from_gray(0x2a), Color32::from_gray(0xe4))
-}
-
-/// Blocks freed by the caller but still pending on a stream.
-pub fn pending(dark: bool) -> Color32 {
-    pick(dark, Color32::from_gray(0x70), Color32::from_gray(0xa0))
-}
-
-/// Memory outside the top call sites ("other").
-pub fn other(dark: bool) -> Color32 {
-    pick(dark, Color32::from_gray(0x58), Color32::from_gray(0xb4))
-}
-
-/// Good news (no leak, no OOM).
-pub fn good(dark: bool) -> Color32 {
-    pick(
-        dark,
-        Color32::from_rgb(0x6c, 0xd0, 0x7a),
-        Color32::from_rgb(0x1f, 0x8a, 0x3a),
-    )
-}
-
-/// Warnings (leaks, fragmentation).
-pub fn warn(dark: bool) -> Color32 {
-    pick(
-        dark,
-        Color32::from_rgb(0xff, 0xa8, 0x40),
-        Color32::from_rgb(0xc0, 0x60, 0x00),
-    )
-}
-
-/// The dark theme's colour or the light theme's.
-const fn pick(dark: bool, on_dark: Color32, on_light: Color32) -> Color32 {
-    if dark {
-        on_dark
-    } else {
-        on_light
-    }
+tones! {
+    /// The app's accent (links, cursor).
+    accent: (0x5c, 0xb8, 0xff) on dark, (0x10, 0x6e, 0xc8) on light;
+    /// Out-of-memory markers.
+    oom: (0xff, 0x55, 0x55) on dark, (0xd0, 0x20, 0x20) on light;
+    /// The `reserved` line.
+    reserved: (0xe8, 0xe8, 0xe8) on dark, (0x30, 0x30, 0x30) on light;
+    /// Snapshot markers.
+    marker: (0xff, 0xc8, 0x40) on dark, (0xb0, 0x78, 0x00) on light;
+    /// Free memory inside segments.
+    free: (0x2a, 0x2a, 0x2a) on dark, (0xe4, 0xe4, 0xe4) on light;
+    /// Blocks freed by the caller but still pending on a stream.
+    pending: (0x70, 0x70, 0x70) on dark, (0xa0, 0xa0, 0xa0) on light;
+    /// Memory outside the top call sites ("other").
+    other: (0x58, 0x58, 0x58) on dark, (0xb4, 0xb4, 0xb4) on light;
+    /// Good news (no leak, no OOM).
+    good: (0x6c, 0xd0, 0x7a) on dark, (0x1f, 0x8a, 0x3a) on light;
+    /// Warnings (leaks, fragmentation).
+    warn: (0xff, 0xa8, 0x40) on dark, (0xc0, 0x60, 0x00) on light;
+    /// The background of a plot area (timeline, fragmentation chart, what-if chart).
+    plot_background: (0x1b, 0x1b, 0x1b) on dark, (0xfa, 0xfa, 0xfa) on light;
 }
 
 /// A stable 64-bit hash (FNV-1a) of a site key, so colours do not depend on hash seeds.
@@ -160,9 +120,4 @@ fn hsl(h: f32, s: f32, l: f32) -> Color32 {
     let m = l - c / 2.0;
     let to = |v: f32| ((v + m).clamp(0.0, 1.0) * 255.0).round() as u8;
     Color32::from_rgb(to(r), to(g), to(b))
-}
-
-/// The background of a plot area (timeline, fragmentation chart, what-if chart).
-pub fn plot_background(dark: bool) -> Color32 {
-    pick(dark, Color32::from_gray(0x1b), Color32::from_gray(0xfa))
 }

@@ -184,17 +184,13 @@ impl Machine<'_, '_> {
             }
         }
         let n = self.input.u8("a SHORT_BINUNICODE length")? as usize;
-        let v = self.read_str(n)?;
-        self.stack.push(v);
-        Ok(())
+        self.push_str(n)
     }
 
     #[inline(never)]
     pub(super) fn binunicode(&mut self) -> Result<()> {
         let n = self.input.u32("a BINUNICODE length")? as usize;
-        let v = self.read_str(n)?;
-        self.stack.push(v);
-        Ok(())
+        self.push_str(n)
     }
 
     #[inline(never)]
@@ -204,9 +200,7 @@ impl Machine<'_, '_> {
             offset: self.input.offset() - 9,
             what: format!("a string of {n} bytes"),
         })?;
-        let v = self.read_str(n)?;
-        self.stack.push(v);
-        Ok(())
+        self.push_str(n)
     }
 
     #[inline(never)]
@@ -264,6 +258,14 @@ impl Machine<'_, '_> {
         Packed::str(id)
     }
 
+    /// Reads a string of `n` bytes and pushes it.
+    #[inline]
+    fn push_str(&mut self, n: usize) -> Result<()> {
+        let v = self.read_str(n)?;
+        self.stack.push(v);
+        Ok(())
+    }
+
     /// Reads a UTF-8 string of `n` bytes straight from the window and interns it.
     #[inline]
     fn read_str(&mut self, n: usize) -> Result<Packed> {
@@ -292,13 +294,13 @@ impl Machine<'_, '_> {
     #[inline(never)]
     pub(super) fn short_binbytes(&mut self) -> Result<()> {
         let n = self.input.u8("a SHORT_BINBYTES length")? as usize;
-        self.read_bytes(n)
+        self.push_bytes(n)
     }
 
     #[inline(never)]
     pub(super) fn binbytes(&mut self) -> Result<()> {
         let n = self.input.u32("a BINBYTES length")? as usize;
-        self.read_bytes(n)
+        self.push_bytes(n)
     }
 
     /// BINBYTES8 and BYTEARRAY8 (a bytearray is kept as bytes).
@@ -309,10 +311,10 @@ impl Machine<'_, '_> {
             offset: self.input.offset() - 9,
             what: format!("a bytes object of {n} bytes"),
         })?;
-        self.read_bytes(n)
+        self.push_bytes(n)
     }
 
-    fn read_bytes(&mut self, n: usize) -> Result<()> {
+    fn push_bytes(&mut self, n: usize) -> Result<()> {
         let raw = self.input.take(n, "a bytes object")?.to_vec();
         self.bytes.push(raw);
         self.charge(n);
