@@ -8,7 +8,9 @@ use anyhow::Result;
 use crate::analysis::{self, Analysis};
 use crate::model::Snapshot;
 use crate::output::diff::{self, Point, Side};
-use crate::output::report::{self, ReportFormat};
+use crate::output::report;
+
+use super::report::ReportOutput;
 use crate::output::write;
 
 #[derive(Debug, clap::Args)]
@@ -30,12 +32,9 @@ pub struct DiffArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Write a report; the extension picks the format (.html, .md, .json).
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-    /// The report format, whatever the output's extension.
-    #[arg(long, value_enum)]
-    pub format: Option<ReportFormat>,
+    // Without --output: the diff as text, as JSON (--json) or as --format on standard output.
+    #[command(flatten)]
+    pub out: ReportOutput,
 }
 
 fn parse_point(s: &str) -> Result<Point, String> {
@@ -44,7 +43,7 @@ fn parse_point(s: &str) -> Result<Point, String> {
 
 pub fn run(args: &DiffArgs) -> Result<i32> {
     let inputs = [args.a.as_path(), args.b.as_path()];
-    if let Some(out) = super::report::output_file(args.output.as_deref()) {
+    if let Some(out) = args.out.file() {
         write::refuse_input(out, &inputs)?;
     }
     let (snap_a, _) = super::input::load(&args.a)?;
@@ -77,14 +76,13 @@ pub fn run(args: &DiffArgs) -> Result<i32> {
         point: args.at_b,
     };
     let d = diff::diff(&side_a, &side_b)?;
-    if let Some(out) = args.output.as_deref() {
-        let format = super::report::format_for(Some(out), args.format)?;
+    if args.out.output.is_some() {
         let charts = report::DiffCharts::new(&side_a, &side_b, same);
-        let text = report::render_diff_with(&d, Some(&charts), format);
-        super::report::write_output(Some(out), &text, &inputs)?;
+        let text = report::render_diff_with(&d, Some(&charts), args.out.format()?);
+        args.out.write(&text, &inputs)?;
     } else if args.json {
         write::stdout(&(serde_json::to_string_pretty(&d)? + "\n"))?;
-    } else if let Some(f) = args.format {
+    } else if let Some(f) = args.out.format {
         write::stdout(&report::render_diff(&d, f))?;
     } else {
         write::stdout(&diff::text(&d))?;

@@ -12,13 +12,8 @@ use crate::output::write;
 pub struct ReportArgs {
     /// The snapshot (.pickle, optionally gzip/zstd/xz-compressed).
     pub file: PathBuf,
-    /// Where to write the report; its extension picks the format (.html, .md, .json).
-    /// Without it the report goes to standard output (Markdown unless --format says otherwise).
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-    /// The format, whatever the output's extension.
-    #[arg(long, value_enum)]
-    pub format: Option<ReportFormat>,
+    #[command(flatten)]
+    pub out: ReportOutput,
     /// Only this device (default: every device).
     #[arg(long)]
     pub device: Option<usize>,
@@ -29,6 +24,35 @@ pub struct ReportArgs {
     pub site: Option<String>,
     #[command(flatten)]
     pub options: super::analyze::AnalysisArgs,
+}
+
+/// Where a report goes, and in which format (`report` and `diff`).
+#[derive(Debug, clap::Args)]
+pub struct ReportOutput {
+    /// Write the report to this file; its extension picks the format (.html, .md, .json).
+    /// `-` is standard output, in Markdown unless --format says otherwise.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// The report format, whatever the output's extension.
+    #[arg(long, value_enum)]
+    pub format: Option<ReportFormat>,
+}
+
+impl ReportOutput {
+    /// The file to write: `None` for standard output.
+    pub fn file(&self) -> Option<&Path> {
+        output_file(self.output.as_deref())
+    }
+
+    /// `--format`, else the output's extension (Markdown for standard output).
+    pub fn format(&self) -> Result<ReportFormat> {
+        format_for(self.output.as_deref(), self.format)
+    }
+
+    /// Writes `text` where `--output` says (see [`write_output`]).
+    pub fn write(&self, text: &str, inputs: &[&Path]) -> Result<()> {
+        write_output(self.output.as_deref(), text, inputs)
+    }
 }
 
 /// The device and site index of `FILE:LINE` (`device`: only that device); `--site` and the
@@ -101,8 +125,8 @@ pub fn write_output(output: Option<&Path>, text: &str, inputs: &[&Path]) -> Resu
 }
 
 pub fn run(args: &ReportArgs) -> Result<i32> {
-    let format = format_for(args.output.as_deref(), args.format)?;
-    if let Some(out) = output_file(args.output.as_deref()) {
+    let format = args.out.format()?;
+    if let Some(out) = args.out.file() {
         write::refuse_input(out, &[&args.file])?;
     }
     let (snap, _) = super::input::load(&args.file)?;
@@ -134,6 +158,6 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
         focus_site,
     };
     let text = report::render_with(&snap, &a, &opts, format);
-    write_output(args.output.as_deref(), &text, &[&args.file])?;
+    args.out.write(&text, &[&args.file])?;
     Ok(super::exit::OK)
 }
