@@ -195,11 +195,7 @@ impl Machine<'_, '_> {
 
     #[inline(never)]
     pub(super) fn binunicode8(&mut self) -> Result<()> {
-        let n = self.input.u64("a BINUNICODE8 length")?;
-        let n = usize::try_from(n).map_err(|_| ReadError::Limit {
-            offset: self.input.offset() - 9,
-            what: format!("a string of {n} bytes"),
-        })?;
+        let n = self.length8("a BINUNICODE8 length", "a string")?;
         self.push_str(n)
     }
 
@@ -306,12 +302,18 @@ impl Machine<'_, '_> {
     /// BINBYTES8 and BYTEARRAY8 (a bytearray is kept as bytes).
     #[inline(never)]
     pub(super) fn binbytes8(&mut self) -> Result<()> {
-        let n = self.input.u64("a BINBYTES8 length")?;
-        let n = usize::try_from(n).map_err(|_| ReadError::Limit {
-            offset: self.input.offset() - 9,
-            what: format!("a bytes object of {n} bytes"),
-        })?;
+        let n = self.length8("a BINBYTES8 length", "a bytes object")?;
         self.push_bytes(n)
+    }
+
+    /// An 8-byte length of `what`, which this machine must be able to address (the opcode and
+    /// the length come before the offset it reports).
+    fn length8(&mut self, field: &'static str, what: &str) -> Result<usize> {
+        let n = self.input.u64(field)?;
+        usize::try_from(n).map_err(|_| ReadError::Limit {
+            offset: self.input.offset() - 9,
+            what: format!("{what} of {n} bytes"),
+        })
     }
 
     fn push_bytes(&mut self, n: usize) -> Result<()> {
