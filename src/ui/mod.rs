@@ -6,7 +6,8 @@
 //!   by the views) and its [`views`] (each with its own state);
 //! - [`job`]: the one promise type for background work; [`loader`] reads and analyses with it;
 //! - [`data`], [`lod`]: per-device indexes built on the worker (timeline level of detail);
-//! - [`theme`], [`preferences`], [`sources`], [`filters`], [`extensions`].
+//! - [`theme`], [`plot`] (the charts' byte axis), [`preferences`], [`sources`], [`filters`],
+//!   [`extensions`].
 //!
 //! Imports point one way: `app` > `tab` > `views` > `focus`, `filters`, `loader` > `data` >
 //! `lod`, `theme` (and `job` under all of them).
@@ -21,6 +22,7 @@ pub mod focus;
 pub mod job;
 pub mod loader;
 pub mod lod;
+pub mod plot;
 pub mod preferences;
 pub mod sources;
 pub mod tab;

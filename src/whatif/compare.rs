@@ -79,7 +79,7 @@ pub fn table(rec: &Recorded, variants: &[SimResult], site: &dyn Fn(u32) -> Strin
         "peak reserved".into(),
         "peak allocated".into(),
         "unallocated at peak".into(),
-        "segments".into(),
+        "segment calls".into(),
         "OOMs".into(),
     ]];
     let cap_s = |c: Option<u64>| c.map(bytes).unwrap_or_else(|| "none".into());

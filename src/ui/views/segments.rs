@@ -8,8 +8,8 @@ use egui::{pos2, vec2, Rect, RichText, Sense, Shape, Stroke, Ui};
 use crate::analysis::{fragmentation, SegmentView};
 use crate::units;
 
-use crate::ui::theme;
 use crate::ui::view::{short_bytes, View, ViewCtx};
+use crate::ui::{plot, theme};
 
 const ROW_H: f32 = 26.0;
 const LABEL_W: f32 = 190.0;
@@ -459,8 +459,8 @@ impl SegmentsView {
             Some((k, v)) if *k == key => v.clone(),
             _ => {
                 let s = &cx.analysis.replay.series;
+                // Bytes as f32: 24 bits of precision is far finer than a pixel.
                 let mut v = vec![[0f32; 3]; cols];
-                let ymax = s.reserved.iter().copied().max().unwrap_or(1).max(1) as f32;
                 for (c, slot) in v.iter_mut().enumerate() {
                     let a = c * n / cols;
                     let b = ((c + 1) * n / cols).max(a + 1).min(n);
@@ -471,17 +471,19 @@ impl SegmentsView {
                         m[1] = m[1].max(s.largest_free[i]);
                         m[2] = m[2].max(free.saturating_sub(s.largest_free[i]));
                     }
-                    *slot = [m[0] as f32 / ymax, m[1] as f32 / ymax, m[2] as f32 / ymax];
+                    *slot = m.map(|b| b as f32);
                 }
                 let v = Arc::new(v);
                 self.frag = Some((key, v.clone()));
                 v
             }
         };
-        let ymax = data.iter().map(|c| c[0]).fold(0.0f32, f32::max).max(1e-6);
+        // Bytes of the highest free-in-reserved, with headroom for the top gridline's label.
+        let ymax = data.iter().map(|c| c[0]).fold(1.0f32, f32::max) * 1.05;
         let colors = [theme::other(dark), theme::good(dark), theme::warn(dark)];
         // Split free memory as a filled area, the others as lines.
         let y = |v: f32| rect.bottom() - v / ymax * rect.height();
+        plot::byte_grid(&painter, rect, ymax as f64, |b| y(b as f32), dark);
         let mut mesh = egui::epaint::Mesh::default();
         for (c, d) in data.iter().enumerate() {
             let x = rect.left() + c as f32;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use egui::{Color32, RichText, Sense, Stroke, Ui};
+use egui::{Color32, Rect, RichText, Sense, Stroke, Ui};
 use rayon::prelude::*;
 
 use crate::model::Snapshot;
@@ -13,9 +13,13 @@ use crate::units;
 use crate::whatif::{self, Recorded, Scenario, Settings, SimResult};
 
 use crate::ui::job::{Job, Polled, Repaint};
+use crate::ui::plot;
 use crate::ui::view::{section, swatch, View, ViewCtx};
 
 /// One-click variants: the settings users reach for after an OOM.
+/// Width of the chart's byte axis labels.
+const AXIS_W: f32 = 60.0;
+
 const PRESETS: [(&str, &str); 4] = [
     ("expandable segments", "expandable_segments:True"),
     ("max split 256 MiB", "max_split_size_mb:256"),
@@ -261,16 +265,29 @@ fn results_table(ui: &mut Ui, o: &Outcome) {
         .num_columns(7)
         .spacing([16.0, 4.0])
         .show(ui, |ui| {
-            for h in [
-                "scenario",
-                "cap",
-                "peak reserved",
-                "peak allocated",
-                "unallocated at peak",
-                "segments",
-                "OOMs",
+            for (h, tip) in [
+                ("scenario", "The allocator settings replayed"),
+                ("cap", "The memory the allocator may reserve"),
+                (
+                    "peak reserved",
+                    "The most memory held from the driver at once",
+                ),
+                (
+                    "peak allocated",
+                    "The most memory in blocks the program held at once",
+                ),
+                (
+                    "unallocated at peak",
+                    "Reserved but not allocated when reserved peaked",
+                ),
+                (
+                    "segment calls",
+                    "cudaMalloc calls, plus page mappings under expandable segments, over the \
+                     whole run (not the segments held at the end)",
+                ),
+                ("OOMs", "Requests the allocator could not serve"),
             ] {
-                ui.label(RichText::new(h).strong());
+                ui.label(RichText::new(h).strong()).on_hover_text(tip);
             }
             ui.end_row();
             ui.horizontal(|ui| {
@@ -336,9 +353,11 @@ fn results_table(ui: &mut Ui, o: &Outcome) {
 /// maximum per pixel column, on one scale.
 fn chart(ui: &mut Ui, cx: &ViewCtx, o: &Outcome) {
     let width = ui.available_width().max(200.0);
-    let (rect, resp) = ui.allocate_exact_size(egui::vec2(width, 220.0), Sense::hover());
-    let painter = ui.painter_at(rect);
+    let (outer, resp) = ui.allocate_exact_size(egui::vec2(width, 220.0), Sense::hover());
+    let painter = ui.painter_at(outer);
     let visuals = ui.visuals();
+    // The plot, with the byte axis's labels to its left.
+    let rect = Rect::from_min_max(outer.min + egui::vec2(AXIS_W, 0.0), outer.max);
     painter.rect_filled(rect, 4.0, visuals.extreme_bg_color);
     let events = cx.analysis.events.max(1);
     let cols = (rect.width() as usize).max(1);
@@ -393,6 +412,7 @@ fn chart(ui: &mut Ui, cx: &ViewCtx, o: &Outcome) {
         * 1.08;
     let y_of = |b: u64| rect.bottom() - 6.0 - (b as f32 / top) * (rect.height() - 12.0);
     let x_of = |c: usize| rect.left() + c as f32 + 0.5;
+    plot::byte_grid(&painter, rect, top as f64, |b| y_of(b as u64), cx.dark());
     if let Some(cap) = o.recorded.cap {
         let y = y_of(cap);
         painter.line_segment(
@@ -438,14 +458,7 @@ fn chart(ui: &mut Ui, cx: &ViewCtx, o: &Outcome) {
             );
         }
     }
-    painter.text(
-        rect.right_top() + egui::vec2(-4.0, 4.0),
-        egui::Align2::RIGHT_TOP,
-        units::bytes(top as u64),
-        egui::FontId::proportional(11.0),
-        visuals.weak_text_color(),
-    );
-    if let Some(p) = resp.hover_pos() {
+    if let Some(p) = resp.hover_pos().filter(|p| p.x >= rect.left()) {
         let c = ((p.x - rect.left()) as usize).min(cols - 1);
         let e = c * events / cols;
         let mut text = format!("event {e}\nrecorded: {}", units::bytes(lines[0].1[c]));
