@@ -1029,3 +1029,44 @@ fn export_writes_to_the_path_in_its_window() {
     assert!(text.contains("fragmentation"), "the frag_oom report");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_pool_filter_offers_cuda_graph_and_user_pools() {
+    let mut h = app("recorded/cuda_graph_pools");
+    click_view(&mut h, ViewId::Timeline);
+    h.get_by_label("pool").click();
+    h.run_steps(3);
+    let graph = "CUDA graph pool (1, 0)";
+    h.get_by_label("user pool (0, 1)");
+    h.get_by_label(graph).click();
+    h.run_steps(3);
+    let t = Instant::now();
+    while h.state().active_tab().unwrap().focus.filtered.lod.is_none() {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the pool filter never applied"
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let tab = h.state().active_tab().unwrap();
+    let TabState::Ready(l) = &tab.state else {
+        panic!("loaded")
+    };
+    let d = &l.analysis.devices[0];
+    // The filtered timeline's last column holds what the graph's pool still holds at the end.
+    let k = d.pools.pools.iter().position(|p| p.id == (1, 0)).unwrap() as u16;
+    let held: u64 = d
+        .replay
+        .allocations
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| {
+            a.free_requested == memsight::analysis::replay::NONE && d.pools.of_allocation(*i) == k
+        })
+        .map(|(_, a)| a.size)
+        .sum();
+    let lod = tab.focus.filtered.lod.as_ref().unwrap();
+    assert!(held > 0);
+    assert_eq!(lod.total.last().copied(), Some(held));
+}

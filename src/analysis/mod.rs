@@ -12,6 +12,7 @@ pub mod iterations;
 pub mod layout;
 pub mod oom;
 pub mod point;
+pub mod pools;
 pub mod replay;
 pub mod sites;
 
@@ -71,6 +72,8 @@ pub struct DeviceAnalysis {
     /// Every leak, then the other growth worth naming (one-time, bounded, transient).
     pub growth: Vec<Growth>,
     pub layout: LayoutIndex,
+    /// The memory pools of the dump (CUDA graph and user pools) and each block's pool.
+    pub pools: pools::Pools,
     /// Bytes allocated at the peak per path of `record_function` ranges active when they were
     /// allocated (empty when the file has no annotations for this device).
     pub by_annotation: Vec<calltree::AnnotationShare>,
@@ -152,6 +155,7 @@ pub fn analyze_device(
     let trace = snap.trace(device).unwrap_or(&empty);
     let dump: Vec<_> = snap.segments_of(device).collect();
     let replay = replay::replay(trace, &dump, settings);
+    let pools = pools::Pools::build(&replay, &dump);
     let events = &trace.events;
 
     let mut markers = Vec::new();
@@ -231,6 +235,7 @@ pub fn analyze_device(
         leaks,
         growth,
         layout,
+        pools,
         by_annotation: Vec::new(),
     };
     let peak_t = (d.events > 0).then_some(d.peak.allocated_event);

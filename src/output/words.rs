@@ -8,6 +8,7 @@ use crate::analysis::findings::{self, Finding, Severity, TraceNote};
 use crate::analysis::growth::{Growth, GrowthKind};
 use crate::analysis::iterations::{IterationSource, Iterations, MIN_ITERATIONS};
 use crate::analysis::oom::{OomReport, Verdict};
+use crate::analysis::pools::{PoolInfo, PoolKind};
 use crate::analysis::DeviceAnalysis;
 use crate::units::{bytes, count, plural, signed_bytes};
 
@@ -38,6 +39,17 @@ pub fn site_with_function(d: &DeviceAnalysis, site: u32) -> String {
 }
 
 /// Where the iterations came from, e.g. `snapshot markers` or `the optimizer's step() calls`.
+/// A memory pool's name: `default pool`, `CUDA graph pool (1, 0)` or `user pool (0, 1)`
+/// (PyTorch's pool id in brackets, as `segment_pool_id` gives it).
+pub fn pool_name(p: &PoolInfo) -> String {
+    let (a, b) = p.id;
+    match p.kind {
+        PoolKind::Default => "default pool".into(),
+        PoolKind::Graph => format!("CUDA graph pool ({a}, {b})"),
+        PoolKind::User => format!("user pool ({a}, {b})"),
+    }
+}
+
 pub fn iteration_source(it: &Iterations) -> String {
     let detail = it.detail.as_deref().unwrap_or("?");
     match it.source {

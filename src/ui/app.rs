@@ -805,17 +805,23 @@ fn view_bar(ui: &mut Ui, l: &Loaded, focus: &mut Focus, repaint: Repaint) {
             .response
             .labelled_by(label.id);
         let label = ui.label("pool");
+        let no_pools = crate::analysis::pools::Pools::default();
+        let pools = l
+            .analysis
+            .devices
+            .get(dd.index)
+            .map_or(&no_pools, |a| &a.pools);
         egui::ComboBox::from_id_salt("pool")
-            .width(70.0)
-            .selected_text(match f.pool {
-                Pool::All => "all",
-                Pool::Small => "small",
-                Pool::Large => "large",
-            })
+            .width(if pools.has_private() { 170.0 } else { 70.0 })
+            .selected_text(f.pool.label(pools))
             .show_ui(ui, |ui| {
-                ui.selectable_value(&mut f.pool, Pool::All, "all");
-                ui.selectable_value(&mut f.pool, Pool::Small, "small (<= 1 MiB)");
-                ui.selectable_value(&mut f.pool, Pool::Large, "large");
+                let graph_pools = (0..pools.pools.len() as u16).map(Pool::Of);
+                let choices = [Pool::All, Pool::Small, Pool::Large];
+                // The dump's pools only where there is more than the default one.
+                let extra = graph_pools.filter(|_| pools.has_private());
+                for p in choices.into_iter().chain(extra) {
+                    ui.selectable_value(&mut f.pool, p, p.label(pools));
+                }
             })
             .response
             .labelled_by(label.id);

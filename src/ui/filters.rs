@@ -3,8 +3,10 @@
 use std::sync::Arc;
 
 use crate::allocator::SMALL_SIZE;
+use crate::analysis::pools::Pools;
 use crate::analysis::DeviceAnalysis;
 use crate::model::Snapshot;
+use crate::output::words;
 
 use super::data::Loaded;
 use super::job::{Job, Polled, Repaint};
@@ -18,6 +20,24 @@ pub enum Pool {
     /// Blocks of up to 1 MiB (2 MiB segments).
     Small,
     Large,
+    /// One memory pool of the dump (`analysis::pools`): the default pool, a CUDA graph's
+    /// private pool or a user pool, by its index in `Pools::pools`.
+    Of(u16),
+}
+
+impl Pool {
+    /// The name the pool dropdown shows.
+    pub fn label(self, pools: &Pools) -> String {
+        match self {
+            Pool::All => "all".into(),
+            Pool::Small => "small (<= 1 MiB)".into(),
+            Pool::Large => "large".into(),
+            Pool::Of(k) => pools
+                .pools
+                .get(k as usize)
+                .map_or_else(|| format!("pool {k}"), words::pool_name),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -69,12 +89,14 @@ impl Filter {
             d.replay
                 .allocations
                 .iter()
-                .map(|a| {
+                .enumerate()
+                .map(|(i, a)| {
                     self.stream.is_none_or(|s| s == a.stream)
                         && match self.pool {
                             Pool::All => true,
                             Pool::Small => a.size <= SMALL_SIZE,
                             Pool::Large => a.size > SMALL_SIZE,
+                            Pool::Of(k) => d.pools.of_allocation(i) == k,
                         }
                         && a.size >= self.min_size
                         && stack_matches(a.stack)

@@ -8,8 +8,10 @@ use egui::{pos2, vec2, Rect, RichText, Sense, Shape, Stroke, Ui};
 use crate::analysis::{fragmentation, SegmentView};
 use crate::units;
 
+use crate::analysis::pools::PoolKind;
 use crate::ui::view::{short_bytes, View, ViewCtx};
-use crate::ui::{plot, theme};
+use crate::ui::plot;
+use crate::ui::theme;
 
 const ROW_H: f32 = 26.0;
 const LABEL_W: f32 = 190.0;
@@ -295,11 +297,21 @@ fn segment_row(ui: &mut Ui, cx: &mut ViewCtx, s: &SegmentView, max: u64, need: O
     let (resp, painter) = ui.allocate_painter(vec2(width, ROW_H), Sense::click());
     let r = resp.rect;
     let text_color = ui.visuals().text_color();
+    // Segments of a CUDA graph's or a user pool serve only that pool's requests.
+    let pools = &cx.analysis.pools;
+    let pool = pools
+        .pools
+        .get(pools.of_address(s.addr, cx.focus.cursor as u32) as usize)
+        .map_or("", |p| match p.kind {
+            PoolKind::Default => "",
+            PoolKind::Graph => " graph",
+            PoolKind::User => " user",
+        });
     painter.text(
         pos2(r.left() + 2.0, r.center().y),
         egui::Align2::LEFT_CENTER,
         format!(
-            "{:#x}  {}{}",
+            "{:#x}  {}{}{pool}",
             s.addr,
             short_bytes(s.size),
             if s.expandable { " exp" } else { "" }

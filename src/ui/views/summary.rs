@@ -75,6 +75,21 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
                     ("final reserved", units::bytes(f.reserved)),
                     ("anomalies", d.replay.anomalies.len().to_string()),
                 ];
+                // Pools other than the default one serve only their own requests (CUDA
+                // graphs, torch.cuda.MemPool): say what each holds at the dump.
+                let pools = d.pools.pools.iter().filter(|_| d.pools.has_private());
+                let rows = rows.into_iter().chain(pools.map(|p| {
+                    (
+                        "pool at the dump",
+                        format!(
+                            "{}: {} segment{}, {} reserved",
+                            crate::output::words::pool_name(p),
+                            p.segments,
+                            units::plural(p.segments),
+                            units::bytes(p.reserved)
+                        ),
+                    )
+                }));
                 for (k, v) in rows {
                     ui.label(RichText::new(k).strong());
                     ui.label(v);
