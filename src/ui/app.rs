@@ -785,12 +785,8 @@ fn view_bar(ui: &mut Ui, l: &Loaded, focus: &mut Focus, repaint: Repaint) {
             return;
         };
         ui.separator();
-        // Streams are numbered in the order of their handles (the default stream, handle 0,
-        // first when it allocates); the raw handle is in the tooltip.
-        let stream_name = |s: u64| match dd.streams.iter().position(|&x| x == s) {
-            Some(i) => format!("stream {i}"),
-            None => format!("{s:#x}"),
-        };
+        // Streams by number (`DeviceData::stream_name`); the raw handle is in the tooltip.
+        let stream_name = |s: u64| dd.stream_name(s);
         let label = ui.label("stream");
         egui::ComboBox::from_id_salt("stream")
             .width(90.0)
