@@ -285,6 +285,12 @@ impl MemsightApp {
                     t.focus.view = v;
                 }
             }
+            Command::FindEvent => {
+                if let Some(t) = self.active_tab_mut() {
+                    t.focus.view = ViewId::Events;
+                    t.views.events.find();
+                }
+            }
             Command::Settings => self.show_settings = true,
             Command::Keys => self.show_help = true,
             Command::Quit => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
@@ -357,7 +363,7 @@ impl MemsightApp {
             });
             ui.menu_button("View", |ui| {
                 for c in Command::all() {
-                    if matches!(c, Command::Show(_)) && c.menu_button(ui) {
+                    if matches!(c, Command::Show(_) | Command::FindEvent) && c.menu_button(ui) {
                         run = Some(c);
                         ui.close();
                     }
