@@ -1188,6 +1188,22 @@ fn the_events_view_follows_the_cursor_and_finds_an_address() {
         .max_size = "1 KiB".into();
     h.run_steps(3);
     assert!(h.query_by_label_contains("No event matches").is_some());
+
+    // Text: the events with a frame at workloads.py line 172 (the 40 MiB pieces).
+    let ev = &mut h.state_mut().active_tab_mut().unwrap().views.events;
+    ev.action = None;
+    ev.min_size.clear();
+    ev.max_size.clear();
+    ev.text = "WORKLOADS.py:172".into();
+    h.run_steps(3);
+    let snap = &loaded(&h).snap;
+    let at_172 = events_where(&h, |e| {
+        snap.stacks.get(e.stack).iter().any(|&f| {
+            snap.frames.filename(f).ends_with("workloads.py") && snap.frames.get(f).line == 172
+        })
+    });
+    assert!(at_172.len() > 10, "frag_oom carves its segment at line 172");
+    assert_eq!(listed_events(&h), at_172);
 }
 
 fn events_where(

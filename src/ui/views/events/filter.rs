@@ -132,12 +132,18 @@ pub fn matching(
     out
 }
 
+/// The allocation (index into `Replay::allocations`) event `e` concerns, if any.
+pub fn allocation_of(d: &DeviceAnalysis, e: usize) -> Option<u32> {
+    d.replay
+        .event_allocation
+        .get(e)
+        .copied()
+        .filter(|&k| k != NONE)
+}
+
 /// The block size of the allocation event `e` concerns, if any.
 pub fn block_size(d: &DeviceAnalysis, e: usize) -> Option<u64> {
-    let k = *d.replay.event_allocation.get(e)?;
-    if k == NONE {
-        return None;
-    }
+    let k = allocation_of(d, e)?;
     d.replay.allocations.get(k as usize).map(|a| a.size)
 }
 

@@ -8,7 +8,7 @@ use crate::model::{Action, Event};
 use crate::ui::theme;
 use crate::ui::view::{short_bytes, stack_lines, swatch, ViewCtx};
 
-use super::filter::block_size;
+use super::filter::{allocation_of, block_size};
 use super::rows::Rows;
 
 const ROW_H: f32 = 20.0;
@@ -163,7 +163,20 @@ fn event_row(ui: &mut Ui, cx: &mut ViewCtx, e: usize, ev: &Event, row: usize, fi
         Action::Other(id) => cx.loaded.snap.frames.strings.get(id).to_string(),
         a => a.name().unwrap_or_default().to_string(),
     };
-    let mono = |s: String| RichText::new(s).monospace();
+    // Events of allocations the filter bar leaves out (stream, pool, min size, frames) are
+    // dimmed, as Segments dims their blocks: listed, so the history stays whole.
+    let dim = match allocation_of(cx.analysis, e) {
+        Some(k) => !cx.lod.keeps(k as usize),
+        None => false,
+    };
+    let mono = |s: String| {
+        let t = RichText::new(s).monospace();
+        if dim {
+            t.weak()
+        } else {
+            t
+        }
+    };
     let texts = [
         mono(e.to_string()),
         mono(relative_time(first_time, ev.time_us)),
@@ -236,8 +249,8 @@ pub fn go_to(cx: &mut ViewCtx, e: usize) {
         return;
     };
     let site = event_site(cx, e, ev);
-    match d.replay.event_allocation.get(e) {
-        Some(&k) if k != crate::analysis::NONE => {
+    match allocation_of(d, e) {
+        Some(k) => {
             cx.focus.selection.allocation = Some(k);
             cx.focus.selection.site = site;
         }
@@ -250,8 +263,8 @@ pub fn go_to(cx: &mut ViewCtx, e: usize) {
 /// some allocation shares.
 fn event_site(cx: &ViewCtx, e: usize, ev: &Event) -> Option<u32> {
     let d = cx.analysis;
-    match d.replay.event_allocation.get(e) {
-        Some(&k) if k != crate::analysis::NONE => d.allocation_site.get(k as usize).copied(),
+    match allocation_of(d, e) {
+        Some(k) => d.allocation_site.get(k as usize).copied(),
         // An event recorded without a stack (a `snapshot` marker) has no line to name.
         _ if cx.loaded.snap.stacks.get(ev.stack).is_empty() => None,
         _ => d.sites.site_of_stack(ev.stack),
