@@ -386,6 +386,38 @@ fn frame_time_on_huge_trace() {
             _ => egui::Key::PageDown,
         });
     });
+    // A filter over a million events runs on a worker; the frames go on meanwhile.
+    let t = Instant::now();
+    h.state_mut()
+        .active_tab_mut()
+        .unwrap()
+        .views
+        .events
+        .min_size = "64 MiB".into();
+    h.run_steps(2);
+    while h.state().active_tab().unwrap().views.events.busy() {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the filter did not finish"
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    h.run_steps(2);
+    let listed = h
+        .state()
+        .active_tab()
+        .unwrap()
+        .views
+        .events
+        .rows()
+        .map(|r| r.len());
+    let big = events_where(&h, |e| e.size >= 64 << 20).len();
+    eprintln!(
+        "events filter (size >= 64 MiB): {} ms, {big} events",
+        t.elapsed().as_millis()
+    );
+    assert_eq!(listed, Some(big));
 }
 
 fn stats(name: &str, what: &str, v: &mut [f64]) {

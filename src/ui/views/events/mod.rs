@@ -66,6 +66,9 @@ impl EventsView {
 
     /// The events listed now (`None` while a filter is running).
     pub fn rows(&self) -> Option<&Rows> {
+        if self.job.is_some() {
+            return None;
+        }
         self.rows.as_ref().map(|(_, r)| r)
     }
 
