@@ -1140,6 +1140,12 @@ fn the_events_view_follows_the_cursor_and_finds_an_address() {
     assert_eq!(focus.cursor, target);
     assert_eq!(focus.selection.allocation, Some(alloc));
     assert_eq!(focus.selection.site, Some(site));
+    // Hovering a row shows its stack.
+    h.get_by_label(&target.to_string()).hover();
+    h.run_steps(40);
+    assert!(h
+        .query_by_label_contains("click to move the time cursor here")
+        .is_some());
 
     // The keyboard steps through the rows.
     for (key, want) in [
