@@ -77,6 +77,15 @@ xdotool mousemove 600 560                  # hover the chart: every scenario at 
 shot whatif
 stop
 
+start sample_snapshots/frag_oom.pickle
+xdotool key 4                              # Segments
+sleep 1
+xdotool mousemove 955 121 sleep 0.4 click 1 sleep 0.4          # Next OOM
+xdotool key 8                              # Events: the OOM's row under the cursor
+sleep 1
+shot events
+stop
+
 # A job's ranks side by side: a folder with the two ranks of the DDP job.
 job=$(mktemp -d)
 ln -s "$PWD/../shared/snapshots/ddp_rank0.pickle" "$PWD/../shared/snapshots/ddp_rank1.pickle" "$job/"

@@ -285,6 +285,12 @@ impl MemsightApp {
                     t.focus.view = v;
                 }
             }
+            Command::FindEvent => {
+                if let Some(t) = self.active_tab_mut() {
+                    t.focus.view = ViewId::Events;
+                    t.views.events.find();
+                }
+            }
             Command::Settings => self.show_settings = true,
             Command::Keys => self.show_help = true,
             Command::Quit => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
@@ -357,7 +363,7 @@ impl MemsightApp {
             });
             ui.menu_button("View", |ui| {
                 for c in Command::all() {
-                    if matches!(c, Command::Show(_)) && c.menu_button(ui) {
+                    if matches!(c, Command::Show(_) | Command::FindEvent) && c.menu_button(ui) {
                         run = Some(c);
                         ui.close();
                     }
@@ -785,12 +791,8 @@ fn view_bar(ui: &mut Ui, l: &Loaded, focus: &mut Focus, repaint: Repaint) {
             return;
         };
         ui.separator();
-        // Streams are numbered in the order of their handles (the default stream, handle 0,
-        // first when it allocates); the raw handle is in the tooltip.
-        let stream_name = |s: u64| match dd.streams.iter().position(|&x| x == s) {
-            Some(i) => format!("stream {i}"),
-            None => format!("{s:#x}"),
-        };
+        // Streams by number (`DeviceData::stream_name`); the raw handle is in the tooltip.
+        let stream_name = |s: u64| dd.stream_name(s);
         let label = ui.label("stream");
         egui::ComboBox::from_id_salt("stream")
             .width(90.0)

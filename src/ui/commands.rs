@@ -12,6 +12,8 @@ pub enum Command {
     CloseTab,
     NextTab,
     Show(ViewId),
+    /// The Events view with the keyboard in its address field: search by address or size.
+    FindEvent,
     Settings,
     Keys,
     Quit,
@@ -31,7 +33,7 @@ const DIGITS: [Key; 9] = [
 ];
 
 /// Mouse and keys inside the views, for the Keys window (the views handle these themselves).
-pub const GESTURES: [(&str, &str); 6] = [
+pub const GESTURES: [(&str, &str); 7] = [
     (
         "wheel, Ctrl+wheel, W/S, Up/Down",
         "zoom the timeline around the pointer",
@@ -43,6 +45,10 @@ pub const GESTURES: [(&str, &str); 6] = [
         "select a band, block or row; moves the time cursor",
     ),
     ("Left/Right in Segments", "step the cursor one event"),
+    (
+        "Up/Down, PageUp/PageDown, Home/End in Events",
+        "step the cursor through the listed events",
+    ),
     ("drop files on the window", "open them"),
 ];
 
@@ -51,6 +57,7 @@ impl Command {
     pub fn all() -> Vec<Command> {
         let mut v = vec![Command::Open, Command::CloseTab, Command::NextTab];
         v.extend(ViewId::ALL.map(Command::Show));
+        v.push(Command::FindEvent);
         v.extend([Command::Settings, Command::Keys, Command::Quit]);
         v
     }
@@ -61,6 +68,7 @@ impl Command {
             Command::CloseTab => "Close tab",
             Command::NextTab => "Next tab",
             Command::Show(v) => v.label(),
+            Command::FindEvent => "Find address or size...",
             Command::Settings => "Settings...",
             Command::Keys => "Keys and mouse",
             Command::Quit => "Quit",
@@ -77,6 +85,7 @@ impl Command {
                 let i = ViewId::ALL.iter().position(|x| *x == v)?;
                 key(Modifiers::NONE, *DIGITS.get(i)?)
             }
+            Command::FindEvent => key(Modifiers::COMMAND, Key::F),
             Command::Keys => key(Modifiers::NONE, Key::F1),
             Command::Settings | Command::Quit => None,
         }

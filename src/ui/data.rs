@@ -93,6 +93,16 @@ impl DeviceData {
             streams,
         }
     }
+
+    /// A stream as the views name it: `stream 0`, `stream 1`, ... in the order of their handles
+    /// (the default stream, handle 0, first when it allocates); the raw handle for a stream
+    /// that never allocates.
+    pub fn stream_name(&self, stream: u64) -> String {
+        match self.streams.iter().position(|&x| x == stream) {
+            Some(i) => format!("stream {i}"),
+            None => format!("{stream:#x}"),
+        }
+    }
 }
 
 /// Allocated bytes by call site after event `t`, largest first.

@@ -18,11 +18,12 @@ pub enum ViewId {
     Leaks,
     WhatIf,
     Summary,
+    Events,
 }
 
 impl ViewId {
     /// The views in tab order (keys 1, 2, ... in this order).
-    pub const ALL: [ViewId; 7] = [
+    pub const ALL: [ViewId; 8] = [
         ViewId::Diagnosis,
         ViewId::Timeline,
         ViewId::CallTree,
@@ -30,6 +31,7 @@ impl ViewId {
         ViewId::Leaks,
         ViewId::WhatIf,
         ViewId::Summary,
+        ViewId::Events,
     ];
 
     pub fn label(self) -> &'static str {
@@ -41,6 +43,7 @@ impl ViewId {
             ViewId::Leaks => "Leaks",
             ViewId::WhatIf => "What if",
             ViewId::Summary => "File info",
+            ViewId::Events => "Events",
         }
     }
 
@@ -55,6 +58,10 @@ impl ViewId {
                 "Replay the same requests under other allocator settings or another cap"
             }
             ViewId::Summary => "What the file holds: format, devices, events, counters",
+            ViewId::Events => {
+                "Every trace event in order, synced with the time cursor; search by address or \
+                 size"
+            }
         }
     }
 }
