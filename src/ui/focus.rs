@@ -18,11 +18,12 @@ pub enum ViewId {
     Leaks,
     WhatIf,
     Summary,
+    Diff,
 }
 
 impl ViewId {
     /// The views in tab order (keys 1, 2, ... in this order).
-    pub const ALL: [ViewId; 7] = [
+    pub const ALL: [ViewId; 8] = [
         ViewId::Diagnosis,
         ViewId::Timeline,
         ViewId::CallTree,
@@ -30,6 +31,7 @@ impl ViewId {
         ViewId::Leaks,
         ViewId::WhatIf,
         ViewId::Summary,
+        ViewId::Diff,
     ];
 
     pub fn label(self) -> &'static str {
@@ -41,6 +43,7 @@ impl ViewId {
             ViewId::Leaks => "Leaks",
             ViewId::WhatIf => "What if",
             ViewId::Summary => "File info",
+            ViewId::Diff => "Diff",
         }
     }
 
@@ -55,6 +58,9 @@ impl ViewId {
                 "Replay the same requests under other allocator settings or another cap"
             }
             ViewId::Summary => "What the file holds: format, devices, events, counters",
+            ViewId::Diff => {
+                "Two moments of this trace, or this file and another, call site by call site"
+            }
         }
     }
 }

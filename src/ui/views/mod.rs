@@ -8,6 +8,7 @@
 
 pub mod calltree;
 pub mod diagnosis;
+pub mod diff;
 pub mod leaks;
 pub mod ranks;
 pub mod segments;
@@ -31,6 +32,7 @@ pub struct Views {
     pub whatif: whatif::WhatIfView,
     /// The Ranks tab's choice of two ranks to compare.
     pub ranks: ranks::RanksView,
+    pub diff: diff::DiffView,
 }
 
 impl Views {
@@ -44,11 +46,12 @@ impl Views {
             ViewId::Leaks => leaks::show(ui, cx),
             ViewId::WhatIf => self.whatif.ui(ui, cx),
             ViewId::Summary => summary::show(ui, cx),
+            ViewId::Diff => self.diff.ui(ui, cx),
         }
     }
 
     /// Whether a view has background work running (the app then keeps repainting).
     pub fn busy(&self) -> bool {
-        self.whatif.busy() || self.calltree.busy()
+        self.whatif.busy() || self.calltree.busy() || self.diff.busy()
     }
 }
