@@ -86,7 +86,6 @@ stop
 
 start sample_snapshots/train_val_leak.pickle
 xdotool key 8                              # Diff: the first iteration against the last
-xdotool mousemove 635 62 sleep 0.4 click 1 sleep 0.4           # (its tab, where keys do not reach)
 sleep 1
 # The leaking line, its stack in the panel (a slower click: the app only repaints on input).
 xdotool mousemove 96 387 sleep 0.6 mousedown 1 sleep 0.15 mouseup 1 sleep 0.6

@@ -1163,6 +1163,9 @@ fn the_diff_view_compares_two_open_files() {
     assert!(h
         .query_by_label_contains("Open another file to compare with it")
         .is_none());
+    // A trace whose iterations end with nothing live opens on a pair that shows a change.
+    let t = wait_diff(&mut h);
+    assert!(t.diff.sites.iter().any(|x| x.delta_bytes != 0));
     let other = h.state().tabs[0].source.title();
     {
         let v = &mut h.state_mut().active_tab_mut().expect("a tab").views.diff;

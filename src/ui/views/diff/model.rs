@@ -73,19 +73,32 @@ impl Pick {
     }
 
     /// The pair a trace opens on: the first iteration against the last (what a training loop
-    /// kept), else the first marker against the last, else the start against the peak.
+    /// kept), else the first marker against the last, else the start against the peak. A pair
+    /// with the same allocated bytes at both ends (a loop that frees everything) is passed
+    /// over: it would open on an empty table.
     pub fn default_pair(d: &DeviceAnalysis) -> (Pick, Pick) {
-        let n = d.iterations.boundaries.len();
-        let m = d.markers.len();
         if d.events == 0 {
-            (Pick::End, Pick::End)
-        } else if n >= 2 {
-            (Pick::Iteration(0), Pick::Iteration(n - 1))
-        } else if m >= 2 {
-            (Pick::Marker(0), Pick::Marker(m - 1))
-        } else {
-            (Pick::Start, Pick::Peak)
+            return (Pick::End, Pick::End);
         }
+        let differ = |x: Pick, y: Pick| {
+            let at = |p: Pick| {
+                resolve(d, p.point(0))
+                    .ok()
+                    .flatten()
+                    .filter(|&e| e < d.replay.series.len())
+                    .map(|e| d.replay.series.at(e).allocated)
+            };
+            at(x) != at(y)
+        };
+        let (n, m) = (d.iterations.boundaries.len(), d.markers.len());
+        [
+            (n >= 2).then(|| (Pick::Iteration(0), Pick::Iteration(n - 1))),
+            (m >= 2).then(|| (Pick::Marker(0), Pick::Marker(m - 1))),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|&(x, y)| differ(x, y))
+        .unwrap_or((Pick::Start, Pick::Peak))
     }
 }
 
