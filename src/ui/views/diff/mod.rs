@@ -266,7 +266,9 @@ fn pick_b(st: &mut DiffView, ui: &mut Ui, cx: &ViewCtx) -> Option<SideB> {
     let mut b = None;
     ui.horizontal(|ui| {
         let label = ui.label("B:");
-        let mut other = st.other.clone();
+        // A closed tab's file can no longer be B: back to two moments of this file.
+        let open = |n: &String| cx.env.others.iter().any(|f| &f.name == n);
+        let mut other = st.other.clone().filter(open);
         egui::ComboBox::from_id_salt("diff-file")
             .width(200.0)
             .selected_text(other.as_deref().unwrap_or("this file"))

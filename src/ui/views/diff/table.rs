@@ -11,7 +11,7 @@ use crate::ui::focus::ViewId;
 use crate::ui::theme;
 use crate::ui::view::{short_bytes, stack_lines, swatch, ViewCtx};
 
-use super::Table;
+use super::model::Table;
 
 /// Rows drawn at most: the table is sorted by the size of the change, so what is cut off is
 /// what changed least, and a frame stays cheap with thousands of call sites.
