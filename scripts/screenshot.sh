@@ -92,3 +92,12 @@ ln -s "$PWD/../shared/snapshots/ddp_rank0.pickle" "$PWD/../shared/snapshots/ddp_
 start "$job"
 shot ranks
 stop
+
+start sample_snapshots/train_val_leak.pickle
+xdotool key 9                              # Diff: the first iteration against the last
+sleep 1
+# The leaking line, its stack in the panel (a slower click: the app only repaints on input).
+xdotool mousemove 96 387 sleep 0.6 mousedown 1 sleep 0.15 mouseup 1 sleep 0.6
+xdotool mousemove $((W - 10)) $((H - 10))
+shot diff
+stop

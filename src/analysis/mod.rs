@@ -5,6 +5,7 @@
 //! suspects grouped by the user's line of code, and a verdict for every OOM.
 
 pub mod calltree;
+pub mod diff;
 pub mod findings;
 pub mod fragmentation;
 pub mod growth;

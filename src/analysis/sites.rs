@@ -73,6 +73,9 @@ impl CallSite {
     }
 }
 
+/// The label of allocations whose stack has no Python frame (C++-only or empty stacks).
+pub const NO_STACK: &str = "(no Python frame)";
+
 fn short_label(file: &str, line: i64) -> String {
     let name = file.rsplit('/').next().unwrap_or(file);
     if line > 0 {

@@ -578,6 +578,7 @@ impl MemsightApp {
         // panel background for the welcome, loading and error screens.
         ui.painter()
             .rect_filled(ui.max_rect(), 0.0, ui.visuals().panel_fill);
+        let others = super::tab::other_files(&self.tabs, self.active);
         let Some(doc) = self.tabs.get_mut(self.active) else {
             welcome(ui);
             return;
@@ -651,6 +652,7 @@ impl MemsightApp {
                     preferences: &mut self.preferences,
                     sources: &mut self.sources,
                     repaint,
+                    others: &others,
                 };
                 let mut cx = ViewCtx {
                     loaded: l,

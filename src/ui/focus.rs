@@ -19,11 +19,12 @@ pub enum ViewId {
     WhatIf,
     Summary,
     Events,
+    Diff,
 }
 
 impl ViewId {
     /// The views in tab order (keys 1, 2, ... in this order).
-    pub const ALL: [ViewId; 8] = [
+    pub const ALL: [ViewId; 9] = [
         ViewId::Diagnosis,
         ViewId::Timeline,
         ViewId::CallTree,
@@ -32,6 +33,7 @@ impl ViewId {
         ViewId::WhatIf,
         ViewId::Summary,
         ViewId::Events,
+        ViewId::Diff,
     ];
 
     pub fn label(self) -> &'static str {
@@ -44,6 +46,7 @@ impl ViewId {
             ViewId::WhatIf => "What if",
             ViewId::Summary => "File info",
             ViewId::Events => "Events",
+            ViewId::Diff => "Diff",
         }
     }
 
@@ -61,6 +64,9 @@ impl ViewId {
             ViewId::Events => {
                 "Every trace event in order, synced with the time cursor; search by address or \
                  size"
+            }
+            ViewId::Diff => {
+                "Two moments of this trace, or this file and another, call site by call site"
             }
         }
     }

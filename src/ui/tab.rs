@@ -2,9 +2,31 @@
 //! looking at ([`Focus`]) and each view's own state ([`Views`]).
 
 use super::data::Loaded;
-use super::focus::Focus;
+use super::focus::{Focus, ViewId};
 use super::loader::{LoadJob, RanksJob, RanksLoaded, Source};
+use super::view::OtherFile;
 use super::views::Views;
+
+/// The loaded files other than tab `active`'s, when it shows the Diff view (the only view that
+/// reads them; cheap clones of each file's analysis, built per frame only then).
+pub fn other_files(tabs: &[Tab], active: usize) -> Vec<OtherFile> {
+    if tabs
+        .get(active)
+        .is_none_or(|t| t.focus.view != ViewId::Diff)
+    {
+        return Vec::new();
+    }
+    tabs.iter()
+        .enumerate()
+        .filter(|&(i, _)| i != active)
+        .filter_map(|(_, t)| {
+            Some(OtherFile {
+                name: t.source.title(),
+                analysis: t.loaded()?.analysis.clone(),
+            })
+        })
+        .collect()
+}
 
 /// Where a tab is in its life.
 pub enum TabState {

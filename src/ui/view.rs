@@ -4,10 +4,12 @@
 //! The views (`views/`) import this module, never each other's parent, so the import graph
 //! has no circle.
 
+use std::sync::Arc;
+
 use egui::{Color32, RichText, Ui};
 
 use crate::analysis::oom::Category;
-use crate::analysis::DeviceAnalysis;
+use crate::analysis::{Analysis, DeviceAnalysis};
 use crate::units;
 
 use super::data::{DeviceData, Loaded};
@@ -30,6 +32,15 @@ pub struct Env<'a> {
     pub sources: &'a mut SourceCache,
     /// For views that start background work.
     pub repaint: Repaint,
+    /// The other open files, for the Diff view to compare with (empty in other views).
+    pub others: &'a [OtherFile],
+}
+
+/// Another open file's analysis, read-only: what the Diff view needs to compare with it.
+pub struct OtherFile {
+    /// Its tab's title.
+    pub name: String,
+    pub analysis: Arc<Analysis>,
 }
 
 /// Everything a view may read or change.

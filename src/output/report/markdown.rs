@@ -482,7 +482,7 @@ pub fn diff_report(d: &crate::output::diff::Diff) -> String {
         }
         s.push('\n');
     }
-    if let Some(u) = d.unchanged_sentence() {
+    if let Some(u) = crate::output::diff::unchanged_sentence(d) {
         let _ = writeln!(s, "{u}.\n");
     }
     if d.nothing_changed() {

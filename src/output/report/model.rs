@@ -15,8 +15,7 @@ use crate::analysis::{DeviceAnalysis, NONE};
 use crate::model::{FormatVariant, Snapshot, StackId};
 use crate::output::words::{self, FindingText};
 
-/// The label of allocations whose stack has no Python frame (C++-only or empty stacks).
-pub const NO_STACK: &str = "(no Python frame)";
+pub use crate::analysis::sites::NO_STACK;
 
 /// Columns of the memory-over-time chart: about one per pixel of its plot area.
 pub const CHART_COLUMNS: usize = 880;

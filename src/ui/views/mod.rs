@@ -8,6 +8,7 @@
 
 pub mod calltree;
 pub mod diagnosis;
+pub mod diff;
 pub mod events;
 pub mod leaks;
 pub mod ranks;
@@ -33,6 +34,7 @@ pub struct Views {
     /// The Ranks tab's choice of two ranks to compare.
     pub ranks: ranks::RanksView,
     pub events: events::EventsView,
+    pub diff: diff::DiffView,
 }
 
 impl Views {
@@ -47,11 +49,12 @@ impl Views {
             ViewId::WhatIf => self.whatif.ui(ui, cx),
             ViewId::Summary => summary::show(ui, cx),
             ViewId::Events => self.events.ui(ui, cx),
+            ViewId::Diff => self.diff.ui(ui, cx),
         }
     }
 
     /// Whether a view has background work running (the app then keeps repainting).
     pub fn busy(&self) -> bool {
-        self.whatif.busy() || self.calltree.busy() || self.events.busy()
+        self.whatif.busy() || self.calltree.busy() || self.events.busy() || self.diff.busy()
     }
 }

@@ -9,9 +9,9 @@ use crate::analysis::{fragmentation, SegmentView};
 use crate::units;
 
 use crate::analysis::pools::PoolKind;
-use crate::ui::view::{short_bytes, View, ViewCtx};
 use crate::ui::plot;
 use crate::ui::theme;
+use crate::ui::view::{short_bytes, View, ViewCtx};
 
 const ROW_H: f32 = 26.0;
 const LABEL_W: f32 = 190.0;
