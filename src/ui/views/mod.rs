@@ -49,6 +49,6 @@ impl Views {
 
     /// Whether a view has background work running (the app then keeps repainting).
     pub fn busy(&self) -> bool {
-        self.whatif.busy() || self.calltree.busy()
+        self.whatif.busy() || self.calltree.busy() || self.timeline.busy()
     }
 }

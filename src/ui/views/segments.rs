@@ -332,7 +332,7 @@ fn segment_row(ui: &mut Ui, cx: &mut ViewCtx, s: &SegmentView, max: u64, need: O
             painter.hline(x0..=x1, bar.bottom() - 1.0, Stroke::new(2.0, c));
         }
     }
-    let sel = cx.focus.selection;
+    let sel = cx.focus.selection.clone();
     let mut mesh = egui::epaint::Mesh::default();
     let mut last_px = f32::NEG_INFINITY;
     let mut hovered = None;
@@ -363,10 +363,14 @@ fn segment_row(ui: &mut Ui, cx: &mut ViewCtx, s: &SegmentView, max: u64, need: O
         if !cx.lod.keeps(b.allocation as usize) {
             color = color.gamma_multiply(0.25);
         }
-        if let Some(ss) = sel.site {
-            if site != Some(ss) {
-                color = color.gamma_multiply(0.45);
-            }
+        // A call tree node lights its own blocks; else the selected call site lights its.
+        let lit = match (&sel.picked, sel.site) {
+            (Some(p), _) => p.contains(b.allocation),
+            (None, Some(ss)) => site == Some(ss),
+            (None, None) => true,
+        };
+        if !lit {
+            color = color.gamma_multiply(0.45);
         }
         if sel.allocation == Some(b.allocation) {
             color = theme::accent(dark);
@@ -425,8 +429,7 @@ fn segment_row(ui: &mut Ui, cx: &mut ViewCtx, s: &SegmentView, max: u64, need: O
             }
         });
         if resp.clicked() {
-            cx.focus.selection.allocation = Some(b.allocation);
-            cx.focus.selection.site = Some(site);
+            cx.focus.select_allocation(b.allocation, Some(site));
         }
     } else if resp.hovered() {
         let free: u64 = s.free_ranges().iter().map(|f| f.1).sum();

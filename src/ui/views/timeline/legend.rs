@@ -4,15 +4,52 @@ use egui::{vec2, RichText, Sense, Stroke, Ui};
 
 use crate::analysis::oom::Category;
 use crate::ui::focus::ColorBy;
+use crate::ui::lod::TOP_SITES;
 use crate::ui::theme;
 use crate::ui::view::{swatch, ViewCtx};
 use crate::units;
 
-pub(super) fn legend(ui: &mut Ui, cx: &mut ViewCtx) {
+use super::groups::Banded;
+
+/// Legend entries for groups: the largest bands (as many as the site legend shows).
+const SHOWN: usize = 14;
+
+pub(super) fn legend(ui: &mut Ui, cx: &mut ViewCtx, banded: Option<&Banded>, busy: bool) {
     let dark = cx.dark();
     ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().item_spacing.x = 6.0;
+        if let Some(p) = cx.focus.selection.picked.clone() {
+            swatch(ui, theme::accent(dark));
+            // The innermost level names the pick; its whole path is on hover.
+            let last = p.path.last().map_or("everything", String::as_str);
+            ui.label(RichText::new(format!("picked: {last}")).small().strong())
+                .on_hover_text(format!(
+                    "{}\n{} allocations ({} in {} at the pick's moment)",
+                    p.path.join("\n> "),
+                    p.allocations.len(),
+                    units::bytes(p.bytes),
+                    units::count(p.blocks, "block")
+                ));
+            if ui.small_button("clear").clicked() {
+                cx.focus.select_site(None);
+            }
+            ui.add_space(10.0);
+        }
+        let groups = banded.filter(|b| b.groups.is_some());
         match cx.focus.color_by {
+            ColorBy::Group => match groups {
+                Some(b) => group_entries(ui, cx, b),
+                None => {
+                    if busy {
+                        ui.spinner();
+                    }
+                    ui.label(
+                        RichText::new(format!("grouping by {}...", cx.focus.group.label()))
+                            .small()
+                            .weak(),
+                    );
+                }
+            },
             ColorBy::Category => {
                 for c in Category::ALL {
                     swatch(ui, crate::ui::view::category_color(c, dark));
@@ -75,4 +112,46 @@ pub(super) fn legend(ui: &mut Ui, cx: &mut ViewCtx) {
             .weak(),
         );
     });
+}
+
+/// One entry per group band, largest first: its colour and name; a click picks its
+/// allocations (as a click on its band does).
+fn group_entries(ui: &mut Ui, cx: &mut ViewCtx, b: &Banded) {
+    let dark = cx.dark();
+    ui.label(
+        RichText::new(format!("{}:", cx.focus.group.label()))
+            .small()
+            .weak(),
+    );
+    let mut rest = 0;
+    for g in &b.lod.groups {
+        let Some(key) = g.site.filter(|&k| Some(k) != b.pinned) else {
+            continue;
+        };
+        let Some(name) = b.group_name(key) else {
+            continue;
+        };
+        if rest >= SHOWN {
+            rest += 1;
+            continue;
+        }
+        rest += 1;
+        swatch(ui, theme::group_color(name, dark));
+        if ui
+            .selectable_label(false, RichText::new(name).small())
+            .on_hover_text(format!(
+                "peak {}; click to select its allocations",
+                units::bytes(g.peak)
+            ))
+            .clicked()
+        {
+            let name = name.to_string();
+            super::pick_group(cx, b, key, &name, cx.focus.cursor);
+        }
+    }
+    let hidden = rest.saturating_sub(SHOWN);
+    if hidden > 0 || b.lod.groups.len() > TOP_SITES {
+        swatch(ui, theme::other(dark));
+        ui.label(RichText::new("other").small());
+    }
 }

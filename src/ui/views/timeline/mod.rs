@@ -8,19 +8,22 @@
 
 mod axis;
 mod bands;
+mod groups;
 mod legend;
 
 use egui::{epaint::Mesh, pos2, vec2, Color32, Key, Rect, RichText, Sense, Shape, Stroke, Ui};
 
 use crate::analysis::oom::Category;
 use crate::analysis::NONE;
-use crate::ui::focus::ColorBy;
+use crate::ui::focus::{ColorBy, GroupBy, Picked};
+use crate::ui::lod::Lod;
 use crate::ui::theme;
 use crate::ui::view::{stack_lines, View, ViewCtx};
 use crate::units;
 
 use axis::{grid, markers};
 use bands::{quad, shade, AllocBands};
+use groups::{Banded, GroupBands};
 use legend::legend;
 
 /// Work allowed for per-allocation bands (live allocations times columns).
@@ -68,6 +71,15 @@ pub struct TimelineView {
     pub window: Option<TimeWindow>,
     /// The focus epoch the window belongs to (another device starts at the whole trace).
     epoch: u64,
+    /// Bands by the call tree's groups, or with the call tree's pick: built on a worker.
+    grouped: GroupBands,
+}
+
+impl TimelineView {
+    /// Whether bands are being built (the app then keeps repainting).
+    pub fn busy(&self) -> bool {
+        self.grouped.busy()
+    }
 }
 
 impl View for TimelineView {
@@ -106,13 +118,14 @@ impl View for TimelineView {
         let legend_h = 64.0;
         let avail = ui.available_size();
         let size = vec2(avail.x, (avail.y - legend_h).max(120.0));
-        plot(ui, cx, self, size);
-        legend(ui, cx);
+        let banded = self.grouped.current(cx);
+        plot(ui, cx, self, size, banded.as_deref());
+        legend(ui, cx, banded.as_deref(), self.grouped.busy());
     }
 }
 
 fn toolbar(ui: &mut Ui, cx: &mut ViewCtx, view: &mut TimelineView) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.label("Bands:");
         ui.selectable_value(&mut view.bands, Bands::BySite, "by call site")
             .on_hover_text("One band per call site (top sites, then other)");
@@ -123,6 +136,24 @@ fn toolbar(ui: &mut Ui, cx: &mut ViewCtx, view: &mut TimelineView) {
         ui.selectable_value(&mut cx.focus.color_by, ColorBy::Site, "call site");
         ui.selectable_value(&mut cx.focus.color_by, ColorBy::Category, "category")
             .on_hover_text("parameters, activations, gradients, optimizer state, other");
+        // The call tree's groups: choosing one here groups the call tree by it too.
+        for g in [
+            GroupBy::Annotation,
+            GroupBy::CompileContext,
+            GroupBy::Categories,
+        ] {
+            let on = cx.focus.color_by == ColorBy::Group && cx.focus.group == g;
+            if ui
+                .selectable_label(on, g.label())
+                .on_hover_text(format!(
+                    "{}; the same groups as the Call tree's Group by",
+                    g.tooltip()
+                ))
+                .clicked()
+            {
+                cx.focus.set_group(g);
+            }
+        }
         ui.separator();
         if cx.data.timed {
             ui.label("Axis:");
@@ -204,7 +235,13 @@ impl Frame {
     }
 }
 
-fn plot(ui: &mut Ui, cx: &mut ViewCtx, view: &mut TimelineView, size: egui::Vec2) {
+fn plot(
+    ui: &mut Ui,
+    cx: &mut ViewCtx,
+    view: &mut TimelineView,
+    size: egui::Vec2,
+    banded: Option<&Banded>,
+) {
     let dark = cx.dark();
     let (resp, painter) = ui.allocate_painter(size, Sense::click_and_drag());
     let axis_left = 72.0;
@@ -246,12 +283,16 @@ fn plot(ui: &mut Ui, cx: &mut ViewCtx, view: &mut TimelineView, size: egui::Vec2
         alloc_layout = AllocBands::build(cx, &events, w);
     }
     let sel_site = cx.focus.selection.site;
-    let dim = |c: Color32, site: Option<u32>| -> Color32 {
-        match sel_site {
-            Some(s) if site != Some(s) => c.gamma_multiply(0.35),
-            _ => c,
-        }
+    let picked = cx.focus.selection.picked.clone();
+    // A pick (a call tree node) lights its own allocations; else a call site lights its.
+    let lit = |k: Option<u32>, site: Option<u32>| match (&picked, sel_site) {
+        (Some(p), _) => k.is_some_and(|k| p.contains(k)),
+        (None, Some(s)) => site == Some(s),
+        (None, None) => true,
     };
+    let dim = |c: Color32, on: bool| if on { c } else { c.gamma_multiply(0.35) };
+    // The bands in use: by group or with the pick once built, else by call site.
+    let lod: &Lod = banded.map_or(cx.lod, |b| &b.lod);
     let mut group_rows: Option<Vec<u64>> = None;
     if let Some(ab) = &alloc_layout {
         for (c, col) in ab.cols.iter().enumerate() {
@@ -262,7 +303,14 @@ fn plot(ui: &mut Ui, cx: &mut ViewCtx, view: &mut TimelineView, size: egui::Vec2
                     continue;
                 }
                 let site = cx.analysis.allocation_site.get(k as usize).copied();
-                let mut color = site.map_or(theme::other(dark), |s| cx.site_color(s));
+                let group = banded
+                    .and_then(|b| b.groups.as_ref())
+                    .and_then(|g| g.labels.get(*g.of.get(k as usize)? as usize));
+                let mut color = match (group, site) {
+                    (Some(name), _) => theme::group_color(name, dark),
+                    (None, Some(s)) => cx.site_color(s),
+                    (None, None) => theme::other(dark),
+                };
                 // Neighbouring allocations of one site alternate shades to stay apart.
                 if k % 2 == 1 {
                     color = shade(color, 0.82);
@@ -273,20 +321,20 @@ fn plot(ui: &mut Ui, cx: &mut ViewCtx, view: &mut TimelineView, size: egui::Vec2
                 quad(
                     &mut mesh,
                     Rect::from_min_max(pos2(x0, y1), pos2(x1, y0)),
-                    dim(color, site),
+                    dim(color, lit(Some(k), site)),
                 );
             }
         }
     } else {
-        let g = cx.lod.groups.len();
-        let rows = cx.lod.sample(&events);
-        let colors: Vec<Color32> = cx
-            .lod
+        let g = lod.groups.len();
+        let rows = lod.sample(&events);
+        let colors: Vec<Color32> = lod
             .groups
             .iter()
-            .map(|gr| match gr.site {
-                Some(site) => dim(cx.site_color(site), Some(site)),
-                None => dim(theme::other(dark), None),
+            .map(|gr| match (banded, gr.site) {
+                (Some(b), key) => b.color(cx, key),
+                (None, Some(site)) => dim(cx.site_color(site), lit(None, Some(site))),
+                (None, None) => dim(theme::other(dark), sel_site.is_none()),
             })
             .collect();
         for c in 0..events.len() {
@@ -358,13 +406,13 @@ fn plot(ui: &mut Ui, cx: &mut ViewCtx, view: &mut TimelineView, size: egui::Vec2
                 .find(|(_, lo, hi)| (*lo as f64) <= bytes && bytes < *hi as f64)
                 .map(|&(k, ..)| Hit::Allocation(k)),
             (None, Some(rows)) => {
-                let g = cx.lod.groups.len();
+                let g = lod.groups.len();
                 let mut acc = 0u64;
                 let mut found = None;
                 for gi in 0..g {
                     let v = rows[c * g + gi];
                     if (acc as f64) <= bytes && bytes < (acc + v) as f64 {
-                        found = Some(Hit::Group(gi, v));
+                        found = Some(Hit::Band(lod.groups[gi].site, v));
                         break;
                     }
                     acc += v;
@@ -379,30 +427,75 @@ fn plot(ui: &mut Ui, cx: &mut ViewCtx, view: &mut TimelineView, size: egui::Vec2
             Stroke::new(0.5, theme::reserved(dark).gamma_multiply(0.4)),
         );
         resp.clone()
-            .on_hover_ui_at_pointer(|ui| hover_text(ui, cx, t, hit));
+            .on_hover_ui_at_pointer(|ui| hover_text(ui, cx, banded, t, hit));
         if resp.clicked() {
             cx.focus.cursor = t;
             match hit {
                 Some(Hit::Allocation(k)) => {
-                    cx.focus.selection.allocation = Some(k);
-                    cx.focus.selection.site = cx.analysis.allocation_site.get(k as usize).copied();
+                    let site = cx.analysis.allocation_site.get(k as usize).copied();
+                    cx.focus.select_allocation(k, site);
                 }
-                Some(Hit::Group(gi, _)) => cx
-                    .focus
-                    .select_site(cx.lod.groups.get(gi).and_then(|g| g.site)),
+                Some(Hit::Band(key, _)) => match banded {
+                    // The pick's own band: it stays picked.
+                    Some(b) if key.is_some() && key == b.pinned => {}
+                    Some(b) => match key.and_then(|k| b.group_name(k).map(|n| (k, n))) {
+                        Some((k, name)) => pick_group(cx, b, k, name, t),
+                        None => cx.focus.select_site(b.site(key)),
+                    },
+                    None => cx.focus.select_site(key),
+                },
                 None => cx.focus.select_site(None),
             }
         }
     }
 }
 
+/// Picks every allocation of group `key` (what a click on a group's band selects), with the
+/// group's live bytes after event `t`.
+fn pick_group(cx: &mut ViewCtx, b: &Banded, key: u32, name: &str, t: usize) {
+    let Some(groups) = &b.groups else { return };
+    let allocs = &cx.analysis.replay.allocations;
+    let members: Vec<u32> = (0..allocs.len() as u32)
+        .filter(|&k| groups.of.get(k as usize) == Some(&key))
+        .collect();
+    let (mut bytes, mut blocks) = (0u64, 0u64);
+    for &k in &members {
+        if allocs[k as usize].allocated_at(t as u32) {
+            bytes += allocs[k as usize].size;
+            blocks += 1;
+        }
+    }
+    let site = dominant_site(cx, &members);
+    let path = vec![format!("{}: {name}", cx.focus.group.label())];
+    let picked = Picked::new(path, (bytes, blocks), members, allocs.len());
+    cx.focus.select_picked(site, picked);
+}
+
+/// The call site with the most bytes among `allocations` (what a pick selects as its site).
+pub fn dominant_site(cx: &ViewCtx, allocations: &[u32]) -> Option<u32> {
+    let mut by = std::collections::HashMap::<u32, u64>::new();
+    let allocs = &cx.analysis.replay.allocations;
+    for &a in allocations {
+        if let (Some(&site), Some(x)) = (
+            cx.analysis.allocation_site.get(a as usize),
+            allocs.get(a as usize),
+        ) {
+            *by.entry(site).or_default() += x.size;
+        }
+    }
+    by.into_iter()
+        .max_by_key(|&(s, bytes)| (bytes, std::cmp::Reverse(s)))
+        .map(|(s, _)| s)
+}
+
 #[derive(Clone, Copy)]
 enum Hit {
     Allocation(u32),
-    Group(usize, u64),
+    /// A band (its key: a call site, a group, the pick; `None`: other) and its bytes.
+    Band(Option<u32>, u64),
 }
 
-fn hover_text(ui: &mut Ui, cx: &ViewCtx, t: usize, hit: Option<Hit>) {
+fn hover_text(ui: &mut Ui, cx: &ViewCtx, banded: Option<&Banded>, t: usize, hit: Option<Hit>) {
     let s = &cx.analysis.replay.series;
     let mut head = format!("event {t}");
     if let Some(time) = cx.time_of(t) {
@@ -430,9 +523,20 @@ fn hover_text(ui: &mut Ui, cx: &ViewCtx, t: usize, hit: Option<Hit>) {
                 stack_lines(ui, cx, a.stack, HOVER_FRAMES);
             }
         }
-        Some(Hit::Group(gi, v)) => {
-            let label = match cx.lod.groups.get(gi).and_then(|g| g.site) {
-                Some(site) => {
+        Some(Hit::Band(key, v)) => {
+            let site = banded.map_or(key, |b| b.site(key));
+            let group = banded.and_then(|b| Some((b, key?))).and_then(|(b, k)| {
+                if Some(k) == b.pinned {
+                    let p = b.picked.as_ref()?;
+                    Some(format!("picked: {}", p.path.join(" > ")))
+                } else {
+                    b.group_name(k)
+                        .map(|n| format!("{}: {n}", cx.focus.group.label()))
+                }
+            });
+            let label = match (group, site) {
+                (Some(g), _) => g,
+                (None, Some(site)) => {
                     let fun = cx
                         .analysis
                         .sites
@@ -448,11 +552,11 @@ fn hover_text(ui: &mut Ui, cx: &ViewCtx, t: usize, hit: Option<Hit>) {
                         .name();
                     format!("{} in {}()  [{}]", cx.site_label(site), fun, cat)
                 }
-                None => "other call sites".to_string(),
+                (None, None) => "the rest".to_string(),
             };
             ui.label(RichText::new(label).monospace());
             ui.label(format!("{} allocated here", units::bytes(v)));
-            if let Some(s) = cx.lod.groups.get(gi).and_then(|g| g.site) {
+            if let Some(s) = site {
                 if let Some(site) = cx.analysis.sites.get(s) {
                     ui.separator();
                     stack_lines(ui, cx, site.stack, HOVER_FRAMES);
