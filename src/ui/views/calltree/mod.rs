@@ -16,7 +16,7 @@ use crate::analysis::calltree::{CallTree, Frames, TreeOptions};
 use crate::analysis::DeviceAnalysis;
 use crate::model::Snapshot;
 use crate::output::flamegraph;
-use crate::ui::data::live_by_site;
+use crate::ui::data::{largest_site, live_by_site};
 pub use crate::ui::focus::GroupBy;
 use crate::ui::focus::Picked;
 use crate::ui::job::{Job, Polled};
@@ -512,7 +512,7 @@ pub fn pick(cx: &mut ViewCtx, b: &Built, n: u32) -> Option<u64> {
     let t = &b.tree;
     let node = t.nodes.get(n as usize)?;
     let allocations: Vec<u32> = t.allocations(n).collect();
-    let site = super::timeline::dominant_site(cx, &allocations);
+    let site = largest_site(cx.analysis, &allocations);
     // The root stands for everything: its path is its own name, not an empty list.
     let path = t
         .path(n)

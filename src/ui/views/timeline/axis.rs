@@ -7,7 +7,7 @@ use crate::model::Event;
 use crate::ui::theme;
 use crate::ui::view::{short_bytes, ViewCtx};
 
-use super::Frame;
+use super::frame::Frame;
 
 /// A "nice" step (1, 2 or 5 times a power of ten) for about `target` units.
 fn nice_step(target: f64) -> f64 {

@@ -8,7 +8,10 @@ use egui::{
 use crate::analysis::NONE;
 use crate::ui::view::ViewCtx;
 
-use super::{TimeWindow, ALLOC_BUDGET};
+use super::frame::TimeWindow;
+
+/// Work allowed for per-allocation bands (live allocations times columns).
+pub(super) const ALLOC_BUDGET: usize = 1_500_000;
 
 /// `c` darkened by `f` (0..1), alpha kept.
 pub(super) fn shade(c: Color32, f: f32) -> Color32 {

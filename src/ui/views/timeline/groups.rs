@@ -12,6 +12,7 @@ use std::sync::Arc;
 use egui::Color32;
 
 use crate::analysis::calltree::{allocation_groups, AllocationGroups};
+use crate::ui::data::largest_site;
 use crate::ui::filters::Filter;
 use crate::ui::focus::{ColorBy, GroupBy, Picked};
 use crate::ui::job::{Job, Polled};
@@ -170,4 +171,25 @@ impl Banded {
             c
         }
     }
+}
+
+/// Picks every allocation of group `key` (what a click on a group's band selects), with the
+/// group's live bytes after event `t`.
+pub(super) fn pick_group(cx: &mut ViewCtx, b: &Banded, key: u32, name: &str, t: usize) {
+    let Some(groups) = &b.groups else { return };
+    let allocs = &cx.analysis.replay.allocations;
+    let members: Vec<u32> = (0..allocs.len() as u32)
+        .filter(|&k| groups.of.get(k as usize) == Some(&key))
+        .collect();
+    let (mut bytes, mut blocks) = (0u64, 0u64);
+    for &k in &members {
+        if allocs[k as usize].allocated_at(t as u32) {
+            bytes += allocs[k as usize].size;
+            blocks += 1;
+        }
+    }
+    let site = largest_site(cx.analysis, &members);
+    let path = vec![format!("{}: {name}", cx.focus.group.label())];
+    let picked = Picked::new(path, (bytes, blocks), members, allocs.len());
+    cx.focus.select_picked(site, picked);
 }

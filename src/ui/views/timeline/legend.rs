@@ -9,7 +9,7 @@ use crate::ui::theme;
 use crate::ui::view::{swatch, ViewCtx};
 use crate::units;
 
-use super::groups::Banded;
+use super::groups::{pick_group, Banded};
 
 /// Legend entries for groups: the largest bands (as many as the site legend shows).
 const SHOWN: usize = 14;
@@ -146,7 +146,7 @@ fn group_entries(ui: &mut Ui, cx: &mut ViewCtx, b: &Banded) {
             .clicked()
         {
             let name = name.to_string();
-            super::pick_group(cx, b, key, &name, cx.focus.cursor);
+            pick_group(cx, b, key, &name, cx.focus.cursor);
         }
     }
     let hidden = rest.saturating_sub(SHOWN);

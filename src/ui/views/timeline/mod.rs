@@ -8,6 +8,7 @@
 
 mod axis;
 mod bands;
+mod frame;
 mod groups;
 mod legend;
 
@@ -15,7 +16,7 @@ use egui::{epaint::Mesh, pos2, vec2, Color32, Key, Rect, RichText, Sense, Shape,
 
 use crate::analysis::oom::Category;
 use crate::analysis::NONE;
-use crate::ui::focus::{ColorBy, GroupBy, Picked};
+use crate::ui::focus::{ColorBy, GroupBy};
 use crate::ui::lod::Lod;
 use crate::ui::theme;
 use crate::ui::view::{stack_lines, View, ViewCtx};
@@ -23,11 +24,11 @@ use crate::units;
 
 use axis::{grid, markers};
 use bands::{quad, shade, AllocBands};
-use groups::{Banded, GroupBands};
+use frame::Frame;
+pub use frame::TimeWindow;
+use groups::{pick_group, Banded, GroupBands};
 use legend::legend;
 
-/// Work allowed for per-allocation bands (live allocations times columns).
-const ALLOC_BUDGET: usize = 1_500_000;
 /// Frames of the stack shown when hovering a band (MemoryViz shows them all; a tooltip taller
 /// than the window helps nobody).
 const HOVER_FRAMES: usize = 24;
@@ -52,14 +53,6 @@ pub enum Axis {
     #[default]
     Time,
     Events,
-}
-
-/// The visible part of the timeline.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TimeWindow {
-    /// First and last visible event (fractional while zooming).
-    pub t0: f64,
-    pub t1: f64,
 }
 
 /// The timeline's own options and zoom.
@@ -217,22 +210,6 @@ pub fn columns(cx: &ViewCtx, w: TimeWindow, width: f32) -> (Vec<usize>, Vec<f64>
         events.push(cx.lod.total_max.argmax(&cx.lod.total, a, b));
     }
     (events, edges)
-}
-
-/// The plot area and its scales.
-struct Frame {
-    rect: Rect,
-    w: TimeWindow,
-    ymax: f64,
-}
-
-impl Frame {
-    fn x(&self, e: f64) -> f32 {
-        self.rect.left() + ((e - self.w.t0) / (self.w.t1 - self.w.t0)) as f32 * self.rect.width()
-    }
-    fn y(&self, bytes: f64) -> f32 {
-        self.rect.bottom() - (bytes / self.ymax) as f32 * self.rect.height()
-    }
 }
 
 fn plot(
@@ -448,44 +425,6 @@ fn plot(
             }
         }
     }
-}
-
-/// Picks every allocation of group `key` (what a click on a group's band selects), with the
-/// group's live bytes after event `t`.
-fn pick_group(cx: &mut ViewCtx, b: &Banded, key: u32, name: &str, t: usize) {
-    let Some(groups) = &b.groups else { return };
-    let allocs = &cx.analysis.replay.allocations;
-    let members: Vec<u32> = (0..allocs.len() as u32)
-        .filter(|&k| groups.of.get(k as usize) == Some(&key))
-        .collect();
-    let (mut bytes, mut blocks) = (0u64, 0u64);
-    for &k in &members {
-        if allocs[k as usize].allocated_at(t as u32) {
-            bytes += allocs[k as usize].size;
-            blocks += 1;
-        }
-    }
-    let site = dominant_site(cx, &members);
-    let path = vec![format!("{}: {name}", cx.focus.group.label())];
-    let picked = Picked::new(path, (bytes, blocks), members, allocs.len());
-    cx.focus.select_picked(site, picked);
-}
-
-/// The call site with the most bytes among `allocations` (what a pick selects as its site).
-pub fn dominant_site(cx: &ViewCtx, allocations: &[u32]) -> Option<u32> {
-    let mut by = std::collections::HashMap::<u32, u64>::new();
-    let allocs = &cx.analysis.replay.allocations;
-    for &a in allocations {
-        if let (Some(&site), Some(x)) = (
-            cx.analysis.allocation_site.get(a as usize),
-            allocs.get(a as usize),
-        ) {
-            *by.entry(site).or_default() += x.size;
-        }
-    }
-    by.into_iter()
-        .max_by_key(|&(s, bytes)| (bytes, std::cmp::Reverse(s)))
-        .map(|(s, _)| s)
 }
 
 #[derive(Clone, Copy)]
