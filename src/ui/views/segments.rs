@@ -363,14 +363,13 @@ fn segment_row(ui: &mut Ui, cx: &mut ViewCtx, s: &SegmentView, max: u64, need: O
         if !cx.lod.keeps(b.allocation as usize) {
             color = color.gamma_multiply(0.25);
         }
-        // A call tree node lights its own blocks; else the selected call site lights its.
-        let lit = match (&sel.picked, sel.site) {
-            (Some(p), _) => p.contains(b.allocation),
-            (None, Some(ss)) => site == Some(ss),
-            (None, None) => true,
-        };
-        if !lit {
-            color = color.gamma_multiply(0.45);
+        // A call tree pick paints its blocks in the accent, as the timeline paints its band;
+        // else the selected call site lights its own.
+        match (&sel.picked, sel.site) {
+            (Some(p), _) if p.contains(b.allocation) => color = theme::accent(dark),
+            (Some(_), _) => color = color.gamma_multiply(0.35),
+            (None, Some(ss)) if site != Some(ss) => color = color.gamma_multiply(0.45),
+            _ => {}
         }
         if sel.allocation == Some(b.allocation) {
             color = theme::accent(dark);
