@@ -3,6 +3,10 @@
 //! that allocated most themselves (bottom-up). Growth mode draws the same tree against an
 //! earlier moment: red for what grew, green for what shrank.
 //!
+//! Above the stack the tree can hold groups (annotation ranges, compile contexts, the user's
+//! categories, edited in `categories.rs`); the grouping is the focus's, so the timeline's colours
+//! follow it. A click on a node picks the allocations under it in every view ([`pick`]).
+//!
 //! Trees are built on a worker ([`Job`]): a few milliseconds on a 1M-event trace
 //! (BENCHMARKS.md), but a frame has 16. Each is kept until what it depends on changes.
 

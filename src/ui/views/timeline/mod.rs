@@ -5,6 +5,9 @@
 //! [`crate::ui::lod`]). Per-allocation bands are drawn only when the visible window holds few
 //! enough live allocations to stay within the frame budget; otherwise the view says so and
 //! draws bands by call site.
+//!
+//! Coloured by the call tree's groups (`Focus::group`), or with a call tree node picked, the
+//! bands are the groups, or the pick at the bottom and the rest dimmed (`groups.rs`).
 
 mod axis;
 mod bands;
