@@ -311,6 +311,14 @@ fn frame_time_of_the_call_tree_on_huge_trace() {
     measure(&mut h, "timeline by annotation, picked", &|h, i| {
         h.hover_at(egui::pos2(100.0 + (i * 4) as f32, 400.0));
     });
+    // Without the pick: the bands again, the allocation groups kept.
+    h.get_by_label("clear").click();
+    let t = Instant::now();
+    settle(&mut h);
+    eprintln!(
+        "bands by annotation again, the pick cleared: {:.0} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
 }
 
 /// 240 frames with `act` before each: the app's update and egui's step with tessellation.

@@ -3,9 +3,9 @@
 //! band of their own at the bottom, in the accent colour, the rest dimmed.
 //!
 //! Each allocation's group and the timeline of those bands take a pass over every allocation
-//! and event (tens of milliseconds on a 1M-event trace), so they are built on a worker once
-//! per (focus epoch, grouping, pick, filter) and kept; the view draws the device's own
-//! timeline meanwhile.
+//! and event (hundreds of milliseconds on a 1M-event trace), so they are built on a worker
+//! and kept: the groups once per (focus epoch, grouping), the bands once per (groups, pick,
+//! filter); the view draws the device's own timeline meanwhile.
 
 use std::sync::Arc;
 
@@ -24,7 +24,7 @@ use crate::ui::view::ViewCtx;
 pub struct Banded {
     pub lod: Lod,
     /// The groups, when the bands are groups (band keys index `labels`); `None`: call sites.
-    pub groups: Option<AllocationGroups>,
+    pub groups: Option<Arc<AllocationGroups>>,
     /// The key of the picked allocations' band.
     pub pinned: Option<u32>,
     /// What was picked.
@@ -35,11 +35,16 @@ pub struct Banded {
 /// pick, the filter, and the timeline the filter gave (its address: a new one each build).
 type BandKey = (u64, Option<(GroupBy, String)>, Option<u64>, Filter, usize);
 
-/// The bands in use and the one being built.
+/// What each allocation's group depends on: the focus epoch and the grouping.
+type GroupsKey = (u64, (GroupBy, String));
+
+/// The bands in use and the one being built, and the last allocation groups (kept apart: a
+/// new pick or filter rebuilds the bands, not the groups).
 #[derive(Default)]
 pub struct GroupBands {
     built: Option<(BandKey, Arc<Banded>)>,
     job: Option<(BandKey, Job<Banded>)>,
+    groups: Option<(GroupsKey, Arc<AllocationGroups>)>,
 }
 
 impl GroupBands {
@@ -72,6 +77,9 @@ impl GroupBands {
             match job.poll() {
                 Polled::Running => {}
                 Polled::Done(b) => {
+                    if let (Some(spec), Some(g)) = (&k.1, &b.groups) {
+                        self.groups = Some(((k.0, spec.clone()), g.clone()));
+                    }
                     self.built = Some((k.clone(), Arc::new(b)));
                     self.job = None;
                 }
@@ -82,7 +90,11 @@ impl GroupBands {
         if !self.built.as_ref().is_some_and(|(k, _)| fresh(k))
             && !self.job.as_ref().is_some_and(|(k, _)| fresh(k))
         {
-            self.job = Some((key.clone(), spawn(cx, key.1.clone(), picked)));
+            let cached = key.1.as_ref().and_then(|spec| {
+                let (k, g) = self.groups.as_ref()?;
+                (*k == (key.0, spec.clone())).then(|| g.clone())
+            });
+            self.job = Some((key.clone(), spawn(cx, key.1.clone(), cached, picked)));
         }
         self.built
             .as_ref()
@@ -96,10 +108,11 @@ impl GroupBands {
     }
 }
 
-/// Builds the bands on a worker.
+/// Builds the bands on a worker, and the allocation groups unless `cached` has them.
 fn spawn(
     cx: &ViewCtx,
     spec: Option<(GroupBy, String)>,
+    cached: Option<Arc<AllocationGroups>>,
     picked: Option<Arc<Picked>>,
 ) -> Job<Banded> {
     let snap = cx.loaded.snap.clone();
@@ -108,7 +121,9 @@ fn spawn(
     let mask = cx.lod.mask.clone();
     Job::spawn("memsight-bands", cx.env.repaint.clone(), move |_| {
         let d = &analysis.devices[index];
-        let groups = spec.map(|(g, text)| allocation_groups(&snap, d, &g.group(&text)));
+        let groups = spec.map(|(g, text)| {
+            cached.unwrap_or_else(|| Arc::new(allocation_groups(&snap, d, &g.group(&text))))
+        });
         let (mut keys, mut count) = match &groups {
             Some(g) => (g.of.clone(), g.labels.len()),
             None => (d.allocation_site.clone(), d.sites.sites.len()),
