@@ -59,6 +59,15 @@ xdotool mousemove 400 200                  # hover a frame
 shot calltree
 stop
 
+start sample_snapshots/gpt_train_amp.pickle
+xdotool mousemove 269 62 sleep 0.4 click 1 sleep 2         # Call tree (a click: keys can miss)
+xdotool mousemove 429 122 sleep 0.4 click 1 sleep 2        # Group by: annotation
+xdotool mousemove 1018 210 sleep 0.4 click 1 sleep 1       # pick Optimizer.step#AdamW.step
+xdotool mousemove 161 62 sleep 0.4 click 1 sleep 2         # Memory timeline, by the same groups
+xdotool mousemove $((W - 10)) $((H - 10))
+shot groups
+stop
+
 start sample_snapshots/frag_oom.pickle
 xdotool key 4                              # Segments
 sleep 1

@@ -2,6 +2,8 @@
 #![cfg(feature = "gui")]
 
 mod common;
+#[path = "ui/groups.rs"]
+mod groups;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -926,7 +928,7 @@ fn the_call_tree_adds_up_to_the_peak_and_shows_what_grew() {
         .is_some());
 
     // Grouped by annotation range, the same bytes sit under the groups.
-    h.state_mut().active_tab_mut().unwrap().views.calltree.group =
+    h.state_mut().active_tab_mut().unwrap().focus.group =
         memsight::ui::views::calltree::GroupBy::Annotation;
     wait_tree(&mut h, false);
     {
@@ -939,7 +941,7 @@ fn the_call_tree_adds_up_to_the_peak_and_shows_what_grew() {
             "at least the no-annotation group"
         );
     }
-    h.state_mut().active_tab_mut().unwrap().views.calltree.group =
+    h.state_mut().active_tab_mut().unwrap().focus.group =
         memsight::ui::views::calltree::GroupBy::Stack;
     h.state_mut().active_tab_mut().unwrap().views.calltree.since =
         memsight::ui::views::calltree::Since::FirstEvent;

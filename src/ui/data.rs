@@ -134,6 +134,23 @@ pub fn live_by_site(d: &DeviceAnalysis, t: usize) -> Vec<SiteBytes> {
     out
 }
 
+/// The call site with the most bytes among `allocations` (indices into `Replay::allocations`):
+/// what a pick of many allocations selects as its call site.
+pub fn largest_site(d: &DeviceAnalysis, allocations: &[u32]) -> Option<u32> {
+    let mut by = foldhash::HashMap::<u32, u64>::default();
+    for &a in allocations {
+        if let (Some(&site), Some(x)) = (
+            d.allocation_site.get(a as usize),
+            d.replay.allocations.get(a as usize),
+        ) {
+            *by.entry(site).or_default() += x.size;
+        }
+    }
+    by.into_iter()
+        .max_by_key(|&(s, bytes)| (bytes, std::cmp::Reverse(s)))
+        .map(|(s, _)| s)
+}
+
 impl Loaded {
     pub fn device(&self, i: usize) -> Option<(&DeviceAnalysis, &DeviceData)> {
         let dd = self.devices.get(i)?;

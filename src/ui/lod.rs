@@ -18,10 +18,11 @@ pub const CHECK: usize = 256;
 /// Call sites drawn with their own band; the rest share the "other" band.
 pub const TOP_SITES: usize = 23;
 
-/// One band of the by-site timeline.
+/// One band of the timeline.
 #[derive(Debug, Clone)]
 pub struct Group {
-    /// The call site, or `None` for "other sites".
+    /// The band's key: the call site (or, for a timeline built by [`Keys`], the key given to
+    /// its allocations); `None` for "other".
     pub site: Option<u32>,
     /// Highest bytes this group held at once.
     pub peak: u64,
@@ -91,7 +92,7 @@ impl MaxPyramid {
 #[derive(Debug, Clone, Default)]
 pub struct Lod {
     pub groups: Vec<Group>,
-    /// Group of each call site.
+    /// Band of each call site (of each key, when built by keys).
     pub site_group: Vec<u16>,
     /// Group state before event `k * CHECK` (after event `k * CHECK - 1`), `groups.len()`
     /// values per checkpoint.
@@ -107,12 +108,32 @@ pub struct Lod {
     pub mask: Option<Vec<bool>>,
 }
 
+/// Bands by something other than the call site: a key per allocation.
+pub struct Keys<'a> {
+    /// The key of each allocation (indexed as `Replay::allocations`), below `count`.
+    pub of: &'a [u32],
+    pub count: usize,
+    /// A key that always gets the first band (the bottom one), however small: the
+    /// allocations the user picked.
+    pub pinned: Option<u32>,
+}
+
 impl Lod {
-    /// Builds the timeline of `d`; `mask` keeps only some allocations (filters).
+    /// Builds the timeline of `d` by call site; `mask` keeps only some allocations (filters).
     pub fn build(d: &DeviceAnalysis, mask: Option<Vec<bool>>) -> Lod {
+        Lod::build_by(d, mask, None)
+    }
+
+    /// Builds the timeline of `d` with a band per key of `keys` (per call site when `None`).
+    pub fn build_by(d: &DeviceAnalysis, mask: Option<Vec<bool>>, keys: Option<Keys>) -> Lod {
         let r = &d.replay;
         let n = d.events;
-        let ns = d.sites.sites.len();
+        let ns = keys.as_ref().map_or(d.sites.sites.len(), |k| k.count);
+        let pinned = keys.as_ref().and_then(|k| k.pinned);
+        let key_of = |i: usize| match &keys {
+            Some(k) => k.of.get(i).copied().unwrap_or(0),
+            None => d.allocation_site.get(i).copied().unwrap_or(0),
+        };
         let keep = |i: usize| {
             mask.as_ref()
                 .is_none_or(|m| m.get(i).copied().unwrap_or(false))
@@ -125,7 +146,10 @@ impl Lod {
             if !keep(i) {
                 continue;
             }
-            let s = d.allocation_site.get(i).copied().unwrap_or(0);
+            let s = key_of(i);
+            if (s as usize) >= ns {
+                continue;
+            }
             if a.alloc_event == NONE {
                 if let Some(v) = initial_site.get_mut(s as usize) {
                     *v += a.size;
@@ -154,8 +178,11 @@ impl Lod {
             t += delta[e];
             total.push(t.max(0) as u64);
         }
-        let mut order: Vec<u32> = (0..ns as u32).filter(|&s| peak[s as usize] > 0).collect();
-        order.sort_by(|a, b| peak[*b as usize].cmp(&peak[*a as usize]).then(a.cmp(b)));
+        let mut order: Vec<u32> = (0..ns as u32)
+            .filter(|&s| peak[s as usize] > 0 || Some(s) == pinned)
+            .collect();
+        // Largest first, the pinned key before all.
+        order.sort_by_key(|&s| (Some(s) != pinned, std::cmp::Reverse(peak[s as usize]), s));
         let top = order.len().min(TOP_SITES);
         let mut groups: Vec<Group> = order[..top]
             .iter()

@@ -1,4 +1,5 @@
-//! Preferences that survive restarts (eframe persistence): recent files, theme, source roots.
+//! Preferences that survive restarts (eframe persistence): recent files, theme, source roots,
+//! the user's call tree categories.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,9 @@ pub struct Preferences {
     /// paths are from the machine that ran the job).
     pub source_roots: Vec<PathBuf>,
     pub show_frame_time: bool,
+    /// The user's categories for the call tree and the timeline, one `NAME = REGEX` a line
+    /// over each frame's `FILE:LINE FUNCTION` (as `memsight flamegraph --category`).
+    pub categories: String,
 }
 
 impl Preferences {

@@ -91,6 +91,30 @@ pub fn site_color(hue: f32, shade: f32, dark: bool) -> Color32 {
     hsl(hue, s, (l + shade).clamp(0.2, 0.85))
 }
 
+/// The colour of an allocation group (an annotation range, a compile context, a category of
+/// the user's) from its name: the same in the call tree and the timeline, and across files.
+/// The groups of what is outside every group (`(no annotation)`, `(other)`...) are grey, as
+/// the timeline's "other"; the rest take one of the palette's well-separated colours (a hue
+/// from the hash alone put two of a file's three groups in one green).
+pub fn group_color(name: &str, dark: bool) -> Color32 {
+    use crate::analysis::calltree::{
+        ALL, BEFORE_TRACE, NO_ANNOTATION, NO_COMPILE_CONTEXT, UNCATEGORISED,
+    };
+    if [
+        ALL,
+        BEFORE_TRACE,
+        NO_ANNOTATION,
+        NO_COMPILE_CONTEXT,
+        UNCATEGORISED,
+    ]
+    .contains(&name)
+    {
+        return other(dark);
+    }
+    let (hue, shade) = palette((fnv(name) % 36) as usize);
+    site_color(hue, shade, dark)
+}
+
 /// Well-separated (hue, shade) for the `rank`-th largest call site: twelve hues, then the
 /// same hues lighter, then darker.
 pub fn palette(rank: usize) -> (f32, f32) {

@@ -64,7 +64,8 @@ impl ViewCtx<'_, '_> {
     /// The colour of call site `site` under the current colouring.
     pub fn site_color(&self, site: u32) -> Color32 {
         match self.focus.color_by {
-            ColorBy::Site => match self.data.site_tone.get(site as usize) {
+            // Groups colour the timeline's bands; a call site keeps its own colour.
+            ColorBy::Site | ColorBy::Group => match self.data.site_tone.get(site as usize) {
                 Some(&(h, shade)) => theme::site_color(h, shade, self.dark()),
                 None => theme::other(self.dark()),
             },

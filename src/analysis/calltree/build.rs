@@ -9,7 +9,7 @@ use super::super::replay::NONE;
 use super::super::sites::{is_library_file, is_python_frame};
 use super::super::DeviceAnalysis;
 use super::{
-    CallTree, Frames, Group, Key, Node, TreeOptions, BEFORE_TRACE, NO_ANNOTATION,
+    CallTree, Frames, Group, Key, Node, TreeOptions, ALL, BEFORE_TRACE, NO_ANNOTATION,
     NO_COMPILE_CONTEXT, NO_NODE, UNCATEGORISED,
 };
 
@@ -41,7 +41,19 @@ struct Builder<'a> {
     frame_keys: HashMap<StackId, Vec<Key>>,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
+    fn new(snap: &'a Snapshot, opts: &'a TreeOptions) -> Builder<'a> {
+        Builder {
+            snap,
+            opts,
+            labels: Vec::new(),
+            label_ids: HashMap::default(),
+            groups: Vec::new(),
+            group_ids: HashMap::default(),
+            frame_keys: HashMap::default(),
+        }
+    }
+
     fn label(&mut self, s: &str) -> u32 {
         if let Some(&id) = self.label_ids.get(s) {
             return id;
@@ -202,6 +214,71 @@ fn group_of(b: &mut Builder, d: &DeviceAnalysis, k: usize, steps: Option<&Annota
     b.group(path)
 }
 
+/// The group path of each allocation, found once per stack where the group depends on the
+/// stack alone (user categories match frames: a regex per frame of every allocation would be
+/// slow), per allocation where it depends on time (annotation ranges, compile context).
+struct Grouper {
+    steps: Option<AnnotationSteps>,
+    per_stack: bool,
+    stack_group: HashMap<StackId, u32>,
+}
+
+impl Grouper {
+    fn new(b: &mut Builder, d: &DeviceAnalysis) -> Grouper {
+        let group = &b.opts.group;
+        let per_stack = matches!(group, Group::Stack | Group::Categories(_));
+        let annotation = matches!(group, Group::Annotation);
+        Grouper {
+            steps: annotation.then(|| AnnotationSteps::new(b, d.device)),
+            per_stack,
+            stack_group: HashMap::default(),
+        }
+    }
+
+    /// The group path (an index into `b.groups`) of allocation `k`.
+    fn group(&mut self, b: &mut Builder, d: &DeviceAnalysis, k: usize) -> u32 {
+        if !self.per_stack {
+            return group_of(b, d, k, self.steps.as_ref());
+        }
+        let stack = d.replay.allocations[k].stack;
+        if let Some(&g) = self.stack_group.get(&stack) {
+            return g;
+        }
+        let g = group_of(b, d, k, None);
+        self.stack_group.insert(stack, g);
+        g
+    }
+}
+
+/// The outermost group of every allocation of `d` (see [`super::AllocationGroups`]).
+pub(super) fn allocation_groups(
+    snap: &Snapshot,
+    d: &DeviceAnalysis,
+    group: &Group,
+) -> super::AllocationGroups {
+    let opts = TreeOptions {
+        group: group.clone(),
+        frames: Frames::Omit,
+        inverted: false,
+    };
+    let mut b = Builder::new(snap, &opts);
+    let mut grouper = Grouper::new(&mut b, d);
+    let mut of = Vec::with_capacity(d.replay.allocations.len());
+    for k in 0..d.replay.allocations.len() {
+        let g = grouper.group(&mut b, d, k);
+        let outermost = match b.groups[g as usize].first() {
+            Some(&l) => l,
+            // The stack alone: one group holds everything.
+            None => b.label(ALL),
+        };
+        of.push(outermost);
+    }
+    super::AllocationGroups {
+        labels: b.labels,
+        of,
+    }
+}
+
 /// A trie node while building.
 struct Tmp {
     key: Key,
@@ -219,20 +296,8 @@ pub(super) fn build(
     base: Option<Option<usize>>,
     opts: &TreeOptions,
 ) -> CallTree {
-    let mut b = Builder {
-        snap,
-        opts,
-        labels: Vec::new(),
-        label_ids: HashMap::default(),
-        groups: Vec::new(),
-        group_ids: HashMap::default(),
-        frame_keys: HashMap::default(),
-    };
-    let steps =
-        matches!(opts.group, Group::Annotation).then(|| AnnotationSteps::new(&mut b, d.device));
-    // Categories are matched per stack, not per allocation: cache the group of each stack.
-    let per_stack = matches!(opts.group, Group::Stack | Group::Categories(_));
-    let mut stack_group: HashMap<StackId, u32> = HashMap::default();
+    let mut b = Builder::new(snap, opts);
+    let mut grouper = Grouper::new(&mut b, d);
 
     // Aggregate live allocations by (group, stack).
     let mut entries: Vec<(u32, StackId, Acc)> = Vec::new();
@@ -244,18 +309,7 @@ pub(super) fn build(
         if !at_b && !at_a {
             continue;
         }
-        let g = if per_stack {
-            match stack_group.get(&a.stack) {
-                Some(&g) => g,
-                None => {
-                    let g = group_of(&mut b, d, k, None);
-                    stack_group.insert(a.stack, g);
-                    g
-                }
-            }
-        } else {
-            group_of(&mut b, d, k, steps.as_ref())
-        };
+        let g = grouper.group(&mut b, d, k);
         let n = entries.len() as u32;
         let e = *entry_of.entry((g, a.stack)).or_insert(n);
         if e == n {

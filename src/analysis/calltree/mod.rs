@@ -30,7 +30,7 @@ use crate::model::{FrameId, Snapshot};
 
 use super::point::{self, Point, PointError};
 use super::DeviceAnalysis;
-use build::build;
+use build::{allocation_groups as groups_of_allocations, build};
 
 /// "No node": the root's parent.
 pub const NO_NODE: u32 = u32::MAX;
@@ -43,6 +43,8 @@ pub const NO_ANNOTATION: &str = "(no annotation)";
 pub const NO_COMPILE_CONTEXT: &str = "(no compile context)";
 /// Group label of allocations that match no user category.
 pub const UNCATEGORISED: &str = "(other)";
+/// The one group of [`allocation_groups`] when grouping by the stack alone.
+pub const ALL: &str = "(all)";
 
 /// What a node stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -103,17 +105,50 @@ pub struct Category {
 impl FromStr for Category {
     type Err = String;
 
-    /// `NAME=REGEX`, e.g. `attention=attn|softmax`.
+    /// `NAME=REGEX`, e.g. `attention=attn|softmax` (spaces around either side are dropped, so
+    /// `attention = attn|softmax` reads the same).
     fn from_str(s: &str) -> Result<Category, String> {
         let (name, re) = s
             .split_once('=')
             .ok_or_else(|| format!("{s:?}: expected NAME=REGEX, e.g. attention=attn|softmax"))?;
+        let (name, re) = (name.trim(), re.trim());
+        if name.is_empty() {
+            return Err(format!("{s:?}: the category has no name before the ="));
+        }
         let pattern = regex_lite::Regex::new(re).map_err(|e| format!("{re:?}: {e}"))?;
         Ok(Category {
-            name: name.trim().to_string(),
+            name: name.to_string(),
             pattern,
         })
     }
+}
+
+/// A line of a category list that does not parse: its number (from 1) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Categories written one `NAME = REGEX` a line, as the app's editor holds them (blank lines
+/// and `#` comments skipped): the ones that parse, in order, and the lines that do not, so
+/// that one typo never hides the other categories.
+pub fn parse_categories(text: &str) -> (Vec<Category>, Vec<CategoryError>) {
+    let (mut ok, mut bad) = (Vec::new(), Vec::new());
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.parse::<Category>() {
+            Ok(c) => ok.push(c),
+            Err(message) => bad.push(CategoryError {
+                line: i + 1,
+                message,
+            }),
+        }
+    }
+    (ok, bad)
 }
 
 /// What sits above the stack.
@@ -316,6 +351,22 @@ impl CallTree {
         }
         x
     }
+}
+
+/// The outermost group of every allocation of a device: what the tree's first level holds
+/// each allocation under, so that a timeline coloured by these groups matches the tree.
+#[derive(Debug, Clone, Default)]
+pub struct AllocationGroups {
+    /// Group names; [`ALL`] alone when grouping by the stack.
+    pub labels: Vec<String>,
+    /// Index into `labels` of each allocation (indexed as `Replay::allocations`).
+    pub of: Vec<u32>,
+}
+
+/// The group of every allocation of `d` under `group` (the outermost annotation range when
+/// ranges nest): one pass over the allocations, categories matched once per stack.
+pub fn allocation_groups(snap: &Snapshot, d: &DeviceAnalysis, group: &Group) -> AllocationGroups {
+    groups_of_allocations(snap, d, group)
 }
 
 /// The bytes live at a point under one path of annotation ranges.

@@ -258,3 +258,61 @@ fn categories_and_frame_options_parse() {
         ]
     );
 }
+
+/// Each allocation's group is the tree's first level: the bytes of the live allocations of a
+/// group are the bytes of that group's node, whatever the grouping.
+#[test]
+fn allocation_groups_match_the_first_level_of_the_tree() {
+    let snap = snapshot();
+    let a = crate::analysis::analyze(&snap);
+    let d = &a.devices[0];
+    let cats = parse_categories("# mine\noptimizer = train\\.py:12\n\nbad = (\n = x").0;
+    for group in [
+        Group::Stack,
+        Group::Annotation,
+        Group::CompileContext,
+        Group::Categories(cats),
+    ] {
+        let g = allocation_groups(&snap, d, &group);
+        assert_eq!(g.of.len(), d.replay.allocations.len());
+        for t in 0..d.events {
+            let tree =
+                CallTree::at_event(&snap, d, Some(t), &opts(group.clone(), Frames::Omit, false));
+            let mut by = vec![0u64; g.labels.len()];
+            for (k, al) in d.replay.allocations.iter().enumerate() {
+                if al.allocated_at_point(Some(t)) {
+                    by[g.of[k] as usize] += al.size;
+                }
+            }
+            if matches!(group, Group::Stack) {
+                assert_eq!(by.iter().sum::<u64>(), tree.root().bytes);
+                continue;
+            }
+            for c in tree.children(0) {
+                let Key::Label(l) = tree.nodes[c as usize].key else {
+                    panic!("a group under the root")
+                };
+                let name = &tree.labels[l as usize];
+                let i = g
+                    .labels
+                    .iter()
+                    .position(|x| x == name)
+                    .expect("the same label");
+                assert_eq!(
+                    by[i], tree.nodes[c as usize].bytes,
+                    "{group:?} {name} at {t}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn category_lists_keep_the_good_lines_and_say_which_are_bad() {
+    let (ok, bad) = parse_categories("# mine\nattention = attn|softmax\n\nbad = (\n = x\nnoequals");
+    assert_eq!(ok.len(), 1);
+    assert_eq!(ok[0].name, "attention");
+    assert!(ok[0].pattern.is_match("model.py:3 softmax"));
+    let lines: Vec<usize> = bad.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [4, 5, 6]);
+}

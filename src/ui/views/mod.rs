@@ -55,6 +55,10 @@ impl Views {
 
     /// Whether a view has background work running (the app then keeps repainting).
     pub fn busy(&self) -> bool {
-        self.whatif.busy() || self.calltree.busy() || self.events.busy() || self.diff.busy()
+        self.whatif.busy()
+            || self.calltree.busy()
+            || self.timeline.busy()
+            || self.events.busy()
+            || self.diff.busy()
     }
 }

@@ -344,7 +344,7 @@ fn segment_row(ui: &mut Ui, cx: &mut ViewCtx, s: &SegmentView, max: u64, need: O
             painter.hline(x0..=x1, bar.bottom() - 1.0, Stroke::new(2.0, c));
         }
     }
-    let sel = cx.focus.selection;
+    let sel = cx.focus.selection.clone();
     let mut mesh = egui::epaint::Mesh::default();
     let mut last_px = f32::NEG_INFINITY;
     let mut hovered = None;
@@ -375,10 +375,13 @@ fn segment_row(ui: &mut Ui, cx: &mut ViewCtx, s: &SegmentView, max: u64, need: O
         if !cx.lod.keeps(b.allocation as usize) {
             color = color.gamma_multiply(0.25);
         }
-        if let Some(ss) = sel.site {
-            if site != Some(ss) {
-                color = color.gamma_multiply(0.45);
-            }
+        // A call tree pick paints its blocks in the accent, as the timeline paints its band;
+        // else the selected call site lights its own.
+        match (&sel.picked, sel.site) {
+            (Some(p), _) if p.contains(b.allocation) => color = theme::accent(dark),
+            (Some(_), _) => color = color.gamma_multiply(0.35),
+            (None, Some(ss)) if site != Some(ss) => color = color.gamma_multiply(0.45),
+            _ => {}
         }
         if sel.allocation == Some(b.allocation) {
             color = theme::accent(dark);
@@ -437,8 +440,7 @@ fn segment_row(ui: &mut Ui, cx: &mut ViewCtx, s: &SegmentView, max: u64, need: O
             }
         });
         if resp.clicked() {
-            cx.focus.selection.allocation = Some(b.allocation);
-            cx.focus.selection.site = Some(site);
+            cx.focus.select_allocation(b.allocation, Some(site));
         }
     } else if resp.hovered() {
         let free: u64 = s.free_ranges().iter().map(|f| f.1).sum();

@@ -8,13 +8,20 @@ use crate::analysis::sites::is_library_file;
 use crate::model::StackId;
 use crate::units;
 
+use crate::ui::focus::Picked;
 use crate::ui::sources;
 use crate::ui::theme;
 use crate::ui::view::{short_bytes, ViewCtx};
 
 pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
-    let sel = cx.focus.selection;
+    let sel = cx.focus.selection.clone();
+    if let Some(p) = &sel.picked {
+        picked(ui, cx, p);
+    }
     let Some(site) = sel.site else {
+        if sel.picked.is_some() {
+            return;
+        }
         ui.add_space(8.0);
         ui.label(RichText::new("Nothing selected").strong());
         ui.label(
@@ -109,6 +116,52 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
     }
     ui.separator();
     frames(ui, cx, stack);
+}
+
+/// Levels of a picked node's path shown.
+const PATH_SHOWN: usize = 12;
+
+/// A call tree node's allocations: its path, its bytes; its largest call site follows.
+fn picked(ui: &mut Ui, cx: &mut ViewCtx, p: &Picked) {
+    ui.horizontal(|ui| {
+        crate::ui::view::swatch(ui, theme::accent(cx.dark()));
+        ui.label(RichText::new("Picked in the call tree").strong().size(15.0));
+    });
+    // A deep stack: its innermost frames say most.
+    let skip = p.path.len().saturating_sub(PATH_SHOWN);
+    if skip > 0 {
+        ui.label(
+            RichText::new(format!("... {skip} outer levels"))
+                .weak()
+                .small(),
+        );
+    }
+    for (depth, name) in p.path.iter().enumerate().skip(skip) {
+        let depth = depth - skip;
+        ui.label(
+            RichText::new(format!("{}{name}", "  ".repeat(depth)))
+                .monospace()
+                .small(),
+        );
+    }
+    let mut what = format!(
+        "{} in {} at the tree's moment",
+        short_bytes(p.bytes),
+        units::count(p.blocks, "block")
+    );
+    // A growth tree or a group also holds allocations not live at that moment.
+    if p.allocations.len() as u64 != p.blocks {
+        what.push_str(&format!(
+            "; {} in all",
+            units::count(p.allocations.len() as u64, "allocation")
+        ));
+    }
+    ui.label(what);
+    ui.label(
+        RichText::new("The timeline and Segments light these allocations; below, the call site holding the most of them.")
+            .weak(),
+    );
+    ui.separator();
 }
 
 fn frames(ui: &mut Ui, cx: &mut ViewCtx, stack: StackId) {

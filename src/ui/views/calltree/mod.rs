@@ -3,6 +3,10 @@
 //! that allocated most themselves (bottom-up). Growth mode draws the same tree against an
 //! earlier moment: red for what grew, green for what shrank.
 //!
+//! Above the stack the tree can hold groups (annotation ranges, compile contexts, the user's
+//! categories, edited in `categories.rs`); the grouping is the focus's, so the timeline's colours
+//! follow it. A click on a node picks the allocations under it in every view ([`pick`]).
+//!
 //! Trees are built on a worker ([`Job`]): a few milliseconds on a 1M-event trace
 //! (BENCHMARKS.md), but a frame has 16. Each is kept until what it depends on changes.
 
@@ -10,11 +14,15 @@ use std::sync::Arc;
 
 use egui::{pos2, vec2, Color32, Rect, RichText, Sense, Stroke, Ui};
 
-use crate::analysis::calltree::{CallTree, Frames, Group, TreeOptions};
+mod categories;
+
+use crate::analysis::calltree::{CallTree, Frames, TreeOptions};
 use crate::analysis::DeviceAnalysis;
 use crate::model::Snapshot;
 use crate::output::flamegraph;
-use crate::ui::data::live_by_site;
+use crate::ui::data::{largest_site, live_by_site};
+pub use crate::ui::focus::GroupBy;
+use crate::ui::focus::Picked;
 use crate::ui::job::{Job, Polled};
 use crate::ui::theme;
 use crate::ui::view::{section, short_bytes, View, ViewCtx};
@@ -54,28 +62,26 @@ impl Since {
 /// Markers offered in the Growth since list (a trace can hold thousands).
 const MAX_MARKERS: usize = 64;
 
-/// What sits above the stack in the view (the tree's [`Group`] without user categories).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum GroupBy {
-    #[default]
-    Stack,
-    Annotation,
-    CompileContext,
+/// What a tree depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TreeKey {
+    epoch: u64,
+    cursor: usize,
+    /// The event a growth tree grows from.
+    base: Option<usize>,
+    frames: Frames,
+    group: GroupBy,
+    /// The user's categories when grouping by them (empty otherwise).
+    categories: String,
 }
 
-impl GroupBy {
-    fn group(self) -> Group {
-        match self {
-            GroupBy::Stack => Group::Stack,
-            GroupBy::Annotation => Group::Annotation,
-            GroupBy::CompileContext => Group::CompileContext,
-        }
+impl TreeKey {
+    /// Whether `self` and `other` are the same tree at other moments (a zoom carries over).
+    fn same_shape(&self, other: &TreeKey) -> bool {
+        (self.frames, self.group, &self.categories)
+            == (other.frames, other.group, &other.categories)
     }
 }
-
-/// What a tree depends on: the focus epoch, the cursor, the base event, the folding, the
-/// grouping.
-type TreeKey = (u64, usize, Option<usize>, Frames, GroupBy);
 
 /// A tree with what the view shows of it.
 pub struct Built {
@@ -112,16 +118,19 @@ impl Built {
     }
 }
 
-/// The Call tree view's options and its current tree.
+/// The Call tree view's options and its current tree (the grouping is the focus's, shared
+/// with the timeline's colours).
 pub struct CallTreeView {
     pub frames: Frames,
-    pub group: GroupBy,
     pub since: Since,
     pub search: String,
     /// The node the icicle is zoomed into.
     pub zoom: u32,
     built: Option<(TreeKey, Arc<Built>)>,
     job: Option<(TreeKey, Job<Built>)>,
+    checked: categories::Checked,
+    /// The node this view picked last, with the pick's id (outlined while still picked).
+    picked_node: Option<(u64, u32)>,
 }
 
 impl Default for CallTreeView {
@@ -129,12 +138,13 @@ impl Default for CallTreeView {
     fn default() -> Self {
         CallTreeView {
             frames: Frames::FoldLibrary,
-            group: GroupBy::default(),
             since: Since::default(),
             search: String::new(),
             zoom: 0,
             built: None,
             job: None,
+            checked: categories::Checked::default(),
+            picked_node: None,
         }
     }
 }
@@ -164,7 +174,19 @@ impl CallTreeView {
                     .flatten()
             }
         };
-        (cx.focus.epoch, cursor, base, self.frames, self.group)
+        let group = cx.focus.group;
+        TreeKey {
+            epoch: cx.focus.epoch,
+            cursor,
+            base,
+            frames: self.frames,
+            group,
+            categories: if group == GroupBy::Categories {
+                cx.env.preferences.categories.clone()
+            } else {
+                String::new()
+            },
+        }
     }
 
     /// Starts building the tree for `key` unless it is built or being built.
@@ -178,11 +200,11 @@ impl CallTreeView {
         let analysis = cx.loaded.analysis.clone();
         let index = cx.data.index;
         let opts = TreeOptions {
-            frames: key.3,
-            group: key.4.group(),
+            frames: key.frames,
+            group: key.group.group(&key.categories),
             ..TreeOptions::default()
         };
-        let (_, cursor, base, ..) = key;
+        let (cursor, base) = (key.cursor, key.base);
         let traced = cx.analysis.events > 0;
         let job = Job::spawn("memsight-calltree", cx.env.repaint.clone(), move |_| {
             let d = &analysis.devices[index];
@@ -208,15 +230,14 @@ impl CallTreeView {
             match job.poll() {
                 Polled::Running => {}
                 Polled::Done(b) => {
-                    let keep_zoom = self
-                        .built
-                        .as_ref()
-                        .is_some_and(|(k, _)| (k.3, k.4) == (key.3, key.4))
+                    let keep_zoom = self.built.as_ref().is_some_and(|(k, _)| k.same_shape(key))
                         && (self.zoom as usize) < b.tree.nodes.len();
                     if !keep_zoom {
                         self.zoom = 0;
                     }
-                    self.built = Some((*key, Arc::new(b)));
+                    self.built = Some((key.clone(), Arc::new(b)));
+                    // Node numbers belong to one tree.
+                    self.picked_node = None;
                     self.job = None;
                 }
                 Polled::Lost => self.job = None,
@@ -233,9 +254,12 @@ impl CallTreeView {
 impl View for CallTreeView {
     fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx) {
         let key = self.key(cx);
-        self.refresh(cx, key);
+        self.refresh(cx, key.clone());
         self.poll();
         toolbar(ui, self, cx);
+        if cx.focus.group == GroupBy::Categories {
+            categories::editor(ui, &mut self.checked, cx);
+        }
         let Some((built_key, built)) = self.built.clone() else {
             ui.spinner();
             return;
@@ -264,7 +288,7 @@ impl View for CallTreeView {
     }
 }
 
-fn toolbar(ui: &mut Ui, v: &mut CallTreeView, cx: &ViewCtx) {
+fn toolbar(ui: &mut Ui, v: &mut CallTreeView, cx: &mut ViewCtx) {
     ui.horizontal_wrapped(|ui| {
         ui.label("Frames:");
         ui.selectable_value(&mut v.frames, Frames::All, "all");
@@ -274,14 +298,28 @@ fn toolbar(ui: &mut Ui, v: &mut CallTreeView, cx: &ViewCtx) {
             .on_hover_text("A stack's C++ frames become one node");
         ui.separator();
         ui.label("Group by:");
-        ui.selectable_value(&mut v.group, GroupBy::Stack, "stack");
-        ui.selectable_value(&mut v.group, GroupBy::Annotation, "annotation")
-            .on_hover_text(
-                "The record_function ranges (forward, backward, Optimizer.step...) open when \
-                 each block was allocated, above its stack",
-            );
-        ui.selectable_value(&mut v.group, GroupBy::CompileContext, "compile context")
-            .on_hover_text("The torch.compile context of each allocation, above its stack");
+        for g in [
+            GroupBy::Stack,
+            GroupBy::Annotation,
+            GroupBy::CompileContext,
+            GroupBy::Categories,
+        ] {
+            let hover = if g == GroupBy::Stack {
+                g.tooltip().to_string()
+            } else {
+                format!(
+                    "{}, above the stack; the timeline takes its colours from them",
+                    g.tooltip()
+                )
+            };
+            if ui
+                .selectable_label(cx.focus.group == g, g.label())
+                .on_hover_text(hover)
+                .clicked()
+            {
+                cx.focus.set_group(g);
+            }
+        }
         ui.separator();
         ui.label("Growth since:");
         egui::ComboBox::from_id_salt("since")
@@ -360,7 +398,8 @@ fn node_color(b: &Built, n: u32, max_delta: f64, dark: bool) -> Color32 {
         };
         c.gamma_multiply(0.35 + 0.65 * t)
     } else {
-        theme::site_color(theme::site_hue(&b.names[n as usize]), 0.0, dark).gamma_multiply(0.8)
+        // A group's colour is the timeline's for the same group (theme::group_color).
+        theme::group_color(&b.names[n as usize], dark).gamma_multiply(0.8)
     }
 }
 
@@ -394,6 +433,11 @@ fn icicle(ui: &mut Ui, v: &mut CallTreeView, cx: &mut ViewCtx, b: &Built, zoom: 
     let font = egui::FontId::proportional(12.0);
     let text_color = if dark { Color32::WHITE } else { Color32::BLACK };
     let mut hovered = None;
+    // The node picked here, while its pick is the selection.
+    let picked = v.picked_node.and_then(|(id, n)| {
+        let current = cx.focus.selection.picked.as_ref()?;
+        (current.id == id).then_some(n)
+    });
     for i in zoom as usize..z.end as usize {
         let node = &t.nodes[i];
         let w = weight(node) as f64 / total * width as f64;
@@ -410,7 +454,7 @@ fn icicle(ui: &mut Ui, v: &mut CallTreeView, cx: &mut ViewCtx, b: &Built, zoom: 
             color = color.gamma_multiply(0.3);
         }
         painter.rect_filled(r, 2.0, color);
-        if matched {
+        if matched || picked == Some(i as u32) {
             painter.rect_stroke(
                 r,
                 2.0,
@@ -450,28 +494,41 @@ fn icicle(ui: &mut Ui, v: &mut CallTreeView, cx: &mut ViewCtx, b: &Built, zoom: 
                     units::signed_bytes(node.delta())
                 ));
             }
-            ui.label(RichText::new("click: zoom in and select its call site").weak());
+            ui.label(
+                RichText::new("click: zoom in and select its allocations in every view").weak(),
+            );
         });
         if resp.clicked() {
             v.zoom = n;
-            cx.focus.select_site(dominant_site(b, cx, n));
+            let id = pick(cx, b, n);
+            v.picked_node = id.map(|id| (id, n));
         }
     } else if resp.clicked() && zoom != 0 {
         v.zoom = t.nodes[zoom as usize].parent;
     }
 }
 
-/// The call site holding the most bytes under node `n` (what a click selects everywhere).
-fn dominant_site(b: &Built, cx: &ViewCtx, n: u32) -> Option<u32> {
-    let mut by = std::collections::HashMap::<u32, u64>::new();
-    let allocs = &cx.analysis.replay.allocations;
-    for a in b.tree.allocations(n) {
-        let site = cx.analysis.allocation_site.get(a as usize).copied()?;
-        *by.entry(site).or_default() += allocs.get(a as usize).map_or(0, |x| x.size);
-    }
-    by.into_iter()
-        .max_by_key(|&(s, bytes)| (bytes, std::cmp::Reverse(s)))
-        .map(|(s, _)| s)
+/// Selects the allocations under node `n` in every view (the timeline's bands, Segments'
+/// blocks, the Stack panel), with the call site holding the most of them as the selected
+/// site, so that views that show one site (Leaks, the export) still have one.
+/// Returns the pick's id.
+pub fn pick(cx: &mut ViewCtx, b: &Built, n: u32) -> Option<u64> {
+    let t = &b.tree;
+    let node = t.nodes.get(n as usize)?;
+    let allocations: Vec<u32> = t.allocations(n).collect();
+    let site = largest_site(cx.analysis, &allocations);
+    // The root stands for everything: its path is its own name, not an empty list.
+    let path = t
+        .path(n)
+        .into_iter()
+        .skip(usize::from(n != 0))
+        .map(|i| b.names[i as usize].clone())
+        .collect();
+    let total = cx.analysis.replay.allocations.len();
+    let picked = Picked::new(path, (node.bytes, node.blocks), allocations, total);
+    let id = picked.id;
+    cx.focus.select_picked(site, picked);
+    Some(id)
 }
 
 fn top_down(ui: &mut Ui, v: &mut CallTreeView, b: &Built, zoom: u32) {

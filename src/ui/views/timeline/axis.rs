@@ -1,0 +1,236 @@
+//! The timeline's axes and marks: byte gridlines, event or time ticks, iteration boundaries,
+//! snapshot markers and OOMs.
+
+use egui::{pos2, Color32, Painter, Stroke};
+
+use crate::model::Event;
+use crate::ui::theme;
+use crate::ui::view::{short_bytes, ViewCtx};
+
+use super::frame::Frame;
+
+/// A "nice" step (1, 2 or 5 times a power of ten) for about `target` units.
+fn nice_step(target: f64) -> f64 {
+    let p = 10f64.powf(target.max(1e-9).log10().floor());
+    let m = target / p;
+    p * if m < 1.5 {
+        1.0
+    } else if m < 3.5 {
+        2.0
+    } else if m < 7.5 {
+        5.0
+    } else {
+        10.0
+    }
+}
+
+pub(super) fn grid(painter: &Painter, f: &Frame, dark: bool, left: f32, timed: Option<&[Event]>) {
+    let line = if dark {
+        Color32::from_gray(0x33)
+    } else {
+        Color32::from_gray(0xdd)
+    };
+    let text = if dark {
+        Color32::from_gray(0xaa)
+    } else {
+        Color32::from_gray(0x55)
+    };
+    let font = egui::FontId::proportional(11.0);
+    // Bytes: a power-of-two step for about five lines.
+    let step = 2f64.powf((f.ymax / 5.0).max(1.0).log2().ceil());
+    let mut v = step;
+    while v < f.ymax {
+        let y = f.y(v);
+        painter.hline(f.rect.x_range(), y, Stroke::new(1.0, line));
+        painter.text(
+            pos2(left + 4.0, y),
+            egui::Align2::LEFT_CENTER,
+            short_bytes(v as u64),
+            font.clone(),
+            text,
+        );
+        v += step;
+    }
+    // The horizontal axis: time since the first event where the file has it, else events.
+    let (ticks, name) = match timed.and_then(|events| time_ticks(f, events)) {
+        Some(ticks) => (ticks, "time"),
+        None => (event_ticks(f), "event"),
+    };
+    for (x, label) in ticks {
+        painter.vline(
+            x,
+            f.rect.y_range(),
+            Stroke::new(1.0, line.gamma_multiply(0.6)),
+        );
+        painter.text(
+            pos2(x, f.rect.bottom() + 3.0),
+            egui::Align2::CENTER_TOP,
+            label,
+            font.clone(),
+            text,
+        );
+    }
+    painter.text(
+        pos2(f.rect.right(), f.rect.bottom() + 3.0),
+        egui::Align2::RIGHT_TOP,
+        name,
+        font,
+        text,
+    );
+}
+
+/// Ticks (x, label) at round event numbers.
+fn event_ticks(f: &Frame) -> Vec<(f32, String)> {
+    let span = f.w.t1 - f.w.t0;
+    let estep = nice_step(span / 8.0).max(1.0);
+    let mut e = (f.w.t0 / estep).ceil() * estep;
+    let mut out = Vec::new();
+    while e <= f.w.t1 {
+        let x = f.x(e);
+        if x > f.rect.right() - 40.0 {
+            break; // room for the axis name
+        }
+        out.push((x, event_label(e as u64)));
+        e += estep;
+    }
+    out
+}
+
+/// Ticks (x, label) in time since the first event, spread evenly over the plot.
+///
+/// The plot is laid out by event, and a job's time is far from uniform over its events (a
+/// real sample spends 6 s on its first 300 events and 0.14 s on the next 2,800), so ticks at
+/// evenly spaced times would pile up in a few pixels. Instead, each of about eight evenly
+/// spaced positions gets the time there rounded to a step that suits the local pace, and the
+/// tick sits at the first event at or after that exact time. `None` when the window spans no
+/// time.
+fn time_ticks(f: &Frame, events: &[Event]) -> Option<Vec<(f32, String)>> {
+    let first = events.first()?;
+    let n = events.len();
+    let at = |e: f64| (events[(e.max(0.0) as usize).min(n - 1)].time_us - first.time_us) as f64;
+    let (t0, t1) = (f.w.t0, f.w.t1);
+    if at(t1.ceil() - 1.0) <= at(t0.floor()) {
+        return None;
+    }
+    const TICKS: usize = 8;
+    let span = (t1 - t0) / TICKS as f64;
+    let mut out: Vec<(f32, String)> = Vec::new();
+    for i in 0..=TICKS {
+        let e = t0 + span * i as f64;
+        // How fast time moves here: over one tick interval around this position.
+        let pace = (at(e + span / 2.0) - at(e - span / 2.0)).max(1.0);
+        let step = nice_step(pace / 4.0).max(1.0);
+        let t = (at(e) / step).round() * step;
+        let tick = events.partition_point(|ev| ((ev.time_us - first.time_us) as f64) < t);
+        let x = f.x(tick as f64);
+        if x < f.rect.left() || x > f.rect.right() - 60.0 {
+            continue; // outside, or where the axis name goes
+        }
+        let label = time_label(t, step);
+        if out
+            .last()
+            .is_some_and(|(lx, ll)| x - lx < 64.0 || *ll == label)
+        {
+            continue; // times bunch up where the job was fast; keep labels apart
+        }
+        out.push((x, label));
+    }
+    Some(out)
+}
+
+/// `t` microseconds as a tick label: in the unit of its size (6.065 s, not 6065 ms), with as
+/// many decimals as the tick step needs.
+fn time_label(t_us: f64, step_us: f64) -> String {
+    let big = t_us.abs().max(step_us);
+    let (unit, scale) = if big >= 1e6 {
+        ("s", 1e6)
+    } else if big >= 1e3 {
+        ("ms", 1e3)
+    } else {
+        ("µs", 1.0)
+    };
+    let decimals = (-(step_us / scale).log10().floor()).max(0.0) as usize;
+    format!("{:.*} {unit}", decimals, t_us / scale)
+}
+
+fn event_label(e: u64) -> String {
+    if e >= 1_000_000 && e.is_multiple_of(100_000) {
+        format!("{:.1}M", e as f64 / 1e6)
+    } else if e >= 10_000 && e.is_multiple_of(1000) {
+        format!("{}k", e / 1000)
+    } else {
+        e.to_string()
+    }
+}
+
+pub(super) fn markers(painter: &Painter, cx: &ViewCtx, f: &Frame, dark: bool) {
+    let rect = f.rect;
+    let in_view = |e: usize| (e as f64) >= f.w.t0 && (e as f64) <= f.w.t1;
+    // Iteration boundaries: ticks under the plot, thinned to at least 4 px apart.
+    let mut last_x = f32::NEG_INFINITY;
+    let tick = theme::reserved(dark).gamma_multiply(0.5);
+    let b = &cx.analysis.iterations.boundaries;
+    let from = b.partition_point(|&e| (e as f64) < f.w.t0);
+    for &e in &b[from..] {
+        if !in_view(e) {
+            break;
+        }
+        let x = f.x(e as f64 + 1.0);
+        if x - last_x >= 4.0 {
+            painter.vline(
+                x,
+                (rect.bottom() - 6.0)..=rect.bottom(),
+                Stroke::new(1.0, tick),
+            );
+            last_x = x;
+        }
+    }
+    // Snapshot markers.
+    let m = &cx.analysis.markers;
+    let from = m.partition_point(|mk| (mk.event as f64) < f.w.t0);
+    let mut last_x = f32::NEG_INFINITY;
+    for mk in &m[from..] {
+        if !in_view(mk.event) {
+            break;
+        }
+        let x = f.x(mk.event as f64 + 0.5);
+        if x - last_x >= 3.0 {
+            painter.vline(
+                x,
+                rect.y_range(),
+                Stroke::new(1.0, theme::marker(dark).gamma_multiply(0.3)),
+            );
+            last_x = x;
+        }
+    }
+    // OOMs.
+    for o in &cx.analysis.ooms {
+        if in_view(o.event) {
+            let x = f.x(o.event as f64 + 0.5);
+            painter.vline(x, rect.y_range(), Stroke::new(2.0, theme::oom(dark)));
+            painter.text(
+                pos2(x + 3.0, rect.top() + 2.0),
+                egui::Align2::LEFT_TOP,
+                format!("OOM {}", short_bytes(o.requested)),
+                egui::FontId::proportional(11.0),
+                theme::oom(dark),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::time_label;
+
+    #[test]
+    fn time_labels_use_the_unit_of_their_size_and_the_decimals_of_their_step() {
+        assert_eq!(time_label(0.0, 1e6), "0 s");
+        assert_eq!(time_label(6_065_000.0, 5_000.0), "6.065 s");
+        assert_eq!(time_label(2_500_000.0, 500_000.0), "2.5 s");
+        assert_eq!(time_label(120e6, 20e6), "120 s");
+        assert_eq!(time_label(250_000.0, 50_000.0), "250 ms");
+        assert_eq!(time_label(1_500.0, 100.0), "1.5 ms");
+        assert_eq!(time_label(20.0, 10.0), "20 µs");
+    }
+}
