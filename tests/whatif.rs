@@ -458,15 +458,9 @@ fn variants_keep_the_allocators_invariants() {
 
 fn ev(action: Action, addr: u64, size: u64) -> memsight::model::Event {
     memsight::model::Event {
-        action,
         addr,
         size,
-        stream: 0,
-        time_us: 0,
-        device_free: 0,
-        stack: 0,
-        compile_context: 0,
-        user_metadata: 0,
+        ..memsight::model::Event::new(action)
     }
 }
 

@@ -136,6 +136,36 @@ pub fn section(ui: &mut Ui, text: &str) {
     ui.add_space(2.0);
 }
 
+/// A striped table under its own scroll area, with a header row of `headers`; `after` is drawn
+/// below the table inside the scroll area (a "... more" line, an empty-table note). `id`
+/// keeps the scroll position and the columns of each table of a view apart.
+pub fn scroll_table(
+    ui: &mut Ui,
+    id: &str,
+    headers: &[&str],
+    rows: impl FnOnce(&mut Ui),
+    after: impl FnOnce(&mut Ui),
+) {
+    egui::ScrollArea::both()
+        .id_salt(id)
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            egui::Grid::new(id)
+                .striped(true)
+                .spacing(egui::vec2(16.0, 6.0))
+                .show(ui, |ui| {
+                    if !headers.is_empty() {
+                        for h in headers {
+                            ui.label(RichText::new(*h).strong());
+                        }
+                        ui.end_row();
+                    }
+                    rows(ui);
+                });
+            after(ui);
+        });
+}
+
 /// The growth that is not a leak, each a link that selects its call site.
 pub fn growth_list(ui: &mut Ui, cx: &mut ViewCtx) {
     let d = cx.analysis;

@@ -32,15 +32,11 @@ fn snapshot() -> Snapshot {
     let s_fwd = snap.stacks.intern(&[cpp, fwd, lib, main]);
     let s_opt = snap.stacks.intern(&[opt, main]);
     let ev = |action, addr, size, stack, time_us| Event {
-        action,
         addr,
         size,
-        stream: 0,
         time_us,
-        device_free: 0,
         stack,
-        compile_context: 0,
-        user_metadata: 0,
+        ..Event::new(action)
     };
     let base = 0x7000_0000;
     let events = vec![

@@ -179,17 +179,7 @@ impl Machine<'_, '_> {
 
     /// Builds a typed event from flat key/value pairs.
     fn make_event(&mut self, idx: u32, items: &[Packed]) -> Result<Event> {
-        let mut ev = Event {
-            action: Action::Other(0),
-            addr: 0,
-            size: 0,
-            stream: 0,
-            time_us: 0,
-            device_free: 0,
-            stack: 0,
-            compile_context: 0,
-            user_metadata: 0,
-        };
+        let mut ev = Event::new(Action::Other(0));
         // Values are tested for the type each field expects and decoded in full only when
         // they are something else: a general decode is a jump the CPU mispredicts.
         for pair in items.chunks_exact(2) {

@@ -25,7 +25,7 @@ pub use crate::ui::focus::GroupBy;
 use crate::ui::focus::Picked;
 use crate::ui::job::{Job, Polled};
 use crate::ui::theme;
-use crate::ui::view::{section, short_bytes, View, ViewCtx};
+use crate::ui::view::{scroll_table, section, short_bytes, View, ViewCtx};
 use crate::units;
 
 const ROW_H: f32 = 20.0;
@@ -534,62 +534,56 @@ pub fn pick(cx: &mut ViewCtx, b: &Built, n: u32) -> Option<u64> {
 fn top_down(ui: &mut Ui, v: &mut CallTreeView, b: &Built, zoom: u32) {
     section(ui, "Callees (top-down)");
     let t = &b.tree;
-    egui::ScrollArea::vertical()
-        .id_salt("top-down")
-        .auto_shrink([false, false])
-        .show(ui, |ui| {
-            egui::Grid::new("top-down-grid")
-                .striped(true)
-                .show(ui, |ui| {
-                    ui.label(RichText::new("frame").strong());
-                    ui.label(RichText::new("total").strong());
-                    ui.label(RichText::new("self").strong());
-                    ui.label(RichText::new("blocks").strong());
-                    ui.end_row();
-                    for c in t.children(zoom) {
-                        let n = t.nodes[c as usize];
-                        // Long frame names would push the table into its neighbour: cut,
-                        // the whole name on hover.
-                        let name = &b.names[c as usize];
-                        let short: String = if name.chars().count() > NAME_CHARS {
-                            name.chars().take(NAME_CHARS - 1).chain(['…']).collect()
-                        } else {
-                            name.clone()
-                        };
-                        if ui
-                            .link(RichText::new(short).monospace().small())
-                            .on_hover_text(name)
-                            .clicked()
-                        {
-                            v.zoom = c;
-                        }
-                        ui.label(short_bytes(n.bytes));
-                        ui.label(short_bytes(n.self_bytes));
-                        ui.label(n.blocks.to_string());
-                        ui.end_row();
-                    }
-                });
+    scroll_table(
+        ui,
+        "top-down",
+        &["frame", "total", "self", "blocks"],
+        |ui| {
+            for c in t.children(zoom) {
+                let n = t.nodes[c as usize];
+                // Long frame names would push the table into its neighbour: cut, the whole
+                // name on hover.
+                let name = &b.names[c as usize];
+                let short: String = if name.chars().count() > NAME_CHARS {
+                    name.chars().take(NAME_CHARS - 1).chain(['…']).collect()
+                } else {
+                    name.clone()
+                };
+                if ui
+                    .link(RichText::new(short).monospace().small())
+                    .on_hover_text(name)
+                    .clicked()
+                {
+                    v.zoom = c;
+                }
+                ui.label(short_bytes(n.bytes));
+                ui.label(short_bytes(n.self_bytes));
+                ui.label(n.blocks.to_string());
+                ui.end_row();
+            }
+        },
+        |ui| {
             if t.children(zoom).next().is_none() {
                 ui.label(RichText::new("No callees: this frame allocated it all.").weak());
             }
-        });
+        },
+    );
 }
 
 fn bottom_up(ui: &mut Ui, b: &Built) {
     section(ui, "Lines holding the most (bottom-up)");
-    egui::ScrollArea::vertical()
-        .id_salt("bottom-up")
-        .auto_shrink([false, false])
-        .show(ui, |ui| {
-            egui::Grid::new("bottom-up-grid")
-                .striped(true)
-                .show(ui, |ui| {
-                    for (name, bytes, blocks) in &b.bottom_up {
-                        ui.label(RichText::new(name).monospace().small());
-                        ui.label(short_bytes(*bytes));
-                        ui.label(units::count(*blocks, "block"));
-                        ui.end_row();
-                    }
-                });
-        });
+    scroll_table(
+        ui,
+        "bottom-up",
+        &[],
+        |ui| {
+            for (name, bytes, blocks) in &b.bottom_up {
+                ui.label(RichText::new(name).monospace().small());
+                ui.label(short_bytes(*bytes));
+                ui.label(units::count(*blocks, "block"));
+                ui.end_row();
+            }
+        },
+        |_| {},
+    );
 }

@@ -9,7 +9,7 @@ use crate::units::{bytes, signed_bytes};
 
 use crate::ui::focus::ViewId;
 use crate::ui::theme;
-use crate::ui::view::{short_bytes, stack_lines, swatch, ViewCtx};
+use crate::ui::view::{scroll_table, short_bytes, stack_lines, swatch, ViewCtx};
 
 use super::model::Table;
 
@@ -93,21 +93,16 @@ pub fn sites(ui: &mut Ui, cx: &mut ViewCtx, t: &Table) {
         ui.label("No call site's live memory changed.");
         return;
     }
-    egui::ScrollArea::both()
-        .auto_shrink([false, false])
-        .show(ui, |ui| {
-            egui::Grid::new("diff-sites")
-                .striped(true)
-                .spacing(vec2(16.0, 6.0))
-                .show(ui, |ui| {
-                    for h in ["call site", "function", "at A", "at B", "change", "blocks"] {
-                        ui.label(RichText::new(h).strong());
-                    }
-                    ui.end_row();
-                    for &i in changed.iter().take(MAX_ROWS) {
-                        row(ui, cx, &t.diff.sites[i], t.sites.get(i).copied().flatten());
-                    }
-                });
+    scroll_table(
+        ui,
+        "diff-sites",
+        &["call site", "function", "at A", "at B", "change", "blocks"],
+        |ui| {
+            for &i in changed.iter().take(MAX_ROWS) {
+                row(ui, cx, &t.diff.sites[i], t.sites.get(i).copied().flatten());
+            }
+        },
+        |ui| {
             if changed.len() > MAX_ROWS {
                 ui.label(
                     RichText::new(format!(
@@ -117,7 +112,8 @@ pub fn sites(ui: &mut Ui, cx: &mut ViewCtx, t: &Table) {
                     .weak(),
                 );
             }
-        });
+        },
+    );
 }
 
 /// One call site: a click selects it everywhere (a double click shows it in the timeline);

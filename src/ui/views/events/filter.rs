@@ -178,15 +178,9 @@ mod tests {
 
     fn event(action: Action, addr: u64, size: u64) -> Event {
         Event {
-            action,
             addr,
             size,
-            stream: 0,
-            time_us: 0,
-            device_free: 0,
-            stack: 0,
-            compile_context: 0,
-            user_metadata: 0,
+            ..Event::new(action)
         }
     }
 

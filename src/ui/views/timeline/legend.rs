@@ -82,27 +82,19 @@ pub(super) fn legend(ui: &mut Ui, cx: &mut ViewCtx, banded: Option<&Banded>, bus
         let (r, p) = ui.allocate_painter(vec2(16.0, 10.0), Sense::hover());
         p.hline(r.rect.x_range(), r.rect.center().y, l);
         ui.label(RichText::new("reserved").small());
-        let (r, p) = ui.allocate_painter(vec2(8.0, 10.0), Sense::hover());
-        p.vline(
-            r.rect.center().x,
-            r.rect.y_range(),
-            Stroke::new(2.0, theme::oom(dark)),
-        );
-        ui.label(RichText::new("OOM").small());
-        let (r, p) = ui.allocate_painter(vec2(8.0, 10.0), Sense::hover());
-        p.vline(
-            r.rect.center().x,
-            r.rect.y_range(),
-            Stroke::new(1.0, theme::marker(dark)),
-        );
-        ui.label(RichText::new("snapshot marker").small());
-        let (r, p) = ui.allocate_painter(vec2(8.0, 10.0), Sense::hover());
-        p.vline(
-            r.rect.center().x,
-            r.rect.y_range(),
-            Stroke::new(1.5, theme::accent(dark)),
-        );
-        ui.label(RichText::new("cursor").small());
+        for (width, colour, name) in [
+            (2.0, theme::oom(dark), "OOM"),
+            (1.0, theme::marker(dark), "snapshot marker"),
+            (1.5, theme::accent(dark), "cursor"),
+        ] {
+            let (r, p) = ui.allocate_painter(vec2(8.0, 10.0), Sense::hover());
+            p.vline(
+                r.rect.center().x,
+                r.rect.y_range(),
+                Stroke::new(width, colour),
+            );
+            ui.label(RichText::new(name).small());
+        }
         ui.label(
             RichText::new(format!(
                 "ticks: iterations (from {})",
