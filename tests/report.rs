@@ -412,8 +412,9 @@ fn html_renders_in_chromium() {
             "{name}: only {} colours: blank page?",
             colours.len()
         );
-        // The bottom band (first palette colour) covers a real area of the chart.
-        let band = count_near(&img, hex(memsight::output::report::svg::PALETTE[0]), 4);
+        // The bottom band (in its call site's colour) covers a real area of the chart.
+        let chart = memsight::output::report::model::device_report(&snap, &a.devices[0]).timeline;
+        let band = count_near(&img, hex(&chart.bands[0].colour), 4);
         assert!(
             band > 5_000,
             "{name}: {band} pixels of the first band colour"
@@ -422,11 +423,12 @@ fn html_renders_in_chromium() {
         let red = count_near(&img, hex("#b91c1c"), 10);
         assert!(red > 300, "{name}: {red} red pixels of the verdict");
         if name == "frag_oom" {
-            let second = count_near(&img, hex(memsight::output::report::svg::PALETTE[1]), 4);
+            let second = count_near(&img, hex(&chart.bands[1].colour), 4);
             assert!(second > 2_000, "{name}: {second} pixels of the second band");
         } else {
             // The leak's band, in the first leak colour, on top of the stack.
-            let leak = count_near(&img, hex(memsight::output::report::svg::LEAK_PALETTE[0]), 4);
+            let warm = memsight::output::colours::LEAK_PALETTE[0];
+            let leak = count_near(&img, warm, 4);
             assert!(leak > 5_000, "{name}: {leak} pixels of the leak band");
         }
     }

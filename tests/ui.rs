@@ -1450,3 +1450,48 @@ fn the_diff_view_compares_two_open_files() {
         "B is the other file at its peak"
     );
 }
+
+#[test]
+fn a_call_site_has_the_same_colour_in_the_app_and_the_html_report() {
+    use memsight::ui::theme;
+    let h = app("train_val_leak");
+    let l = loaded(&h);
+    let (d, dd) = (&l.analysis.devices[0], &l.devices[0]);
+    // The app's colour of a site in the light theme, the report's background.
+    let app_colour = |s: usize| {
+        let c =
+            dd.site_fixed[s].unwrap_or_else(|| theme::site_color(dd.site_tone[s].0, 0.0, false));
+        format!("#{:02x}{:02x}{:02x}", c.r(), c.g(), c.b())
+    };
+    let report = memsight::output::report::model::device_report(&l.snap, d);
+    let html = memsight::output::report::render_with(
+        &l.snap,
+        &l.analysis,
+        &memsight::output::report::ReportOptions::default(),
+        memsight::output::report::ReportFormat::Html,
+    );
+    let mut checked = 0;
+    for band in &report.timeline.bands {
+        if band.kind == memsight::output::report::model::BandKind::Other {
+            continue;
+        }
+        let site = (0..d.sites.sites.len())
+            .find(|&s| {
+                let x = &d.sites.sites[s];
+                if band.label == memsight::analysis::sites::NO_STACK {
+                    x.file == "<unknown>"
+                } else {
+                    band.label.starts_with(&x.short_label())
+                }
+            })
+            .unwrap_or_else(|| panic!("no call site for band {:?}", band.label));
+        assert_eq!(band.colour, app_colour(site), "band {:?}", band.label);
+        assert!(html.contains(&format!("fill=\"{}\"", band.colour)));
+        checked += 1;
+    }
+    assert!(checked >= 3, "the chart has several call sites");
+    // The leak suspect takes the first warm colour in both.
+    let leak = d.leaks[0].site as usize;
+    let warm = memsight::output::colours::hex(memsight::output::colours::LEAK_PALETTE[0]);
+    assert_eq!(app_colour(leak), warm);
+}

@@ -2,6 +2,7 @@
 
 pub mod analyze_json;
 pub mod check;
+pub mod colours;
 pub mod diff;
 pub mod flamegraph;
 pub mod info;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::analysis::{Analysis, DeviceAnalysis};
 use crate::model::Snapshot;
+use crate::output::colours;
 
 use super::lod::Lod;
 use super::theme;
@@ -34,6 +35,8 @@ pub struct DeviceData {
     pub index: usize,
     /// Hue and shade of each call site (see [`theme::site_color`]).
     pub site_tone: Vec<(f32, f32)>,
+    /// The fixed colour of each call site that has one, shared with the reports.
+    pub site_fixed: Vec<Option<egui::Color32>>,
     /// The unfiltered timeline.
     pub lod: Arc<Lod>,
     /// Call sites holding memory at the allocated peak, largest first.
@@ -56,24 +59,19 @@ impl DeviceData {
             .map(|s| crate::analysis::oom::category(snap, s.stack))
             .collect();
         let lod = Arc::new(Lod::build(d, None));
-        // The sites with their own timeline band get well-separated palette colours in band
-        // order; the rest a hue from their name. Either way one colour per site in every view.
-        let mut site_tone: Vec<(f32, f32)> = d
+        // The leak suspects and the sites holding the most at the peak have the colours the
+        // HTML report gives them (output::colours); the rest a hue from their name. Either
+        // way one colour per site in every view.
+        let site_fixed = colours::site_colours(d)
+            .into_iter()
+            .map(|c| c.map(theme::rgb))
+            .collect();
+        let site_tone: Vec<(f32, f32)> = d
             .sites
             .sites
             .iter()
-            .map(|s| {
-                (
-                    theme::site_hue(&format!("{}:{}:{}", s.file, s.line, s.function)),
-                    0.0,
-                )
-            })
+            .map(|s| (theme::site_hue(&colours::site_key(s)), 0.0))
             .collect();
-        for (rank, g) in lod.groups.iter().enumerate() {
-            if let Some(t) = g.site.and_then(|s| site_tone.get_mut(s as usize)) {
-                *t = theme::palette(rank);
-            }
-        }
         let peak_holders = live_by_site(d, d.peak.allocated_event);
         let mut streams: Vec<u64> = d.replay.allocations.iter().map(|a| a.stream).collect();
         streams.sort_unstable();
@@ -87,6 +85,7 @@ impl DeviceData {
             index,
             timed,
             site_tone,
+            site_fixed,
             site_category,
             lod,
             peak_holders,

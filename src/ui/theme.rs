@@ -3,6 +3,8 @@
 
 use egui::{Color32, Visuals};
 
+use crate::output::colours;
+
 /// Light or dark, persisted in the settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
 pub enum ThemeChoice {
@@ -67,21 +69,15 @@ tones! {
     plot_background: (0x1b, 0x1b, 0x1b) on dark, (0xfa, 0xfa, 0xfa) on light;
 }
 
-/// A stable 64-bit hash (FNV-1a) of a site key, so colours do not depend on hash seeds.
-fn fnv(key: &str) -> u64 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in key.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    h
+/// The hue (0..1) of a call site, from its `file:line:function` key (the same as the
+/// report's, [`colours::site_hue`]).
+pub fn site_hue(key: &str) -> f32 {
+    colours::site_hue(key)
 }
 
-/// The hue (0..1) of a call site, from its `file:line:function` key.
-pub fn site_hue(key: &str) -> f32 {
-    // Golden-ratio stepping over the hash spreads neighbouring keys apart.
-    let h = fnv(key);
-    ((h % 1000) as f32 * 0.618_034).fract()
+/// A colour shared with the reports.
+pub fn rgb([r, g, b]: colours::Rgb) -> Color32 {
+    Color32::from_rgb(r, g, b)
 }
 
 /// The colour of a call site with hue `hue` and shade offset `shade` (-0.15..0.15 of
@@ -111,7 +107,7 @@ pub fn group_color(name: &str, dark: bool) -> Color32 {
     {
         return other(dark);
     }
-    let (hue, shade) = palette((fnv(name) % 36) as usize);
+    let (hue, shade) = palette((colours::fnv(name) % 36) as usize);
     site_color(hue, shade, dark)
 }
 
@@ -130,18 +126,5 @@ pub fn palette(rank: usize) -> (f32, f32) {
 }
 
 fn hsl(h: f32, s: f32, l: f32) -> Color32 {
-    let c = (1.0 - (2.0 * l - 1.0).abs()) * s;
-    let hp = h * 6.0;
-    let x = c * (1.0 - (hp % 2.0 - 1.0).abs());
-    let (r, g, b) = match hp as u32 {
-        0 => (c, x, 0.0),
-        1 => (x, c, 0.0),
-        2 => (0.0, c, x),
-        3 => (0.0, x, c),
-        4 => (x, 0.0, c),
-        _ => (c, 0.0, x),
-    };
-    let m = l - c / 2.0;
-    let to = |v: f32| ((v + m).clamp(0.0, 1.0) * 255.0).round() as u8;
-    Color32::from_rgb(to(r), to(g), to(b))
+    rgb(colours::hsl(h, s, l))
 }

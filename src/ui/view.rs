@@ -65,10 +65,14 @@ impl ViewCtx<'_, '_> {
     pub fn site_color(&self, site: u32) -> Color32 {
         match self.focus.color_by {
             // Groups colour the timeline's bands; a call site keeps its own colour.
-            ColorBy::Site | ColorBy::Group => match self.data.site_tone.get(site as usize) {
-                Some(&(h, shade)) => theme::site_color(h, shade, self.dark()),
-                None => theme::other(self.dark()),
-            },
+            ColorBy::Site | ColorBy::Group => {
+                let fixed = self.data.site_fixed.get(site as usize).copied().flatten();
+                match (fixed, self.data.site_tone.get(site as usize)) {
+                    (Some(c), _) => c,
+                    (None, Some(&(h, shade))) => theme::site_color(h, shade, self.dark()),
+                    (None, None) => theme::other(self.dark()),
+                }
+            }
             ColorBy::Category => {
                 let cat = self
                     .data

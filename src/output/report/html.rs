@@ -8,6 +8,7 @@ use super::model::{self, DeviceReport, StackLine};
 use super::svg::{self, esc, group_digits};
 use crate::analysis::findings::Severity;
 use crate::analysis::Verdict;
+use crate::output::colours;
 use crate::units::{bytes, duration_us, signed_bytes};
 
 /// The stylesheet, inlined into every page.
@@ -439,7 +440,7 @@ fn leaks(s: &mut String, r: &DeviceReport) {
              problem\">Leak</span><h4 class=\"grow\"><code>{}</code> <span class=\"fn\">in {}</span></h4>{}</div>",
             esc(&label),
             esc(&l.function),
-            svg::sparkline(&l.series, svg::LEAK_PALETTE[0])
+            svg::sparkline(&l.series, &colours::hex(colours::LEAK_PALETTE[0]))
         );
         s.push_str("<div class=\"kv\">");
         kv(s, "live at the end", &bytes(l.live_bytes));
@@ -615,7 +616,7 @@ pub fn diff_report(d: &crate::output::diff::Diff, charts: Option<&DiffCharts>) -
                 esc(&bytes(x.b.live_bytes)),
                 group_digits(x.b.live_blocks),
                 esc(&signed_bytes(x.delta_bytes)),
-                if x.delta_bytes > 0 { svg::LEAK_PALETTE[0] } else { svg::PALETTE[0] },
+                colours::hex(if x.delta_bytes > 0 { colours::LEAK_PALETTE[0] } else { colours::PALETTE[0] }),
                 group_digits(x.a.allocs),
                 group_digits(x.b.allocs)
             );

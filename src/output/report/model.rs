@@ -13,6 +13,7 @@ use crate::analysis::fragmentation::{external_at, stranded_at};
 use crate::analysis::oom::category;
 use crate::analysis::{DeviceAnalysis, NONE};
 use crate::model::{FormatVariant, Snapshot, StackId};
+use crate::output::colours;
 use crate::output::words::{self, FindingText};
 
 pub use crate::analysis::sites::NO_STACK;
@@ -41,16 +42,6 @@ pub struct SiteShare {
     pub category: &'static str,
 }
 
-/// Band colours of steady call sites, bottom band first (colour-blind-friendly, cool hues,
-/// print well on white).
-pub const PALETTE: [&str; 8] = [
-    "#4e79a7", "#59a14f", "#76b7b2", "#edc948", "#b07aa1", "#9c755f", "#8cd17d", "#a0cbe8",
-];
-/// Band colours of leak suspects (warm hues, drawn on top).
-pub const LEAK_PALETTE: [&str; 3] = ["#e15759", "#f28e2b", "#ff9da7"];
-/// The "other call sites" band.
-pub const OTHER_COLOUR: &str = "#c7cbd1";
-
 /// What a band stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BandKind {
@@ -68,8 +59,9 @@ pub struct Band {
     pub label: String,
     /// Bytes this band holds at each column's sample event.
     pub values: Vec<u64>,
-    /// Fill colour (`#rrggbb`).
-    pub colour: &'static str,
+    /// Fill colour (`#rrggbb`): the call site's colour in the app too
+    /// ([`crate::output::colours`]).
+    pub colour: String,
     pub kind: BandKind,
 }
 
@@ -579,12 +571,22 @@ pub fn timeline(d: &DeviceAnalysis, peak_sites: &[SiteShare]) -> Timeline {
             })
             .unwrap_or_default()
     };
+    let fixed = colours::site_colours(d);
+    let colour = |site: usize| {
+        let fixed = fixed.get(site).copied().flatten();
+        let named = || {
+            d.sites
+                .get(site as u32)
+                .map_or(colours::OTHER, colours::by_name)
+        };
+        colours::hex(fixed.unwrap_or_else(named))
+    };
     let mut bands: Vec<Band> = Vec::new();
-    for (k, &site) in steady.iter().enumerate() {
+    for &site in &steady {
         bands.push(Band {
             label: label(site),
             values: std::mem::take(&mut per_site[site]),
-            colour: PALETTE[k % PALETTE.len()],
+            colour: colour(site),
             kind: BandKind::Site,
         });
     }
@@ -592,15 +594,15 @@ pub fn timeline(d: &DeviceAnalysis, peak_sites: &[SiteShare]) -> Timeline {
         bands.push(Band {
             label: "other call sites".into(),
             values: other,
-            colour: OTHER_COLOUR,
+            colour: colours::hex(colours::OTHER),
             kind: BandKind::Other,
         });
     }
-    for (k, &site) in leaking.iter().enumerate() {
+    for &site in &leaking {
         bands.push(Band {
             label: format!("{} · leak", label(site)),
             values: std::mem::take(&mut per_site[site]),
-            colour: LEAK_PALETTE[k % LEAK_PALETTE.len()],
+            colour: colour(site),
             kind: BandKind::Leak,
         });
     }

@@ -7,7 +7,6 @@ use std::fmt::Write;
 use super::model::{FragSample, Timeline};
 use crate::units::bytes;
 
-pub use super::model::{LEAK_PALETTE, OTHER_COLOUR, PALETTE};
 /// The reserved line.
 pub const RESERVED_COLOUR: &str = "#1f2937";
 /// OOM markers.
