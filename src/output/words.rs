@@ -197,12 +197,19 @@ pub fn finding(f: &Finding, d: &DeviceAnalysis) -> FindingText {
             format!(
                 "At peak reserved (event {}), {} of the {} reserved was free, yet the largest \
                  free block was only {}: {:.0}% of the reserved memory sat in smaller holes. \
-                 PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True lets the allocator reuse them.",
+                 PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True lets the allocator reuse them.{}",
                 at.event,
                 bytes(at.reserved_unallocated),
                 bytes(at.reserved),
                 bytes(at.largest_free_block),
-                share * 100.0
+                share * 100.0,
+                if d.pools.has_private() {
+                    " Some of it may sit in the segments of a CUDA graph's or a user memory pool \
+                     (see the pool filter), which serve only that pool's requests: no setting \
+                     lets another pool use them."
+                } else {
+                    ""
+                }
             ),
         ),
         Finding::TraceIncomplete { exact_from } => (
