@@ -126,7 +126,8 @@ fn time_ticks(f: &Frame, clock: Clock) -> Option<Vec<(f32, String)>> {
     }
     const TICKS: usize = 8;
     let span = (t1 - t0) / TICKS as f64;
-    let mut out: Vec<(f32, String)> = Vec::new();
+    // (x, time, step) of each tick kept.
+    let mut out: Vec<(f32, f64, f64)> = Vec::new();
     for i in 0..=TICKS {
         let e = t0 + span * i as f64;
         // How fast time moves here: over one tick interval around this position.
@@ -138,16 +139,27 @@ fn time_ticks(f: &Frame, clock: Clock) -> Option<Vec<(f32, String)>> {
         if x < f.rect.left() || x > f.rect.right() - 60.0 {
             continue; // outside, or where the axis name goes
         }
-        let label = time_label(t, step);
         if out
             .last()
-            .is_some_and(|(lx, ll)| x - lx < 64.0 || *ll == label)
+            .is_some_and(|&(lx, lt, _)| x - lx < 64.0 || lt == t)
         {
             continue; // times bunch up where the job was fast; keep labels apart
         }
-        out.push((x, label));
+        out.push((x, t, step));
     }
-    Some(out)
+    Some(same_precision(out))
+}
+
+/// Labels for ticks (x, time, step) of different steps, all in one unit (that of the
+/// largest) with the decimals of the finest step, so they read alike ("0.000 s, 4.055 s",
+/// not "0 s, 4.0554 s, 4.08093 s").
+fn same_precision(ticks: Vec<(f32, f64, f64)>) -> Vec<(f32, String)> {
+    let finest = ticks.iter().map(|t| t.2).fold(f64::INFINITY, f64::min);
+    let big = ticks.iter().map(|t| t.1.abs()).fold(0.0, f64::max);
+    ticks
+        .into_iter()
+        .map(|(x, t, _)| (x, label_in(t, finest, big)))
+        .collect()
 }
 
 /// Ticks (x, label) at round times on the wall clock (the window is in microseconds): evenly
@@ -171,14 +183,9 @@ fn wall_ticks(f: &Frame) -> Vec<(f32, String)> {
     out
 }
 
-/// `t` microseconds as a tick label: in the unit of its size (6.065 s, not 6065 ms), with as
-/// many decimals as the tick step needs.
-fn time_label(t_us: f64, step_us: f64) -> String {
-    label_in(t_us, step_us, t_us.abs())
-}
-
-/// `t` microseconds in the unit of `size` microseconds (or of the step, if larger), with as
-/// many decimals as the step needs.
+/// `t` microseconds as a tick label: in the unit of `size` microseconds, or of the step if
+/// larger (6.065 s, not 6065 ms), with as many decimals as the step needs. Ticks that share
+/// `size` and `step` share a unit and a precision.
 fn label_in(t_us: f64, step_us: f64, size: f64) -> String {
     let big = size.max(step_us);
     let (unit, scale) = if big >= 1e6 {
@@ -261,7 +268,11 @@ pub(super) fn markers(painter: &Painter, cx: &ViewCtx, f: &Frame, dark: bool) {
 
 #[cfg(test)]
 mod tests {
-    use super::{label_in, time_label};
+    use super::{label_in, same_precision};
+
+    fn time_label(t: f64, step: f64) -> String {
+        label_in(t, step, t.abs())
+    }
 
     #[test]
     fn time_labels_use_the_unit_of_their_size_and_the_decimals_of_their_step() {
@@ -272,6 +283,17 @@ mod tests {
         assert_eq!(time_label(250_000.0, 50_000.0), "250 ms");
         assert_eq!(time_label(1_500.0, 100.0), "1.5 ms");
         assert_eq!(time_label(20.0, 10.0), "20 µs");
+    }
+
+    #[test]
+    fn ticks_of_different_steps_read_with_one_precision() {
+        let ticks = vec![
+            (0.0, 0.0, 1e6),
+            (1.0, 4_054_860.0, 10.0),
+            (2.0, 4_055_400.0, 100.0),
+        ];
+        let labels: Vec<String> = same_precision(ticks).into_iter().map(|t| t.1).collect();
+        assert_eq!(labels, ["0.00000 s", "4.05486 s", "4.05540 s"]);
     }
 
     #[test]
