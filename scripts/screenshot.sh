@@ -69,6 +69,16 @@ shot groups
 stop
 
 start sample_snapshots/frag_oom.pickle
+xdotool key 2                              # Memory timeline
+sleep 1
+xdotool mousemove 948 122 sleep 0.4 click 1 sleep 0.4          # Axis: wall clock
+xdotool mousemove 1121 500                 # the burst after the 4 s pause
+for _ in 1 2 3 4 5 6 7 8 9 10 11; do xdotool key w; sleep 0.5; done   # zoom into it
+xdotool mousemove $((W - 10)) $((H - 10))
+shot wallclock
+stop
+
+start sample_snapshots/frag_oom.pickle
 xdotool key 4                              # Segments
 sleep 1
 xdotool mousemove 955 121 sleep 0.4 click 1 sleep 0.4          # Next OOM

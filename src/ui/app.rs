@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use egui::{Align2, Color32, FontId, RichText, Ui};
 
+use crate::units;
+
 use super::commands::{Command, GESTURES};
 use super::data::Loaded;
 use super::export::{export_to, ExportForm, FormAction};
@@ -544,7 +546,15 @@ impl MemsightApp {
                             d.device, d.events, doc.focus.cursor
                         ));
                         if let Some(w) = doc.views.timeline.window {
-                            ui.label(format!("   view {:.0} .. {:.0}", w.t0, w.t1));
+                            ui.label(if w.wall {
+                                format!(
+                                    "   view {} .. {}",
+                                    units::duration_us(w.t0 as i64),
+                                    units::duration_us(w.t1 as i64)
+                                )
+                            } else {
+                                format!("   view {:.0} .. {:.0}", w.t0, w.t1)
+                            });
                         }
                         if doc.focus.filtered.busy() {
                             ui.spinner();

@@ -8,8 +8,6 @@ use egui::{
 use crate::analysis::NONE;
 use crate::ui::view::ViewCtx;
 
-use super::frame::TimeWindow;
-
 /// Work allowed for per-allocation bands (live allocations times columns).
 pub(super) const ALLOC_BUDGET: usize = 1_500_000;
 
@@ -43,11 +41,17 @@ pub(super) struct AllocBands {
 }
 
 impl AllocBands {
-    pub(super) fn build(cx: &ViewCtx, events: &[usize], w: TimeWindow) -> Option<AllocBands> {
+    /// The bands at each sample of `events`, from the allocations live in the visible events
+    /// `visible` (`[first, end)`).
+    pub(super) fn build(
+        cx: &ViewCtx,
+        events: &[usize],
+        visible: (usize, usize),
+    ) -> Option<AllocBands> {
         let n = cx.analysis.events;
         let r = &cx.analysis.replay;
-        let t0 = (w.t0.floor() as usize).min(n - 1);
-        let t1 = (w.t1.ceil() as usize).min(n - 1);
+        let t0 = visible.0.min(n - 1);
+        let t1 = visible.1.min(n - 1);
         if t1 - t0 > ALLOC_BUDGET {
             return None;
         }

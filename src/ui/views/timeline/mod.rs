@@ -6,11 +6,16 @@
 //! enough live allocations to stay within the frame budget; otherwise the view says so and
 //! draws bands by call site.
 //!
+//! On the wall-clock axis (`Axis::WallClock`) x is linear in time instead: the window is in
+//! microseconds since the first event, and each column shows the events of its time range
+//! (`clock.rs`), found by binary search.
+//!
 //! Coloured by the call tree's groups (`Focus::group`), or with a call tree node picked, the
 //! bands are the groups, or the pick at the bottom and the rest dimmed (`groups.rs`).
 
 mod axis;
 mod bands;
+mod clock;
 mod frame;
 mod groups;
 mod legend;
@@ -25,17 +30,17 @@ use crate::ui::theme;
 use crate::ui::view::{stack_lines, View, ViewCtx};
 use crate::units;
 
-use axis::{grid, markers};
+use axis::{grid, markers, Ticks};
 use bands::{quad, shade, AllocBands};
-use frame::Frame;
-pub use frame::TimeWindow;
+pub use clock::Clock;
+pub use frame::{Frame, TimeWindow};
 use groups::{pick_group, Banded, GroupBands};
 use legend::legend;
 
 /// Frames of the stack shown when hovering a band (MemoryViz shows them all; a tooltip taller
 /// than the window helps nobody).
 const HOVER_FRAMES: usize = 24;
-/// Smallest visible window, in events.
+/// Smallest visible window, in events (or microseconds on the wall clock).
 const MIN_SPAN: f64 = 8.0;
 
 /// How the timeline draws its bands.
@@ -48,14 +53,16 @@ pub enum Bands {
     ByAllocation,
 }
 
-/// What the horizontal axis is labelled in. The plot is laid out by event either way (one
-/// column per event is what keeps bursts of allocations readable); with `Time`, the ticks sit
-/// at round times since the first event.
+/// How the horizontal axis is laid out and labelled. `Time` and `Events` lay the plot out by
+/// event (one column per event is what keeps bursts of allocations readable); with `Time`,
+/// the ticks sit at round times since the first event. `WallClock` lays it out linearly in
+/// time, so pauses keep their length and a burst opens up as one zooms into it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Axis {
     #[default]
     Time,
     Events,
+    WallClock,
 }
 
 /// The timeline's own options and zoom.
@@ -69,6 +76,8 @@ pub struct TimelineView {
     epoch: u64,
     /// Bands by the call tree's groups, or with the call tree's pick: built on a worker.
     grouped: GroupBands,
+    /// Where the plot was last drawn (for a test or a script to aim at times).
+    pub plot_rect: Option<Rect>,
 }
 
 impl TimelineView {
@@ -76,6 +85,19 @@ impl TimelineView {
     pub fn busy(&self) -> bool {
         self.grouped.busy()
     }
+
+    /// The trace's times when the wall-clock axis is on (and the file has usable times).
+    fn clock<'a>(&self, cx: &ViewCtx<'a, '_>) -> Option<Clock<'a>> {
+        times(cx).filter(|_| self.axis == Axis::WallClock)
+    }
+}
+
+/// The trace's times, where the file has usable ones.
+fn times<'a>(cx: &ViewCtx<'a, '_>) -> Option<Clock<'a>> {
+    if !cx.data.timed {
+        return None;
+    }
+    Clock::new(&cx.loaded.snap.trace(cx.analysis.device)?.events)
 }
 
 impl View for TimelineView {
@@ -89,10 +111,12 @@ impl View for TimelineView {
             self.epoch = cx.focus.epoch;
             self.window = None;
         }
+        let clock = self.clock(cx);
         // A link or button moved the cursor: bring it into view, keeping the zoom.
         if std::mem::take(&mut cx.focus.reveal_cursor) {
             if let Some(w) = self.window.as_mut() {
-                let (span, e) = (w.t1 - w.t0, cx.focus.cursor as f64);
+                let span = w.t1 - w.t0;
+                let e = clock.map_or(cx.focus.cursor as f64, |c| c.time(cx.focus.cursor));
                 if e < w.t0 || e > w.t1 {
                     w.t0 = e - span / 2.0;
                     w.t1 = e + span / 2.0;
@@ -160,6 +184,10 @@ fn toolbar(ui: &mut Ui, cx: &mut ViewCtx, view: &mut TimelineView) {
                 );
             ui.selectable_value(&mut view.axis, Axis::Events, "events")
                 .on_hover_text("Ticks at event numbers");
+            ui.selectable_value(&mut view.axis, Axis::WallClock, "wall clock")
+                .on_hover_text(
+                    "Linear in time: pauses keep their length, bursts open up as you zoom in",
+                );
             ui.separator();
         }
         if ui
@@ -177,11 +205,40 @@ fn toolbar(ui: &mut Ui, cx: &mut ViewCtx, view: &mut TimelineView) {
     });
 }
 
-/// Visible window, clamped to the trace.
-fn window(cx: &ViewCtx, view: &TimelineView) -> TimeWindow {
-    let n = cx.analysis.events as f64;
-    let w = view.window.unwrap_or(TimeWindow { t0: 0.0, t1: n });
-    clamp(w, n)
+/// Visible window, clamped to the trace, in the units of the axis (a window from the other
+/// layout is converted, so switching axes keeps the same stretch of the trace in view).
+fn window(cx: &ViewCtx, view: &TimelineView, clock: Option<Clock>) -> TimeWindow {
+    let n = cx.analysis.events;
+    let total = clock.map_or(n as f64, |c| c.span());
+    let whole = TimeWindow {
+        t0: 0.0,
+        t1: total,
+        wall: clock.is_some(),
+    };
+    let w = match (view.window, clock) {
+        (None, _) => whole,
+        (Some(w), Some(c)) if !w.wall => TimeWindow {
+            t0: c.time(w.t0.max(0.0) as usize),
+            t1: c.time(w.t1.ceil().max(0.0) as usize),
+            wall: true,
+        },
+        (Some(w), None) if w.wall => match times(cx) {
+            Some(c) => to_events(w, c),
+            None => whole,
+        },
+        (Some(w), _) => w,
+    };
+    clamp(w, total)
+}
+
+/// The window `w` on the event layout, for a window on the wall clock.
+fn to_events(w: TimeWindow, c: Clock) -> TimeWindow {
+    let (a, b) = c.events_in(w.t0, w.t1);
+    TimeWindow {
+        t0: a as f64,
+        t1: b as f64,
+        wall: false,
+    }
 }
 
 fn clamp(mut w: TimeWindow, n: f64) -> TimeWindow {
@@ -196,23 +253,40 @@ fn clamp(mut w: TimeWindow, n: f64) -> TimeWindow {
     w
 }
 
-/// Per-column sample events: the peak of the filtered allocated total inside each column.
-pub fn columns(cx: &ViewCtx, w: TimeWindow, width: f32) -> (Vec<usize>, Vec<f64>) {
+/// The plot's pixel columns: their edges (window positions), the events each shows and, as
+/// its sample, the event where the filtered allocated total peaks among them (so no spike
+/// vanishes when zoomed out).
+struct Columns {
+    edges: Vec<f64>,
+    ranges: Vec<(usize, usize)>,
+    events: Vec<usize>,
+}
+
+/// About one column per pixel (at most one per event on the event layout).
+fn columns(cx: &ViewCtx, f: &Frame) -> Columns {
     let n = cx.analysis.events;
+    let w = f.w;
     let span = w.t1 - w.t0;
-    let cols = (width.max(1.0) as usize).min(span.ceil() as usize).max(1);
+    let mut cols = f.rect.width().max(1.0) as usize;
+    if f.clock.is_none() {
+        cols = cols.min(span.ceil() as usize);
+    }
+    let cols = cols.max(1);
     let step = span / cols as f64;
-    let mut events = Vec::with_capacity(cols);
-    let mut edges = Vec::with_capacity(cols + 1);
-    for c in 0..=cols {
-        edges.push(w.t0 + c as f64 * step);
+    let edges: Vec<f64> = (0..=cols).map(|c| w.t0 + c as f64 * step).collect();
+    let ranges: Vec<(usize, usize)> = edges
+        .windows(2)
+        .map(|e| f.events_in(e[0], e[1], n))
+        .collect();
+    let events = ranges
+        .iter()
+        .map(|&(a, b)| cx.lod.total_max.argmax(&cx.lod.total, a, b))
+        .collect();
+    Columns {
+        edges,
+        ranges,
+        events,
     }
-    for c in 0..cols {
-        let a = (edges[c].floor() as usize).min(n - 1);
-        let b = (edges[c + 1].ceil() as usize).clamp(a + 1, n);
-        events.push(cx.lod.total_max.argmax(&cx.lod.total, a, b));
-    }
-    (events, edges)
 }
 
 fn plot(
@@ -231,36 +305,49 @@ fn plot(
         resp.rect.max - vec2(8.0, axis_bottom),
     );
     let n = cx.analysis.events;
-    let mut w = window(cx, view);
-    interact(ui, cx, &resp, rect, &mut w);
+    view.plot_rect = Some(rect);
+    let clock = view.clock(cx);
+    let mut w = window(cx, view, clock);
+    interact(
+        ui,
+        &resp,
+        rect,
+        &mut w,
+        clock.map_or(n as f64, |c| c.span()),
+    );
     view.window = Some(w);
 
     let s = &cx.analysis.replay.series;
-    let (events, edges) = columns(cx, w, rect.width());
-    let a0 = (w.t0.floor() as usize).min(n - 1);
-    let a1 = (w.t1.ceil() as usize).clamp(a0 + 1, n);
+    let mut f = Frame {
+        rect,
+        w,
+        ymax: 1.0,
+        clock,
+    };
+    let Columns {
+        edges,
+        ranges,
+        events,
+    } = columns(cx, &f);
+    let (a0, a1) = f.visible(n);
     let res_peak = s.reserved[cx.lod.reserved_max.argmax(&s.reserved, a0, a1)];
     let tot_peak = cx.lod.total[cx.lod.total_max.argmax(&cx.lod.total, a0, a1)];
-    let ymax = (res_peak.max(tot_peak).max(1) as f64) * 1.06;
-    let f = Frame { rect, w, ymax };
+    f.ymax = (res_peak.max(tot_peak).max(1) as f64) * 1.06;
 
     painter.rect_filled(rect, 0.0, theme::plot_background(dark));
-    let timed = (cx.data.timed && view.axis == Axis::Time)
-        .then(|| {
-            cx.loaded
-                .snap
-                .trace(cx.analysis.device)
-                .map(|t| t.events.as_slice())
-        })
-        .flatten();
-    grid(&painter, &f, dark, resp.rect.left(), timed);
+    let ticks = match view.axis {
+        Axis::Time => times(cx).map(Ticks::TimeOnEvents),
+        Axis::WallClock if clock.is_some() => Some(Ticks::WallClock),
+        _ => None,
+    };
+    grid(&painter, &f, dark, resp.rect.left(), ticks);
 
     // Bands.
     let mut mesh = Mesh::default();
     let want_alloc = view.bands == Bands::ByAllocation;
     let mut alloc_layout: Option<AllocBands> = None;
     if want_alloc {
-        alloc_layout = AllocBands::build(cx, &events, w);
+        alloc_layout = AllocBands::build(cx, &events, (a0, a1));
     }
     let sel_site = cx.focus.selection.site;
     let picked = cx.focus.selection.picked.clone();
@@ -343,9 +430,7 @@ fn plot(
 
     // Reserved line (the highest reserved inside each column).
     let mut pts = Vec::with_capacity(events.len() * 2);
-    for c in 0..events.len() {
-        let a = (edges[c].floor() as usize).min(n - 1);
-        let b = (edges[c + 1].ceil() as usize).clamp(a + 1, n);
+    for (c, &(a, b)) in ranges.iter().enumerate() {
         let r = s.reserved[cx.lod.reserved_max.argmax(&s.reserved, a, b)];
         let y = f.y(r as f64);
         pts.push(pos2(f.x(edges[c]), y));
@@ -356,7 +441,7 @@ fn plot(
     markers(&painter, cx, &f, dark);
 
     // Cursor.
-    let cx_x = f.x(cx.focus.cursor as f64 + 0.5);
+    let cx_x = f.x_event(cx.focus.cursor as f64 + 0.5);
     if rect.x_range().contains(cx_x) {
         painter.vline(cx_x, rect.y_range(), Stroke::new(1.5, theme::accent(dark)));
     }
@@ -409,7 +494,8 @@ fn plot(
         resp.clone()
             .on_hover_ui_at_pointer(|ui| hover_text(ui, cx, banded, t, hit));
         if resp.clicked() {
-            cx.focus.cursor = t;
+            // On the wall clock, the state at the clicked time: the last event at or before it.
+            cx.focus.cursor = clock.map_or(t, |c| c.event_at(f.at_x(p.x)));
             match hit {
                 Some(Hit::Allocation(k)) => {
                     let site = cx.analysis.allocation_site.get(k as usize).copied();
@@ -546,8 +632,8 @@ pub fn lifetime(cx: &ViewCtx, alloc: u32, free: u32) -> String {
     s
 }
 
-fn interact(ui: &Ui, cx: &mut ViewCtx, resp: &egui::Response, rect: Rect, w: &mut TimeWindow) {
-    let n = cx.analysis.events as f64;
+/// Zoom and pan `w` over a trace `n` positions long (events, or microseconds).
+fn interact(ui: &Ui, resp: &egui::Response, rect: Rect, w: &mut TimeWindow, n: f64) {
     let span = w.t1 - w.t0;
     let (scroll, zoom, shift, keys) = ui.input(|i| {
         (
@@ -616,7 +702,8 @@ fn interact(ui: &Ui, cx: &mut ViewCtx, resp: &egui::Response, rect: Rect, w: &mu
             zoom_by(1.0 / 0.7, w);
         }
         if keys[4] {
-            *w = TimeWindow { t0: 0.0, t1: n };
+            w.t0 = 0.0;
+            w.t1 = n;
         }
     }
     *w = clamp(*w, n);
