@@ -75,15 +75,8 @@ mod tests {
         times
             .iter()
             .map(|&time_us| Event {
-                action: Action::Alloc,
-                addr: 0,
-                size: 0,
-                stream: 0,
                 time_us,
-                device_free: 0,
-                stack: 0,
-                compile_context: 0,
-                user_metadata: 0,
+                ..Event::new(Action::Alloc)
             })
             .collect()
     }

@@ -76,15 +76,8 @@ mod tests {
 
     fn event(time_us: i64) -> Event {
         Event {
-            action: Action::Alloc,
-            addr: 0,
-            size: 0,
-            stream: 0,
             time_us,
-            device_free: 0,
-            stack: 0,
-            compile_context: 0,
-            user_metadata: 0,
+            ..Event::new(Action::Alloc)
         }
     }
 
