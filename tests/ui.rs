@@ -4,6 +4,8 @@
 mod common;
 #[path = "ui/groups.rs"]
 mod groups;
+#[path = "ui/layout.rs"]
+mod layout;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
