@@ -6,6 +6,8 @@ mod common;
 mod groups;
 #[path = "ui/wallclock.rs"]
 mod wallclock;
+#[path = "ui/layout.rs"]
+mod layout;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -595,6 +597,7 @@ fn every_export_format_renders_the_open_file() {
 #[test]
 fn snapshots_of_the_main_views() {
     let path = common::require("train_val_leak");
+    let small = path.clone();
     // Without a GPU adapter (no GPU and no Mesa software renderer) wgpu cannot render: skip
     // and say so, except in CI, which installs Mesa and must run this.
     let built = std::panic::catch_unwind(move || {
@@ -636,6 +639,24 @@ fn snapshots_of_the_main_views() {
     h.snapshot("ui_segments");
     click_view(&mut h, ViewId::Events);
     h.snapshot("ui_events");
+    // One harness's results take in the other's: together they fail, or update, once.
+    let mut results = h.take_snapshot_results();
+    // A small window (issue 15): the views keep left of the Stack panel, the text wraps.
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(900.0, 650.0))
+        .wgpu()
+        .build_eframe(move |cc| {
+            MemsightApp::with_sources(
+                &cc.egui_ctx,
+                Preferences::default(),
+                vec![Source::Path(small)],
+            )
+        });
+    wait_loaded(&mut h, Duration::from_secs(120));
+    h.snapshot("ui_diagnosis_900x650");
+    click_view(&mut h, ViewId::Timeline);
+    h.snapshot("ui_timeline_900x650");
+    results.extend(h.take_snapshot_results());
 }
 
 #[test]

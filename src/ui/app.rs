@@ -15,14 +15,24 @@ use super::commands::{Command, GESTURES};
 use super::data::Loaded;
 use super::export::{export_to, ExportForm, FormAction};
 use super::extensions::{export_formats, ExportFormat};
-use super::filters::{Filter, Pool};
-use super::focus::{Focus, ViewId};
+use super::focus::ViewId;
 use super::job::Repaint;
 use super::loader::{LoadJob, RanksJob, Source};
 use super::preferences::{self, Preferences};
 use super::sources::SourceCache;
 use super::tab::{Tab, TabState};
 use super::view::{Env, ViewCtx};
+use super::viewbar::view_bar;
+use super::window::{FirstSize, WINDOW_KEY};
+
+/// The rectangles of a loaded file's two panels, in points.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Panels {
+    /// The view in the centre.
+    pub central: egui::Rect,
+    /// The Stack panel on the right.
+    pub stack: egui::Rect,
+}
 
 /// Frames whose CPU time is kept for the status bar and benchmarks.
 const FRAME_HISTORY: usize = 600;
@@ -49,9 +59,19 @@ pub struct MemsightApp {
     /// When the app was created, for `MEMSIGHT_FIRST_VIEW` (see [`MemsightApp::first_view`]).
     created: Instant,
     first_view_reported: bool,
+    /// Where the last frame put a loaded file's panels.
+    panels: Option<Panels>,
+    /// The window fitted to its monitor on the first frames (not in tests: no window).
+    first_size: FirstSize,
 }
 
 impl MemsightApp {
+    /// Where the last frame put the active file's views and its Stack panel (none before a
+    /// file is loaded): the layout tests check that the one never runs under the other.
+    pub fn panels(&self) -> Option<Panels> {
+        self.panels
+    }
+
     /// The app as eframe creates it: settings from storage; `files` opened (the embedded
     /// sample when there are none).
     pub fn new(cc: &eframe::CreationContext<'_>, files: Vec<PathBuf>) -> MemsightApp {
@@ -67,7 +87,13 @@ impl MemsightApp {
         } else {
             files.into_iter().map(source_of).collect()
         };
-        Self::with_sources(&cc.egui_ctx, prefs, sources)
+        let mut app = Self::with_sources(&cc.egui_ctx, prefs, sources);
+        // eframe restores the size the user left the window at: that one stays.
+        let remembered = cc
+            .storage
+            .is_some_and(|s| s.get_string(WINDOW_KEY).is_some());
+        app.first_size = FirstSize::new(remembered);
+        app
     }
 
     /// The app with explicit preferences and files (tests use this).
@@ -100,6 +126,8 @@ impl MemsightApp {
             export_form: None,
             created: Instant::now(),
             first_view_reported: false,
+            first_size: FirstSize::new(true),
+            panels: None,
         };
         for s in sources {
             app.open(s);
@@ -588,6 +616,7 @@ impl MemsightApp {
         // panel background for the welcome, loading and error screens.
         ui.painter()
             .rect_filled(ui.max_rect(), 0.0, ui.visuals().panel_fill);
+        self.panels = None;
         let others = super::tab::other_files(&self.tabs, self.active);
         let Some(doc) = self.tabs.get_mut(self.active) else {
             welcome(ui);
@@ -673,17 +702,23 @@ impl MemsightApp {
                     env: &mut env,
                 };
                 let views = &mut doc.views;
-                egui::Panel::right("stack")
+                let stack = egui::Panel::right("stack")
                     .resizable(true)
-                    .default_size(360.0)
+                    // (The range after the default: a default outside it widens it.)
+                    .default_size(STACK_WIDTH)
+                    .size_range(stack_width(ui.available_width()))
                     .show(ui, |ui| {
                         ui.add_space(4.0);
                         ui.label(RichText::new("Stack").strong().size(15.0));
                         ui.separator();
                         super::views::stack::show(ui, &mut cx);
                     });
-                egui::CentralPanel::default().show(ui, |ui| {
+                let central = egui::CentralPanel::default().show(ui, |ui| {
                     views.show(cx.focus.view, ui, &mut cx);
+                });
+                self.panels = Some(Panels {
+                    central: central.response.rect,
+                    stack: stack.response.rect,
                 });
             }
         }
@@ -700,6 +735,17 @@ impl MemsightApp {
             self.open(Source::Path(path));
         }
     }
+}
+
+/// The Stack panel's width when the window leaves room for it.
+const STACK_WIDTH: f32 = 360.0;
+
+/// The widths the Stack panel may take in a document `width` wide: at most a third of it, so
+/// that the views keep two thirds of a narrow window (the panel clips what does not fit, and
+/// its labels wrap).
+fn stack_width(width: f32) -> egui::Rangef {
+    let max = (width / 3.0).max(160.0);
+    egui::Rangef::new(160.0_f32.min(max), max)
 }
 
 /// What a path opens as: a folder is a job's ranks, side by side; a file is one snapshot.
@@ -751,123 +797,6 @@ fn welcome(ui: &mut Ui) {
     });
 }
 
-/// View switcher and filters of a loaded file.
-fn view_bar(ui: &mut Ui, l: &Loaded, focus: &mut Focus, repaint: Repaint) {
-    ui.add_space(2.0);
-    ui.horizontal(|ui| {
-        for v in ViewId::ALL {
-            let key = Command::Show(v).shortcut_text(ui.ctx());
-            ui.selectable_value(&mut focus.view, v, RichText::new(v.label()).size(15.0))
-                .on_hover_text(format!("{}  (key {key})", v.tooltip()));
-        }
-    });
-    ui.horizontal(|ui| {
-        let mut f: Filter = focus.filtered.filter.clone();
-        let mut device = focus.device;
-        let label = ui.label("device");
-        if l.devices.len() > 1 {
-            egui::ComboBox::from_id_salt("device")
-                .selected_text(format!(
-                    "cuda:{}",
-                    l.analysis
-                        .devices
-                        .get(l.devices[device].index)
-                        .map(|d| d.device)
-                        .unwrap_or(0)
-                ))
-                .show_ui(ui, |ui| {
-                    for (i, dd) in l.devices.iter().enumerate() {
-                        if let Some(a) = l.analysis.devices.get(dd.index) {
-                            ui.selectable_value(
-                                &mut device,
-                                i,
-                                format!("cuda:{} ({} events)", a.device, a.events),
-                            );
-                        }
-                    }
-                })
-                .response
-                .labelled_by(label.id);
-        } else if let Some(a) = l
-            .devices
-            .first()
-            .and_then(|dd| l.analysis.devices.get(dd.index))
-        {
-            ui.label(format!("cuda:{}", a.device));
-        }
-        if device != focus.device {
-            focus.set_device(device);
-            return;
-        }
-        let Some(dd) = l.devices.get(focus.device) else {
-            return;
-        };
-        ui.separator();
-        // Streams by number (`DeviceData::stream_name`); the raw handle is in the tooltip.
-        let stream_name = |s: u64| dd.stream_name(s);
-        let label = ui.label("stream");
-        egui::ComboBox::from_id_salt("stream")
-            .width(90.0)
-            .selected_text(f.stream.map_or("all".to_string(), stream_name))
-            .show_ui(ui, |ui| {
-                ui.selectable_value(&mut f.stream, None, "all");
-                for &s in &dd.streams {
-                    ui.selectable_value(&mut f.stream, Some(s), stream_name(s))
-                        .on_hover_text(format!("CUDA stream handle {s:#x}"));
-                }
-            })
-            .response
-            .labelled_by(label.id);
-        let label = ui.label("pool");
-        let no_pools = crate::analysis::pools::Pools::default();
-        let pools = l
-            .analysis
-            .devices
-            .get(dd.index)
-            .map_or(&no_pools, |a| &a.pools);
-        egui::ComboBox::from_id_salt("pool")
-            .width(if pools.has_private() { 170.0 } else { 70.0 })
-            .selected_text(f.pool.label(pools))
-            .show_ui(ui, |ui| {
-                let graph_pools = (0..pools.pools.len() as u16).map(Pool::Of);
-                let choices = [Pool::All, Pool::Small, Pool::Large];
-                // The dump's pools only where there is more than the default one.
-                let extra = graph_pools.filter(|_| pools.has_private());
-                for p in choices.into_iter().chain(extra) {
-                    ui.selectable_value(&mut f.pool, p, p.label(pools));
-                }
-            })
-            .response
-            .labelled_by(label.id);
-        ui.label("min size");
-        let mut mib = f.min_size as f64 / (1u64 << 20) as f64;
-        if ui
-            .add(
-                egui::DragValue::new(&mut mib)
-                    .speed(0.5)
-                    .range(0.0..=1e6)
-                    .suffix(" MiB"),
-            )
-            .on_hover_text("Only blocks at least this large")
-            .changed()
-        {
-            f.min_size = (mib * (1u64 << 20) as f64) as u64;
-        }
-        ui.add(
-            egui::TextEdit::singleline(&mut f.text)
-                .hint_text("filter frames (file or function)")
-                .desired_width(220.0),
-        );
-        if !f.is_empty() && ui.small_button("clear filters").clicked() {
-            f = Filter::default();
-        }
-        if f != focus.filtered.filter {
-            focus.filtered.set(f, l, focus.device, repaint);
-        }
-    });
-    ui.add_space(2.0);
-}
-
 impl eframe::App for MemsightApp {
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         let started = Instant::now();
@@ -876,6 +805,7 @@ impl eframe::App for MemsightApp {
             ctx.set_visuals(self.preferences.theme.visuals());
             self.applied_theme = Some(self.preferences.theme);
         }
+        self.first_size.apply(&ctx);
         self.poll_jobs();
         self.shortcuts(&ctx);
         // The window names the file in view.

@@ -6,6 +6,8 @@
 //!   by the views) and its [`views`] (each with its own state);
 //! - [`job`]: the one promise type for background work; [`loader`] reads and analyses with it;
 //! - [`data`], [`lod`]: per-device indexes built on the worker (timeline level of detail);
+//! - [`viewbar`]: the view switcher and the filters above a loaded file's views;
+//! - [`window`]: the window's first size, fitted to the monitor;
 //! - [`theme`], [`plot`] (the charts' byte axis), [`preferences`], [`sources`], [`filters`],
 //!   [`extensions`].
 //!
@@ -28,7 +30,9 @@ pub mod sources;
 pub mod tab;
 pub mod theme;
 pub mod view;
+pub mod viewbar;
 pub mod views;
+pub mod window;
 
 pub use app::MemsightApp;
 
@@ -37,8 +41,8 @@ pub fn run(files: Vec<std::path::PathBuf>) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("memsight")
-            .with_inner_size([1500.0, 920.0])
-            .with_min_inner_size([720.0, 480.0])
+            .with_inner_size(window::FALLBACK)
+            .with_min_inner_size(window::MIN)
             .with_drag_and_drop(true),
         ..Default::default()
     };

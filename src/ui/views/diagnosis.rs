@@ -112,7 +112,7 @@ fn body(ui: &mut Ui, cx: &mut ViewCtx) {
         ui.label("What held the allocated peak:");
         let total = d.peak.allocated.max(1);
         for h in cx.data.peak_holders.iter().take(6) {
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
                 ui.add_space(12.0);
                 swatch(ui, cx.site_color(h.site));
                 let label = cx.site_label(h.site);
@@ -213,7 +213,7 @@ fn oom_details(ui: &mut Ui, cx: &mut ViewCtx, o: &OomReport) {
             short_bytes(top.bytes)
         ));
     }
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         if ui
             .link("Show the segments at this OOM")
             .on_hover_text("Segments view with the cursor on the failed allocation")
@@ -244,7 +244,7 @@ fn every_device(ui: &mut Ui, cx: &mut ViewCtx) {
             continue;
         };
         let text = words::finding(head, dev);
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             let name = format!("cuda:{}", dev.device);
             if i == cx.focus.device {
                 ui.label(RichText::new(name).monospace().strong());

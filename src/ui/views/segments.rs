@@ -163,9 +163,21 @@ impl SegmentsView {
     }
 }
 
+/// The scrubber's slider width in a row `avail` wide: the row's width less the jump buttons
+/// (420 points) where that leaves a usable slider, else the row less its value box and label (the
+/// buttons then wrap onto the next row).
+fn slider_width(avail: f32) -> f32 {
+    if avail - 420.0 >= 200.0 {
+        avail - 420.0
+    } else {
+        (avail - 170.0).max(80.0)
+    }
+}
+
 fn scrubber(ui: &mut Ui, cx: &mut ViewCtx) {
     let n = cx.analysis.events;
-    ui.horizontal(|ui| {
+    // Wrapped: in a narrow panel the jump buttons go under the slider.
+    ui.horizontal_wrapped(|ui| {
         if ui
             .button("<")
             .on_hover_text("Previous event (Left)")
@@ -176,8 +188,7 @@ fn scrubber(ui: &mut Ui, cx: &mut ViewCtx) {
         if ui.button(">").on_hover_text("Next event (Right)").clicked() {
             cx.focus.cursor = (cx.focus.cursor + 1).min(n - 1);
         }
-        let w = (ui.available_width() - 420.0).max(200.0);
-        ui.spacing_mut().slider_width = w;
+        ui.spacing_mut().slider_width = slider_width(ui.available_width());
         ui.add(
             egui::Slider::new(&mut cx.focus.cursor, 0..=n - 1)
                 .text("event")

@@ -36,12 +36,13 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
     };
     ui.horizontal(|ui| {
         crate::ui::view::swatch(ui, cx.site_color(site));
-        ui.label(
-            RichText::new(cs.short_label())
-                .monospace()
-                .strong()
-                .size(15.0),
-        );
+        // A long path would widen the panel: cut it, the whole in the tooltip.
+        let label = RichText::new(cs.short_label())
+            .monospace()
+            .strong()
+            .size(15.0);
+        ui.add(egui::Label::new(label).truncate())
+            .on_hover_text(format!("{}:{}", cs.file, cs.line));
     });
     ui.label(format!("in {}()", cs.function));
     if !cs.user {

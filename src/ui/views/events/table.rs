@@ -109,20 +109,33 @@ impl Table {
     }
 }
 
-/// The column cells of a row `rect`, left to right.
+/// The column cells of a row `rect`, left to right. In a narrow panel the fixed columns
+/// shrink (their text is cut, whole in the row's tooltip) so that the row keeps to the panel.
 fn cells(rect: Rect) -> impl Iterator<Item = (Rect, &'static Column)> {
     let mut x = rect.left() + 4.0;
+    let scale = fixed_scale(rect.width());
     COLUMNS.iter().map(move |c| {
         let w = if c.1 > 0.0 {
-            c.1
+            c.1 * scale
         } else {
-            (rect.right() - x).max(40.0)
+            (rect.right() - x).max(LAST_MIN)
         };
         let cell = Rect::from_min_size(egui::pos2(x, rect.top()), vec2(w, rect.height()));
         x += w + GAP;
         (cell, c)
     })
 }
+
+/// The share of their widths the fixed columns get in a row `width` wide: all of it where
+/// the last column keeps [`LAST_MIN`].
+fn fixed_scale(width: f32) -> f32 {
+    let fixed: f32 = COLUMNS.iter().map(|c| c.1).sum();
+    let room = width - 4.0 - GAP * COLUMNS.len() as f32 - LAST_MIN;
+    (room / fixed).clamp(0.4, 1.0)
+}
+
+/// The narrowest the last column (the top frame) gets.
+const LAST_MIN: f32 = 40.0;
 
 /// Text in a cell, cut to its width.
 fn cell(ui: &mut Ui, rect: Rect, right: bool, text: RichText) {
