@@ -6,9 +6,12 @@ cd "$(dirname "$0")/.."
 BIN=${1:-${CARGO_TARGET_DIR:-target}/release/memsight}
 DISPLAY_NUM=${DISPLAY_NUM:-:77}
 W=1500 H=920
+# The app sizes its window to 88% of the screen (src/ui/window.rs): a screen of this size gives
+# a W x H window at the top left, where the coordinates below click; shots are cropped to it.
+SW=1705 SH=1046
 mkdir -p assets
 
-Xvfb "$DISPLAY_NUM" -screen 0 ${W}x${H}x24 >/dev/null 2>&1 &
+Xvfb "$DISPLAY_NUM" -screen 0 ${SW}x${SH}x24 >/dev/null 2>&1 &
 XVFB=$!
 export DISPLAY=$DISPLAY_NUM
 APP=
@@ -25,7 +28,11 @@ start() {
   xdotool mousemove $((W - 10)) $((H - 10))
 }
 stop() { kill "$APP"; wait "$APP" 2>/dev/null || true; APP=; }
-shot() { sleep 1; import -window root "assets/screenshot-$1.png"; echo "assets/screenshot-$1.png"; }
+shot() {
+  sleep 1
+  import -window root -crop "${W}x${H}+0+0" +repage "assets/screenshot-$1.png"
+  echo "assets/screenshot-$1.png"
+}
 
 start sample_snapshots/train_val_leak.pickle
 shot diagnosis
@@ -45,7 +52,7 @@ sleep 1
 xdotool mousemove 182 121 sleep 0.4 click 1 sleep 0.4          # bands by allocation
 xdotool mousemove 55 12 sleep 0.4 click 1 sleep 0.4            # View menu
 sleep 1
-xdotool mousemove 100 209 sleep 0.4 click 1 sleep 0.4          # Light theme
+xdotool mousemove 100 301 sleep 0.4 click 1 sleep 0.4          # Light theme
 xdotool key Escape
 xdotool mousemove 600 500
 for _ in 1 2 3 4 5; do xdotool key w; sleep 0.3; done   # zoom in around the pointer
@@ -81,7 +88,7 @@ stop
 start sample_snapshots/frag_oom.pickle
 xdotool key 4                              # Segments
 sleep 1
-xdotool mousemove 955 121 sleep 0.4 click 1 sleep 0.4          # Next OOM
+xdotool mousemove 1018 122 sleep 0.4 click 1 sleep 0.4         # Next OOM
 xdotool mousemove 500 215                  # hover a block of the fragmented segment
 shot segments
 stop
@@ -99,7 +106,7 @@ stop
 start sample_snapshots/frag_oom.pickle
 xdotool key 4                              # Segments
 sleep 1
-xdotool mousemove 955 121 sleep 0.4 click 1 sleep 0.4          # Next OOM
+xdotool mousemove 1018 122 sleep 0.4 click 1 sleep 0.4         # Next OOM
 xdotool key 8                              # Events: the OOM's row under the cursor
 sleep 1
 shot events
