@@ -4,10 +4,10 @@
 mod common;
 #[path = "ui/groups.rs"]
 mod groups;
-#[path = "ui/wallclock.rs"]
-mod wallclock;
 #[path = "ui/layout.rs"]
 mod layout;
+#[path = "ui/wallclock.rs"]
+mod wallclock;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
