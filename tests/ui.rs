@@ -288,32 +288,8 @@ fn frame_time_on_huge_trace() {
     eprintln!("loaded in {:.1} s", t.elapsed().as_secs_f32());
     let center = egui::pos2(600.0, 400.0);
 
-    let report = |name: &str,
-                  h: &mut Harness<'static, MemsightApp>,
-                  act: &dyn Fn(&Harness<'static, MemsightApp>, usize)| {
-        h.state_mut().clear_frame_times();
-        let mut wall = Vec::new();
-        for i in 0..240 {
-            act(h, i);
-            let s = Instant::now();
-            h.step();
-            // The frame's CPU work includes turning its shapes into triangles.
-            let shapes = h.output().shapes.clone();
-            let ppp = h.output().pixels_per_point;
-            let _ = h.ctx.tessellate(shapes, ppp);
-            wall.push(s.elapsed().as_secs_f64() * 1e3);
-        }
-        let mut ft: Vec<f64> = h
-            .state()
-            .frame_times()
-            .iter()
-            .map(|&x| x as f64 * 1e3)
-            .collect();
-        stats(name, "app update", &mut ft);
-        stats(name, "step+tessellate", &mut wall);
-    };
     click_view(&mut h, ViewId::Timeline);
-    report("timeline zoom in/out", &mut h, &|h, i| {
+    measure(&mut h, "timeline zoom in/out", &|h, i| {
         h.hover_at(center);
         let dy = if (i / 60) % 2 == 0 { 40.0 } else { -40.0 };
         h.event(egui::Event::MouseWheel {
@@ -324,7 +300,7 @@ fn frame_time_on_huge_trace() {
             source: egui::MouseWheelSource::Wheel,
         });
     });
-    report("timeline pan", &mut h, &|h, i| {
+    measure(&mut h, "timeline pan", &|h, i| {
         h.event(egui::Event::Key {
             key: if (i / 40) % 2 == 0 {
                 egui::Key::ArrowRight
@@ -343,11 +319,11 @@ fn frame_time_on_huge_trace() {
         .views
         .timeline
         .window = None;
-    report("timeline full view, hover", &mut h, &|h, i| {
+    measure(&mut h, "timeline full view, hover", &|h, i| {
         h.hover_at(egui::pos2(100.0 + (i * 4) as f32, 400.0));
     });
     click_view(&mut h, ViewId::Segments);
-    report("segments step (Right key)", &mut h, &|h, _i| {
+    measure(&mut h, "segments step (Right key)", &|h, _i| {
         h.key_press(egui::Key::ArrowRight);
     });
     let n = {
@@ -382,10 +358,10 @@ fn frame_time_on_huge_trace() {
     );
     // A million rows: the Events view draws the rows in view only.
     click_view(&mut h, ViewId::Events);
-    report("events step (Down key)", &mut h, &|h, _i| {
+    measure(&mut h, "events step (Down key)", &|h, _i| {
         h.key_press(egui::Key::ArrowDown);
     });
-    report("events PageDown, Home/End", &mut h, &|h, i| {
+    measure(&mut h, "events PageDown, Home/End", &|h, i| {
         h.key_press(match i % 8 {
             0 => egui::Key::End,
             4 => egui::Key::Home,
@@ -426,14 +402,61 @@ fn frame_time_on_huge_trace() {
     assert_eq!(listed, Some(big));
 }
 
+/// 240 frames with `act` before each: the app's own update, and egui's step with the
+/// tessellation of its shapes (the frame's CPU work short of the GPU upload).
+fn measure(
+    h: &mut Harness<'static, MemsightApp>,
+    name: &str,
+    act: &dyn Fn(&Harness<'static, MemsightApp>, usize),
+) {
+    h.state_mut().clear_frame_times();
+    let mut wall = Vec::new();
+    for i in 0..240 {
+        act(h, i);
+        let s = Instant::now();
+        h.step();
+        let shapes = h.output().shapes.clone();
+        let ppp = h.output().pixels_per_point;
+        let _ = h.ctx.tessellate(shapes, ppp);
+        wall.push(s.elapsed().as_secs_f64() * 1e3);
+    }
+    let mut ft: Vec<f64> = h
+        .state()
+        .frame_times()
+        .iter()
+        .map(|&x| x as f64 * 1e3)
+        .collect();
+    stats(name, "app update", &mut ft);
+    stats(name, "step+tessellate", &mut wall);
+}
+
 fn stats(name: &str, what: &str, v: &mut [f64]) {
     v.sort_by(f64::total_cmp);
     let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
-    let p95 = v[(v.len() * 95 / 100).min(v.len() - 1)];
+    let at = |q: usize| v[(v.len() * q / 100).min(v.len() - 1)];
     eprintln!(
-        "{name:32} {what:12}: mean {mean:6.2} ms  p95 {p95:6.2} ms  max {:6.2} ms",
+        "{name:32} {what:15}: mean {mean:6.2}  median {:6.2}  p95 {:6.2}  p99 {:6.2}  max {:6.2} ms",
+        at(50),
+        at(95),
+        at(99),
         v[v.len() - 1]
     );
+}
+
+/// A click at `p`: hover, press, release.
+fn click_at(h: &mut Harness<'static, MemsightApp>, p: egui::Pos2) {
+    h.hover_at(p);
+    h.run_steps(1);
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos: p,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        });
+        h.step();
+    }
+    h.run_steps(2);
 }
 
 #[test]
@@ -459,19 +482,7 @@ fn clicking_an_allocation_band_selects_it_and_shows_its_stack() {
         window.t1 - window.t0 < 3141.0 * 0.5,
         "zoomed in: {window:?}"
     );
-    let p = egui::pos2(500.0, 830.0);
-    h.hover_at(p);
-    h.run_steps(1);
-    for pressed in [true, false] {
-        h.event(egui::Event::PointerButton {
-            pos: p,
-            button: egui::PointerButton::Primary,
-            pressed,
-            modifiers: egui::Modifiers::NONE,
-        });
-        h.step();
-    }
-    h.run_steps(2);
+    click_at(&mut h, egui::pos2(500.0, 830.0));
     let doc = h.state().active_tab().unwrap();
     let k = doc
         .focus

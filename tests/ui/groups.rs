@@ -12,7 +12,7 @@ use memsight::ui::focus::{ColorBy, GroupBy};
 use memsight::ui::views::calltree::Built;
 use memsight::ui::MemsightApp;
 
-use super::{app, click_view, wait_tree};
+use super::{app, click_view, measure, wait_tree};
 
 /// Steps until the app has no background work (bands, trees) left.
 fn settle(h: &mut Harness<'static, MemsightApp>) {
@@ -319,39 +319,4 @@ fn frame_time_of_the_call_tree_on_huge_trace() {
         "bands by annotation again, the pick cleared: {:.0} ms",
         t.elapsed().as_secs_f64() * 1e3
     );
-}
-
-/// 240 frames with `act` before each: the app's update and egui's step with tessellation.
-fn measure(
-    h: &mut Harness<'static, MemsightApp>,
-    name: &str,
-    act: &dyn Fn(&Harness<'static, MemsightApp>, usize),
-) {
-    h.state_mut().clear_frame_times();
-    let mut wall = Vec::new();
-    for i in 0..240 {
-        act(h, i);
-        let s = Instant::now();
-        h.step();
-        let shapes = h.output().shapes.clone();
-        let ppp = h.output().pixels_per_point;
-        let _ = h.ctx.tessellate(shapes, ppp);
-        wall.push(s.elapsed().as_secs_f64() * 1e3);
-    }
-    let mut ft: Vec<f64> = h
-        .state()
-        .frame_times()
-        .iter()
-        .map(|&x| x as f64 * 1e3)
-        .collect();
-    for (what, v) in [("app update", &mut ft), ("step+tessellate", &mut wall)] {
-        v.sort_by(f64::total_cmp);
-        let at = |q: usize| v[(v.len() * q / 100).min(v.len() - 1)];
-        eprintln!(
-            "{name:32} {what:15}: median {:6.2} ms  p99 {:6.2} ms  max {:6.2} ms",
-            at(50),
-            at(99),
-            v[v.len() - 1]
-        );
-    }
 }

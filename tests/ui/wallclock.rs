@@ -9,7 +9,7 @@ use memsight::ui::focus::ViewId;
 use memsight::ui::views::timeline::{Clock, Frame, TimeWindow};
 use memsight::ui::MemsightApp;
 
-use super::{app, click_view};
+use super::{app, click_at, click_view};
 
 /// The trace of the device in view, the timeline's window and where its plot is drawn.
 fn state(h: &Harness<'static, MemsightApp>) -> (Vec<Event>, TimeWindow, egui::Rect) {
@@ -24,21 +24,6 @@ fn state(h: &Harness<'static, MemsightApp>) -> (Vec<Event>, TimeWindow, egui::Re
         t.window.expect("a window"),
         t.plot_rect.expect("a plot"),
     )
-}
-
-fn click_at(h: &mut Harness<'static, MemsightApp>, p: egui::Pos2) {
-    h.hover_at(p);
-    h.run_steps(1);
-    for pressed in [true, false] {
-        h.event(egui::Event::PointerButton {
-            pos: p,
-            button: egui::PointerButton::Primary,
-            pressed,
-            modifiers: egui::Modifiers::NONE,
-        });
-        h.step();
-    }
-    h.run_steps(2);
 }
 
 fn cursor(h: &Harness<'static, MemsightApp>) -> usize {
