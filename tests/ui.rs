@@ -333,29 +333,9 @@ fn frame_time_on_huge_trace() {
         };
         l.analysis.devices[0].events
     };
-    h.state_mut().clear_frame_times();
-    let mut wall = Vec::new();
-    for i in 0..240 {
+    measure(&mut h, "segments scrub (cursor jumps)", &|h, i| {
         h.state_mut().active_tab_mut().unwrap().focus.cursor = (i * 4099) % n;
-        let s = Instant::now();
-        h.step();
-        let shapes = h.output().shapes.clone();
-        let ppp = h.output().pixels_per_point;
-        let _ = h.ctx.tessellate(shapes, ppp);
-        wall.push(s.elapsed().as_secs_f64() * 1e3);
-    }
-    let mut ft: Vec<f64> = h
-        .state()
-        .frame_times()
-        .iter()
-        .map(|&x| x as f64 * 1e3)
-        .collect();
-    stats("segments scrub (cursor jumps)", "app update", &mut ft);
-    stats(
-        "segments scrub (cursor jumps)",
-        "step+tessellate",
-        &mut wall,
-    );
+    });
     // A million rows: the Events view draws the rows in view only.
     click_view(&mut h, ViewId::Events);
     measure(&mut h, "events step (Down key)", &|h, _i| {
@@ -407,7 +387,7 @@ fn frame_time_on_huge_trace() {
 fn measure(
     h: &mut Harness<'static, MemsightApp>,
     name: &str,
-    act: &dyn Fn(&Harness<'static, MemsightApp>, usize),
+    act: &dyn Fn(&mut Harness<'static, MemsightApp>, usize),
 ) {
     h.state_mut().clear_frame_times();
     let mut wall = Vec::new();
@@ -999,19 +979,8 @@ fn the_call_tree_adds_up_to_the_peak_and_shows_what_grew() {
     // The icicle starts under the headline: row 0 the root, row 1 (20 px rows) the outermost
     // frame.
     let head = h.get_by_label_contains("Growth from event 0").rect();
-    let pos = egui::pos2(head.left() + 20.0, head.bottom() + 34.0);
-    h.hover_at(pos);
+    click_at(&mut h, egui::pos2(head.left() + 20.0, head.bottom() + 34.0));
     h.run_steps(1);
-    for pressed in [true, false] {
-        h.event(egui::Event::PointerButton {
-            pos,
-            button: egui::PointerButton::Primary,
-            pressed,
-            modifiers: egui::Modifiers::NONE,
-        });
-        h.step();
-    }
-    h.run_steps(3);
     let tab = h.state().active_tab().expect("a tab");
     assert_ne!(tab.views.calltree.zoom, 0, "zoomed into a frame");
     assert!(

@@ -12,7 +12,7 @@ use memsight::ui::focus::{ColorBy, GroupBy};
 use memsight::ui::views::calltree::Built;
 use memsight::ui::MemsightApp;
 
-use super::{app, click_view, measure, wait_tree};
+use super::{app, click_at, click_view, measure, wait_tree};
 
 /// Steps until the app has no background work (bands, trees) left.
 fn settle(h: &mut Harness<'static, MemsightApp>) {
@@ -169,19 +169,7 @@ fn a_node_click_picks_exactly_its_allocations() {
     wait_tree(&mut h, false);
     // Row 0 is the root, row 1 (20 px rows) the outermost frame, the largest on the left.
     let head = h.get_by_label_contains("Live after event").rect();
-    let pos = egui::pos2(head.left() + 20.0, head.bottom() + 34.0);
-    h.hover_at(pos);
-    h.run_steps(1);
-    for pressed in [true, false] {
-        h.event(egui::Event::PointerButton {
-            pos,
-            button: egui::PointerButton::Primary,
-            pressed,
-            modifiers: egui::Modifiers::NONE,
-        });
-        h.step();
-    }
-    h.run_steps(2);
+    click_at(&mut h, egui::pos2(head.left() + 20.0, head.bottom() + 34.0));
     let tab = h.state().active_tab().unwrap();
     let v = &tab.views.calltree;
     let n = v.zoom;
@@ -245,7 +233,7 @@ fn frame_time_of_the_call_tree_on_huge_trace() {
         t.elapsed().as_secs_f64() * 1e3
     );
     // The pointer sweeps the icicle's upper rows: a tooltip every frame.
-    let sweep = |h: &Harness<'static, MemsightApp>, i: usize| {
+    let sweep = |h: &mut Harness<'static, MemsightApp>, i: usize| {
         h.hover_at(egui::pos2(
             20.0 + (i * 4 % 1000) as f32,
             190.0 + (i % 5) as f32 * 20.0,
@@ -281,17 +269,7 @@ fn frame_time_of_the_call_tree_on_huge_trace() {
         let r = h.get_by_label_contains("Live after event").rect();
         egui::pos2(r.left() + 20.0, r.bottom() + 34.0)
     };
-    h.hover_at(pos);
-    h.run_steps(1);
-    for pressed in [true, false] {
-        h.event(egui::Event::PointerButton {
-            pos,
-            button: egui::PointerButton::Primary,
-            pressed,
-            modifiers: egui::Modifiers::NONE,
-        });
-        h.step();
-    }
+    click_at(&mut h, pos);
     assert!(h
         .state()
         .active_tab()
