@@ -87,11 +87,17 @@ pub fn view_bar(ui: &mut Ui, l: &Loaded, focus: &mut Focus, repaint: Repaint) {
             .width(if pools.has_private() { 170.0 } else { 70.0 })
             .selected_text(f.pool.label(pools))
             .show_ui(ui, |ui| {
-                let graph_pools = (0..pools.pools.len() as u16).map(Pool::Of);
-                let choices = [Pool::All, Pool::Small, Pool::Large];
                 // The dump's pools only where there is more than the default one.
-                let extra = graph_pools.filter(|_| pools.has_private());
-                for p in choices.into_iter().chain(extra) {
+                let listed = if pools.has_private() {
+                    pools.pools.len()
+                } else {
+                    0
+                };
+                let each_pool = (0..listed as u16).map(Pool::Of);
+                for p in [Pool::All, Pool::Small, Pool::Large]
+                    .into_iter()
+                    .chain(each_pool)
+                {
                     ui.selectable_value(&mut f.pool, p, p.label(pools));
                 }
             })
