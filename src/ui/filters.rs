@@ -9,7 +9,7 @@ use crate::model::Snapshot;
 use crate::output::words;
 
 use super::data::Loaded;
-use super::job::{Job, Polled, Repaint};
+use super::job::{Job, Pending, Repaint};
 use super::lod::Lod;
 
 /// The allocator pool a block comes from.
@@ -113,44 +113,38 @@ pub struct Filtered {
     pub filter: Filter,
     /// The filtered timeline; `None` while unfiltered (the device's own is shown) or building.
     pub lod: Option<Arc<Lod>>,
-    job: Option<Job<Option<Lod>>>,
+    job: Pending<(), Option<Lod>>,
 }
 
 impl Filtered {
     /// Applies `filter` to device `device` of `loaded`.
     pub fn set(&mut self, filter: Filter, loaded: &Loaded, device: usize, repaint: Repaint) {
         self.lod = None;
-        self.job = None;
+        self.job.clear();
         if !filter.is_empty() {
             let snap = loaded.snap.clone();
             let analysis = loaded.analysis.clone();
             let index = loaded.devices.get(device).map_or(0, |d| d.index);
             let f = filter.clone();
-            self.job = Some(Job::spawn("memsight-filter", repaint, move |_| {
+            let job = Job::spawn("memsight-filter", repaint, move |_| {
                 let d = analysis.devices.get(index)?;
                 Some(Lod::build(d, f.mask(&snap, d)))
-            }));
+            });
+            self.job.start((), job);
         }
         self.filter = filter;
     }
 
     /// Takes the filtered timeline when its worker is done.
     pub fn poll(&mut self) {
-        if let Some(job) = &self.job {
-            match job.poll() {
-                Polled::Running => {}
-                Polled::Done(lod) => {
-                    self.lod = lod.map(Arc::new);
-                    self.job = None;
-                }
-                Polled::Lost => self.job = None,
-            }
+        if let Some((_, Ok(lod))) = self.job.take() {
+            self.lod = lod.map(Arc::new);
         }
     }
 
     /// Whether a filtered timeline is being built.
     pub fn busy(&self) -> bool {
-        self.job.is_some()
+        self.job.busy()
     }
 
     /// Back to no filter (another device or a new analysis: the mask no longer applies).

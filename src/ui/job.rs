@@ -135,6 +135,55 @@ impl<T> Drop for Job<T> {
     }
 }
 
+/// The worker ended without an answer (it panicked, or could not be started).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lost;
+
+/// A view's one job in flight, with the key it was started for (the inputs of its answer:
+/// an epoch, a cursor, a filter). A view starts a new job when its key changes, and takes the
+/// answer with the key it belongs to, so an answer never lands on inputs it was not made for.
+pub struct Pending<K, T> {
+    job: Option<(K, Job<T>)>,
+}
+
+impl<K, T> Default for Pending<K, T> {
+    fn default() -> Self {
+        Pending { job: None }
+    }
+}
+
+impl<K: PartialEq, T: Send + 'static> Pending<K, T> {
+    /// Starts waiting on `job` for `key`; a job still running is dropped (and so cancelled).
+    pub fn start(&mut self, key: K, job: Job<T>) {
+        self.job = Some((key, job));
+    }
+
+    /// Whether a job is running.
+    pub fn busy(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// Whether the running job is for `key`.
+    pub fn is_for(&self, key: &K) -> bool {
+        self.job.as_ref().is_some_and(|(k, _)| k == key)
+    }
+
+    /// Drops the running job, if any (its worker stops at its next check).
+    pub fn clear(&mut self) {
+        self.job = None;
+    }
+
+    /// The answer with its key once the worker is done (or lost); nothing is running then.
+    pub fn take(&mut self) -> Option<(K, Result<T, Lost>)> {
+        let answer = match self.job.as_ref()?.1.poll() {
+            Polled::Running => return None,
+            Polled::Done(v) => Ok(v),
+            Polled::Lost => Err(Lost),
+        };
+        self.job.take().map(|(k, _)| (k, answer))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +218,30 @@ mod tests {
         });
         drop(job);
         assert!(rx.recv_timeout(std::time::Duration::from_secs(10)).is_ok());
+    }
+
+    /// Polls `p` until its job answers (at most 10 s).
+    fn answer(p: &mut Pending<u32, u32>) -> (u32, Result<u32, Lost>) {
+        let started = Instant::now();
+        loop {
+            if let Some(a) = p.take() {
+                return a;
+            }
+            assert!(started.elapsed().as_secs() < 10, "the job never answered");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn a_pending_job_gives_its_answer_once_with_its_key() {
+        let mut p: Pending<u32, u32> = Pending::default();
+        assert!(p.take().is_none() && !p.busy());
+        p.start(7, Job::spawn("test", Arc::new(|| {}), |_| 6 * 7));
+        assert!(p.is_for(&7) && !p.is_for(&8));
+        assert_eq!(answer(&mut p), (7, Ok(42)));
+        assert!(!p.busy() && p.take().is_none());
+
+        p.start(1, Job::spawn("test", Arc::new(|| {}), |_| panic!("lost")));
+        assert_eq!(answer(&mut p), (1, Err(Lost)));
     }
 }

@@ -12,7 +12,7 @@ use crate::model::Snapshot;
 use crate::units;
 use crate::whatif::{self, Recorded, Scenario, Settings, SimResult};
 
-use crate::ui::job::{Job, Polled, Repaint};
+use crate::ui::job::{Job, Pending, Repaint};
 use crate::ui::plot;
 use crate::ui::view::{section, swatch, View, ViewCtx};
 
@@ -45,7 +45,7 @@ pub struct WhatIfView {
     /// Memory cap for the variants (`3GiB`); empty: the cap the recording ran under.
     pub cap: String,
     /// The simulations running, and the device they are of.
-    job: Option<(usize, Job<Outcome>)>,
+    job: Pending<usize, Outcome>,
     /// The last outcome and the device it belongs to.
     outcome: Option<(usize, Arc<Outcome>)>,
     error: Option<String>,
@@ -58,7 +58,7 @@ impl Default for WhatIfView {
         WhatIfView {
             variants: PRESETS[0].1.to_string(),
             cap: String::new(),
-            job: None,
+            job: Pending::default(),
             outcome: None,
             error: None,
             started: false,
@@ -77,7 +77,7 @@ pub struct Outcome {
 impl WhatIfView {
     /// Whether a simulation is running (the panel then keeps repainting).
     pub fn busy(&self) -> bool {
-        self.job.is_some()
+        self.job.busy()
     }
 
     /// The last finished simulations and the device they belong to.
@@ -141,23 +141,14 @@ impl WhatIfView {
                 ms: t.elapsed().as_secs_f64() * 1e3,
             }
         });
-        self.job = Some((device, job));
+        self.job.start(device, job);
     }
 
     fn poll(&mut self) {
-        let Some((device, job)) = &self.job else {
-            return;
-        };
-        match job.poll() {
-            Polled::Running => {}
-            Polled::Done(o) => {
-                self.outcome = Some((*device, Arc::new(o)));
-                self.job = None;
-            }
-            Polled::Lost => {
-                self.error = Some("the simulation stopped unexpectedly".into());
-                self.job = None;
-            }
+        match self.job.take() {
+            None => {}
+            Some((device, Ok(o))) => self.outcome = Some((device, Arc::new(o))),
+            Some((_, Err(_))) => self.error = Some("the simulation stopped unexpectedly".into()),
         }
     }
 }

@@ -23,7 +23,7 @@ use crate::output::flamegraph;
 use crate::ui::data::{largest_site, live_by_site};
 pub use crate::ui::focus::GroupBy;
 use crate::ui::focus::Picked;
-use crate::ui::job::{Job, Polled};
+use crate::ui::job::{Job, Pending};
 use crate::ui::theme;
 use crate::ui::view::{scroll_table, section, short_bytes, View, ViewCtx};
 use crate::units;
@@ -127,7 +127,7 @@ pub struct CallTreeView {
     /// The node the icicle is zoomed into.
     pub zoom: u32,
     built: Option<(TreeKey, Arc<Built>)>,
-    job: Option<(TreeKey, Job<Built>)>,
+    job: Pending<TreeKey, Built>,
     checked: categories::Checked,
     /// The node this view picked last, with the pick's id (outlined while still picked).
     picked_node: Option<(u64, u32)>,
@@ -142,7 +142,7 @@ impl Default for CallTreeView {
             search: String::new(),
             zoom: 0,
             built: None,
-            job: None,
+            job: Pending::default(),
             checked: categories::Checked::default(),
             picked_node: None,
         }
@@ -191,9 +191,7 @@ impl CallTreeView {
 
     /// Starts building the tree for `key` unless it is built or being built.
     fn refresh(&mut self, cx: &ViewCtx, key: TreeKey) {
-        if self.built.as_ref().is_some_and(|(k, _)| *k == key)
-            || self.job.as_ref().is_some_and(|(k, _)| *k == key)
-        {
+        if self.built.as_ref().is_some_and(|(k, _)| *k == key) || self.job.is_for(&key) {
             return;
         }
         let snap = cx.loaded.snap.clone();
@@ -222,32 +220,26 @@ impl CallTreeView {
             };
             Built::new(tree, &snap, d)
         });
-        self.job = Some((key, job));
+        self.job.start(key, job);
     }
 
     fn poll(&mut self) {
-        if let Some((key, job)) = &self.job {
-            match job.poll() {
-                Polled::Running => {}
-                Polled::Done(b) => {
-                    let keep_zoom = self.built.as_ref().is_some_and(|(k, _)| k.same_shape(key))
-                        && (self.zoom as usize) < b.tree.nodes.len();
-                    if !keep_zoom {
-                        self.zoom = 0;
-                    }
-                    self.built = Some((key.clone(), Arc::new(b)));
-                    // Node numbers belong to one tree.
-                    self.picked_node = None;
-                    self.job = None;
-                }
-                Polled::Lost => self.job = None,
-            }
+        let Some((key, Ok(b))) = self.job.take() else {
+            return;
+        };
+        let keep_zoom = self.built.as_ref().is_some_and(|(k, _)| k.same_shape(&key))
+            && (self.zoom as usize) < b.tree.nodes.len();
+        if !keep_zoom {
+            self.zoom = 0;
         }
+        self.built = Some((key, Arc::new(b)));
+        // Node numbers belong to one tree.
+        self.picked_node = None;
     }
 
     /// Whether a tree is being built (the app then keeps repainting).
     pub fn busy(&self) -> bool {
-        self.job.is_some()
+        self.job.busy()
     }
 }
 

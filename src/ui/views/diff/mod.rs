@@ -13,7 +13,7 @@ use egui::{RichText, Ui};
 use crate::analysis::point::Point;
 use crate::analysis::{Analysis, DeviceAnalysis};
 
-use crate::ui::job::{Job, Polled};
+use crate::ui::job::{Job, Pending};
 use crate::ui::theme;
 use crate::ui::view::{section, View, ViewCtx};
 
@@ -45,7 +45,7 @@ pub struct DiffView {
     /// The epoch the picks were made for: another device or a new analysis picks again.
     picked_for: Option<u64>,
     key: Option<Key>,
-    job: Option<Job<Result<Table, String>>>,
+    job: Pending<(), Result<Table, String>>,
     table: Option<Result<Arc<Table>, String>>,
 }
 
@@ -57,7 +57,7 @@ impl Default for DiffView {
             other: None,
             picked_for: None,
             key: None,
-            job: None,
+            job: Pending::default(),
             table: None,
         }
     }
@@ -82,7 +82,7 @@ impl SideB {
 impl DiffView {
     /// Whether a comparison is being computed (the app then keeps repainting).
     pub fn busy(&self) -> bool {
-        self.job.is_some()
+        self.job.busy()
     }
 
     /// The last comparison, when it succeeded.
@@ -149,27 +149,18 @@ impl DiffView {
         if large {
             self.table = None;
             let repaint = cx.env.repaint.clone();
-            self.job = Some(Job::spawn("memsight-diff", repaint, move |_| work()));
+            self.job
+                .start((), Job::spawn("memsight-diff", repaint, move |_| work()));
         } else {
-            self.job = None;
+            self.job.clear();
             self.table = Some(work().map(Arc::new));
         }
     }
 
     fn poll(&mut self) {
-        let Some(job) = &self.job else {
-            return;
-        };
-        match job.poll() {
-            Polled::Running => {}
-            Polled::Done(r) => {
-                self.table = Some(r.map(Arc::new));
-                self.job = None;
-            }
-            Polled::Lost => {
-                self.table = Some(Err("the comparison stopped unexpectedly".into()));
-                self.job = None;
-            }
+        if let Some((_, done)) = self.job.take() {
+            let r = done.unwrap_or_else(|_| Err("the comparison stopped unexpectedly".into()));
+            self.table = Some(r.map(Arc::new));
         }
     }
 

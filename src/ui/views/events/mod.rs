@@ -15,7 +15,7 @@ use std::sync::Arc;
 use egui::{RichText, TextEdit, Ui};
 
 use crate::model::Action;
-use crate::ui::job::{Job, Polled};
+use crate::ui::job::{Job, Pending};
 use crate::ui::theme;
 use crate::ui::view::{View, ViewCtx};
 
@@ -43,7 +43,7 @@ pub struct EventsView {
     /// Set by the "Find address or size" command: the address field takes the keyboard.
     focus_address: bool,
     rows: Option<(RowsKey, Rows)>,
-    job: Option<(RowsKey, Job<Vec<u32>>)>,
+    job: Pending<RowsKey, Vec<u32>>,
     table: table::Table,
 }
 
@@ -61,12 +61,12 @@ impl EventsView {
 
     /// Whether a filter is running on a worker.
     pub fn busy(&self) -> bool {
-        self.job.is_some()
+        self.job.busy()
     }
 
     /// The events listed now (`None` while a filter is running).
     pub fn rows(&self) -> Option<&Rows> {
-        if self.job.is_some() {
+        if self.job.busy() {
             return None;
         }
         self.rows.as_ref().map(|(_, r)| r)
@@ -196,12 +196,10 @@ impl EventsView {
     /// Builds the list for `key` unless it is built or being built: at once for a small trace,
     /// on a worker for a large one.
     fn refresh(&mut self, cx: &ViewCtx, key: &RowsKey) {
-        if self.rows.as_ref().is_some_and(|(k, _)| k == key)
-            || self.job.as_ref().is_some_and(|(k, _)| k == key)
-        {
+        if self.rows.as_ref().is_some_and(|(k, _)| k == key) || self.job.is_for(key) {
             return;
         }
-        self.job = None;
+        self.job.clear();
         let n = cx.analysis.events;
         if key.1.is_empty() {
             self.rows = Some((key.clone(), Rows::All(n)));
@@ -224,20 +222,12 @@ impl EventsView {
                 None => Vec::new(),
             },
         );
-        self.job = Some((key.clone(), job));
+        self.job.start(key.clone(), job);
     }
 
     fn poll(&mut self) {
-        let Some((key, job)) = &self.job else {
-            return;
-        };
-        match job.poll() {
-            Polled::Running => {}
-            Polled::Done(v) => {
-                self.rows = Some((key.clone(), Rows::Some(Arc::new(v))));
-                self.job = None;
-            }
-            Polled::Lost => self.job = None,
+        if let Some((key, Ok(v))) = self.job.take() {
+            self.rows = Some((key, Rows::Some(Arc::new(v))));
         }
     }
 

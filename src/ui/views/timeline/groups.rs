@@ -15,7 +15,7 @@ use crate::analysis::calltree::{allocation_groups, AllocationGroups};
 use crate::ui::data::largest_site;
 use crate::ui::filters::Filter;
 use crate::ui::focus::{ColorBy, GroupBy, Picked};
-use crate::ui::job::{Job, Polled};
+use crate::ui::job::{Job, Pending};
 use crate::ui::lod::{Keys, Lod};
 use crate::ui::theme;
 use crate::ui::view::ViewCtx;
@@ -43,7 +43,7 @@ type GroupsKey = (u64, (GroupBy, String));
 #[derive(Default)]
 pub struct GroupBands {
     built: Option<(BandKey, Arc<Banded>)>,
-    job: Option<(BandKey, Job<Banded>)>,
+    job: Pending<BandKey, Banded>,
     groups: Option<(GroupsKey, Arc<AllocationGroups>)>,
 }
 
@@ -63,7 +63,7 @@ impl GroupBands {
         let picked = cx.focus.selection.picked.clone();
         if spec.is_none() && picked.is_none() {
             self.built = None;
-            self.job = None;
+            self.job.clear();
             return None;
         }
         let key: BandKey = (
@@ -73,28 +73,20 @@ impl GroupBands {
             cx.focus.filtered.filter.clone(),
             cx.lod as *const Lod as usize,
         );
-        if let Some((k, job)) = &self.job {
-            match job.poll() {
-                Polled::Running => {}
-                Polled::Done(b) => {
-                    if let (Some(spec), Some(g)) = (&k.1, &b.groups) {
-                        self.groups = Some(((k.0, spec.clone()), g.clone()));
-                    }
-                    self.built = Some((k.clone(), Arc::new(b)));
-                    self.job = None;
-                }
-                Polled::Lost => self.job = None,
+        if let Some((k, Ok(b))) = self.job.take() {
+            if let (Some(spec), Some(g)) = (&k.1, &b.groups) {
+                self.groups = Some(((k.0, spec.clone()), g.clone()));
             }
+            self.built = Some((k, Arc::new(b)));
         }
         let fresh = |k: &BandKey| *k == key;
-        if !self.built.as_ref().is_some_and(|(k, _)| fresh(k))
-            && !self.job.as_ref().is_some_and(|(k, _)| fresh(k))
-        {
+        if !self.built.as_ref().is_some_and(|(k, _)| fresh(k)) && !self.job.is_for(&key) {
             let cached = key.1.as_ref().and_then(|spec| {
                 let (k, g) = self.groups.as_ref()?;
                 (*k == (key.0, spec.clone())).then(|| g.clone())
             });
-            self.job = Some((key.clone(), spawn(cx, key.1.clone(), cached, picked)));
+            let job = spawn(cx, key.1.clone(), cached, picked);
+            self.job.start(key.clone(), job);
         }
         self.built
             .as_ref()
@@ -104,7 +96,7 @@ impl GroupBands {
 
     /// Whether bands are being built (the app then keeps repainting).
     pub fn busy(&self) -> bool {
-        self.job.is_some()
+        self.job.busy()
     }
 }
 
