@@ -307,6 +307,14 @@ fn flames(s: &mut String, r: &DeviceReport) {
     }
 }
 
+/// Ends a card (an OOM, a leak) with the stack of what it is about, when there is one.
+fn end_card(s: &mut String, title: &str, stack: Option<&Vec<StackLine>>) {
+    if let Some(st) = stack {
+        stack_block(s, title, st);
+    }
+    s.push_str("</div>\n");
+}
+
 fn stack_block(s: &mut String, title: &str, lines: &[StackLine]) {
     if lines.is_empty() {
         return;
@@ -410,10 +418,7 @@ fn ooms(s: &mut String, r: &DeviceReport) {
             }
             s.push_str("</tbody></table>");
         }
-        if let Some(st) = r.oom_stacks.get(k) {
-            stack_block(s, "Stack of the failed request", st);
-        }
-        s.push_str("</div>\n");
+        end_card(s, "Stack of the failed request", r.oom_stacks.get(k));
     }
 }
 
@@ -453,10 +458,8 @@ fn leaks(s: &mut String, r: &DeviceReport) {
         kv(s, "grew in", &format!("{} iterations", l.iterations));
         kv(s, "confidence", &format!("{:.2}", l.confidence));
         s.push_str("</div>");
-        if let Some(st) = r.leak_stacks.get(k) {
-            stack_block(s, "Where it is allocated (innermost frame first)", st);
-        }
-        s.push_str("</div>\n");
+        let title = "Where it is allocated (innermost frame first)";
+        end_card(s, title, r.leak_stacks.get(k));
     }
 }
 
