@@ -74,12 +74,18 @@ fn main() {
                 Box::new(|t| {
                     CallTree::at_event(&snap, d, Some(t), &TreeOptions::default())
                         .root()
+                        .total
                         .bytes
                 }),
             ),
             (
                 "call tree, by annotation, library folded",
-                Box::new(|t| CallTree::at_event(&snap, d, Some(t), &grouped).root().bytes),
+                Box::new(|t| {
+                    CallTree::at_event(&snap, d, Some(t), &grouped)
+                        .root()
+                        .total
+                        .bytes
+                }),
             ),
             (
                 "growth tree from event 0",
@@ -91,7 +97,7 @@ fn main() {
                         Point::Event(t),
                         &TreeOptions::default(),
                     )
-                    .map(|x| x.root().bytes)
+                    .map(|x| x.root().total.bytes)
                     .unwrap_or(0)
                 }),
             ),

@@ -68,13 +68,17 @@ fn root_equals_pytorch_allocated_at_every_marker() {
             let allocated = want[k + offset]["allocated"].as_u64().expect("allocated");
             for o in &options {
                 let tree = CallTree::at(&snap, d, Point::Marker(k as i64), o).expect("marker");
-                assert_eq!(tree.root().bytes, allocated, "{name} marker {k} {o:?}");
+                assert_eq!(
+                    tree.root().total.bytes,
+                    allocated,
+                    "{name} marker {k} {o:?}"
+                );
             }
             checked += 1;
         }
         let end = CallTree::at(&snap, d, Point::End, &options[0]).expect("end");
         assert_eq!(
-            Some(end.root().bytes),
+            Some(end.root().total.bytes),
             truth["final"]["allocated"].as_u64(),
             "{name} end"
         );
@@ -239,7 +243,7 @@ fn growth_at_line(snap: &Snapshot, tree: &CallTree, file: &str, line: i64) -> i6
     };
     (1..tree.nodes.len() as u32)
         .filter(|&n| hit(n) && !tree.path(n).iter().rev().skip(1).any(|&p| hit(p)))
-        .map(|n| tree.nodes[n as usize].delta())
+        .map(|n| tree.nodes[n as usize].total.delta())
         .sum()
 }
 
@@ -265,7 +269,11 @@ fn growth_names_the_leaking_line() {
             analysis::point::resolve(d, to).expect("to").expect("event"),
         );
         let s = &d.replay.series.allocated;
-        assert_eq!(tree.root().delta(), s[tb] as i64 - s[ta] as i64, "{name}");
+        assert_eq!(
+            tree.root().total.delta(),
+            s[tb] as i64 - s[ta] as i64,
+            "{name}"
+        );
         let leaks = truth["leak_sites"].as_array().expect("leak sites");
         assert!(!leaks.is_empty(), "{name}: the truth names a leak");
         let main = &leaks[0];

@@ -928,7 +928,7 @@ fn the_call_tree_adds_up_to_the_peak_and_shows_what_grew() {
         let d = &tab.loaded().expect("loaded").analysis.devices[0];
         let b = tab.views.calltree.tree().expect("a tree");
         assert_eq!(b.tree.event, Some(d.peak.allocated_event));
-        assert_eq!(b.tree.root().bytes, d.peak.allocated);
+        assert_eq!(b.tree.root().total.bytes, d.peak.allocated);
         assert!(b
             .bottom_up
             .iter()
@@ -949,7 +949,7 @@ fn the_call_tree_adds_up_to_the_peak_and_shows_what_grew() {
         let tab = h.state().active_tab().expect("a tab");
         let d = &tab.loaded().expect("loaded").analysis.devices[0];
         let b = tab.views.calltree.tree().expect("a tree");
-        assert_eq!(b.tree.root().bytes, d.peak.allocated);
+        assert_eq!(b.tree.root().total.bytes, d.peak.allocated);
         assert!(
             !b.tree.labels.is_empty(),
             "at least the no-annotation group"
@@ -967,7 +967,7 @@ fn the_call_tree_adds_up_to_the_peak_and_shows_what_grew() {
             .iter()
             .enumerate()
             .filter(|(_, n)| n.contains(needle))
-            .map(|(i, _)| b.tree.nodes[i].delta())
+            .map(|(i, _)| b.tree.nodes[i].total.delta())
             .max()
             .unwrap_or(0)
     };

@@ -135,9 +135,9 @@ pub fn folded(snap: &Snapshot, tree: &CallTree) -> String {
             s.push_str(&names[p as usize]);
         }
         let _ = if tree.is_growth() {
-            writeln!(s, " {} {}", node.base_self_bytes, node.self_bytes)
+            writeln!(s, " {} {}", node.own.base_bytes, node.own.bytes)
         } else {
-            writeln!(s, " {}", node.self_bytes)
+            writeln!(s, " {}", node.own.bytes)
         };
     }
     s
@@ -216,7 +216,7 @@ pub fn json(snap: &Snapshot, tree: &CallTree) -> TreeJson {
         base_event: tree.base_event,
         growth,
         inverted: tree.inverted,
-        bytes: tree.root().bytes,
+        bytes: tree.root().total.bytes,
         nodes,
     }
 }
@@ -244,15 +244,15 @@ fn node_json(snap: &Snapshot, tree: &CallTree, i: u32, n: &Node, growth: bool) -
         parent: (n.parent != NO_NODE).then_some(n.parent),
         end: n.end,
         depth: n.depth,
-        bytes: n.bytes,
-        blocks: n.blocks,
-        self_bytes: n.self_bytes,
-        self_blocks: n.self_blocks,
+        bytes: n.total.bytes,
+        blocks: n.total.blocks,
+        self_bytes: n.own.bytes,
+        self_blocks: n.own.blocks,
         growth: growth.then(|| GrowthJson {
-            base_bytes: n.base_bytes,
-            base_self_bytes: n.base_self_bytes,
-            delta: n.delta(),
-            self_delta: n.self_delta(),
+            base_bytes: n.total.base_bytes,
+            base_self_bytes: n.own.base_bytes,
+            delta: n.total.delta(),
+            self_delta: n.own.delta(),
         }),
     }
 }
@@ -261,7 +261,7 @@ fn node_json(snap: &Snapshot, tree: &CallTree, i: u32, n: &Node, growth: bool) -
 /// bytes). A growth tree is drawn as a differential flame graph: widths are the bytes at B,
 /// red where memory grew from A, blue where it shrank.
 pub fn svg(snap: &Snapshot, tree: &CallTree, title: &str) -> Result<String, FlameError> {
-    if tree.root().bytes == 0 {
+    if tree.root().total.bytes == 0 {
         return Err(FlameError::Empty);
     }
     let text = folded(snap, tree);

@@ -35,7 +35,9 @@ fn settle(h: &mut Harness<'static, MemsightApp>) {
 fn group_bytes(tree: &CallTree, name: &str) -> Option<u64> {
     tree.children(0)
         .find_map(|c| match tree.nodes[c as usize].key {
-            Key::Label(l) if tree.labels[l as usize] == name => Some(tree.nodes[c as usize].bytes),
+            Key::Label(l) if tree.labels[l as usize] == name => {
+                Some(tree.nodes[c as usize].total.bytes)
+            }
             _ => None,
         })
 }
@@ -90,7 +92,10 @@ fn the_timeline_coloured_by_annotation_names_the_files_ranges() {
         let mut v: Vec<(String, u64)> = t
             .children(0)
             .filter_map(|c| match t.nodes[c as usize].key {
-                Key::Label(l) => Some((t.labels[l as usize].clone(), t.nodes[c as usize].bytes)),
+                Key::Label(l) => Some((
+                    t.labels[l as usize].clone(),
+                    t.nodes[c as usize].total.bytes,
+                )),
                 _ => None,
             })
             .collect();
@@ -156,7 +161,10 @@ fn the_category_editor_rejects_a_bad_regex_and_groups_by_a_good_one() {
     );
     let got = group_bytes(&b.tree, "validation").expect("the category in the app's tree");
     assert_eq!(Some(got), group_bytes(&want, "validation"));
-    assert!(got > 0 && got < b.tree.root().bytes, "a real split: {got}");
+    assert!(
+        got > 0 && got < b.tree.root().total.bytes,
+        "a real split: {got}"
+    );
 }
 
 /// A click on a node picks exactly the allocations under it: the Stack panel says so, the
@@ -188,7 +196,7 @@ fn a_node_click_picks_exactly_its_allocations() {
         .filter(|a| a.allocated_at(t as u32))
         .map(|a| a.size)
         .sum();
-    assert_eq!(live, b.tree.nodes[n as usize].bytes);
+    assert_eq!(live, b.tree.nodes[n as usize].total.bytes);
     assert_eq!(p.bytes, live);
     assert!(tab.focus.selection.site.is_some(), "its largest call site");
     assert!(h.query_by_label("Picked in the call tree").is_some());

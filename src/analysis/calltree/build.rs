@@ -9,7 +9,7 @@ use super::super::replay::NONE;
 use super::super::sites::{is_library_file, is_python_frame};
 use super::super::DeviceAnalysis;
 use super::{
-    CallTree, Frames, Group, Key, Node, TreeOptions, ALL, BEFORE_TRACE, NO_ANNOTATION,
+    CallTree, Frames, Group, Key, Node, Tally, TreeOptions, ALL, BEFORE_TRACE, NO_ANNOTATION,
     NO_COMPILE_CONTEXT, NO_NODE, UNCATEGORISED,
 };
 
@@ -18,14 +18,6 @@ struct Live {
     allocation: u32,
     /// Index into the aggregated (group, stack) entries.
     entry: u32,
-}
-
-#[derive(Default, Clone, Copy)]
-struct Acc {
-    bytes: u64,
-    blocks: u64,
-    base_bytes: u64,
-    base_blocks: u64,
 }
 
 /// The state of a build: group paths, frame paths and the trie.
@@ -283,8 +275,8 @@ pub(super) fn allocation_groups(
 struct Tmp {
     key: Key,
     parent: u32,
-    acc: Acc,
-    self_acc: Acc,
+    total: Tally,
+    own: Tally,
     children: Vec<u32>,
 }
 
@@ -300,7 +292,7 @@ pub(super) fn build(
     let mut grouper = Grouper::new(&mut b, d);
 
     // Aggregate live allocations by (group, stack).
-    let mut entries: Vec<(u32, StackId, Acc)> = Vec::new();
+    let mut entries: Vec<(u32, StackId, Tally)> = Vec::new();
     let mut entry_of: HashMap<(u32, StackId), u32> = HashMap::default();
     let mut live: Vec<Live> = Vec::new();
     for (k, a) in d.replay.allocations.iter().enumerate() {
@@ -313,7 +305,7 @@ pub(super) fn build(
         let n = entries.len() as u32;
         let e = *entry_of.entry((g, a.stack)).or_insert(n);
         if e == n {
-            entries.push((g, a.stack, Acc::default()));
+            entries.push((g, a.stack, Tally::default()));
         }
         let acc = &mut entries[e as usize].2;
         if at_b {
@@ -334,8 +326,8 @@ pub(super) fn build(
     let mut tmp = vec![Tmp {
         key: Key::Root,
         parent: NO_NODE,
-        acc: Acc::default(),
-        self_acc: Acc::default(),
+        total: Tally::default(),
+        own: Tally::default(),
         children: Vec::new(),
     }];
     let mut child_of: HashMap<(u32, Key), u32> = HashMap::default();
@@ -346,7 +338,7 @@ pub(super) fn build(
         path.extend(b.groups[g as usize].iter().map(|&l| Key::Label(l)));
         path.extend_from_slice(b.keys_of(stack));
         let mut node = 0u32;
-        add(&mut tmp[0].acc, acc);
+        tmp[0].total += acc;
         for &key in &path {
             let next = tmp.len() as u32;
             let c = *child_of.entry((node, key)).or_insert(next);
@@ -354,16 +346,16 @@ pub(super) fn build(
                 tmp.push(Tmp {
                     key,
                     parent: node,
-                    acc: Acc::default(),
-                    self_acc: Acc::default(),
+                    total: Tally::default(),
+                    own: Tally::default(),
                     children: Vec::new(),
                 });
                 tmp[node as usize].children.push(c);
             }
-            add(&mut tmp[c as usize].acc, acc);
+            tmp[c as usize].total += acc;
             node = c;
         }
-        add(&mut tmp[node as usize].self_acc, acc);
+        tmp[node as usize].own += acc;
         entry_node.push(node);
     }
 
@@ -372,8 +364,8 @@ pub(super) fn build(
         let mut ch = std::mem::take(&mut tmp[i].children);
         ch.sort_by(|&x, &y| {
             let (x, y) = (&tmp[x as usize], &tmp[y as usize]);
-            (y.acc.bytes, y.acc.base_bytes)
-                .cmp(&(x.acc.bytes, x.acc.base_bytes))
+            (y.total.bytes, y.total.base_bytes)
+                .cmp(&(x.total.bytes, x.total.base_bytes))
                 .then(x.key.cmp(&y.key))
         });
         tmp[i].children = ch;
@@ -399,14 +391,8 @@ pub(super) fn build(
                 },
                 end: 0,
                 depth: 0,
-                bytes: x.acc.bytes,
-                blocks: x.acc.blocks,
-                self_bytes: x.self_acc.bytes,
-                self_blocks: x.self_acc.blocks,
-                base_bytes: x.acc.base_bytes,
-                base_blocks: x.acc.base_blocks,
-                base_self_bytes: x.self_acc.base_bytes,
-                base_self_blocks: x.self_acc.base_blocks,
+                total: x.total,
+                own: x.own,
             }
         })
         .collect();
@@ -443,11 +429,4 @@ pub(super) fn build(
         labels: b.labels,
         leaves,
     }
-}
-
-fn add(to: &mut Acc, x: Acc) {
-    to.bytes += x.bytes;
-    to.blocks += x.blocks;
-    to.base_bytes += x.base_bytes;
-    to.base_blocks += x.base_blocks;
 }

@@ -185,28 +185,35 @@ pub struct Node {
     /// One past the last node of this subtree (`self..end` is the subtree).
     pub end: u32,
     pub depth: u32,
-    /// Bytes live in this subtree at the point (at B for a growth tree).
-    pub bytes: u64,
-    pub blocks: u64,
-    /// Bytes of stacks that end at this node.
-    pub self_bytes: u64,
-    pub self_blocks: u64,
-    /// The same at A for a growth tree (0 otherwise).
-    pub base_bytes: u64,
-    pub base_blocks: u64,
-    pub base_self_bytes: u64,
-    pub base_self_blocks: u64,
+    /// What this subtree holds.
+    pub total: Tally,
+    /// What the stacks that end at this node hold.
+    pub own: Tally,
 }
 
-impl Node {
-    /// Growth of the subtree from A to B (the subtree's bytes for a tree at one point).
+/// Memory live at the tree's point (at B for a growth tree), and at A for a growth tree (0
+/// otherwise). One type for a node's subtree, its own stacks and the build's accumulators.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub bytes: u64,
+    pub blocks: u64,
+    pub base_bytes: u64,
+    pub base_blocks: u64,
+}
+
+impl Tally {
+    /// Growth from A to B (the bytes themselves for a tree at one point).
     pub fn delta(&self) -> i64 {
         self.bytes as i64 - self.base_bytes as i64
     }
+}
 
-    /// Growth of the bytes of stacks that end here.
-    pub fn self_delta(&self) -> i64 {
-        self.self_bytes as i64 - self.base_self_bytes as i64
+impl std::ops::AddAssign for Tally {
+    fn add_assign(&mut self, x: Tally) {
+        self.bytes += x.bytes;
+        self.blocks += x.blocks;
+        self.base_bytes += x.base_bytes;
+        self.base_blocks += x.base_blocks;
     }
 }
 
@@ -327,7 +334,7 @@ impl CallTree {
     pub fn stack_ends(&self) -> impl Iterator<Item = u32> + '_ {
         (0..self.nodes.len() as u32).filter(|&i| {
             let n = &self.nodes[i as usize];
-            n.self_blocks > 0 || n.base_self_blocks > 0
+            n.own.blocks > 0 || n.own.base_blocks > 0
         })
     }
 
@@ -409,8 +416,8 @@ pub fn by_annotation(
                 .collect();
             AnnotationShare {
                 ranges,
-                bytes: node.self_bytes,
-                blocks: node.self_blocks,
+                bytes: node.own.bytes,
+                blocks: node.own.blocks,
             }
         })
         .collect();

@@ -73,15 +73,15 @@ fn opts(group: Group, frames: Frames, inverted: bool) -> TreeOptions {
 
 /// Every node holds its own bytes plus its children's, and the root the allocated bytes.
 fn check_sums(tree: &CallTree, allocated: u64) {
-    assert_eq!(tree.root().bytes, allocated);
+    assert_eq!(tree.root().total.bytes, allocated);
     for (i, n) in tree.nodes.iter().enumerate() {
         let kids: u64 = tree
             .children(i as u32)
-            .map(|c| tree.nodes[c as usize].bytes)
+            .map(|c| tree.nodes[c as usize].total.bytes)
             .sum();
-        assert_eq!(n.bytes, n.self_bytes + kids, "node {i}");
+        assert_eq!(n.total.bytes, n.own.bytes + kids, "node {i}");
         let blocks: u64 = tree.allocations(i as u32).count() as u64;
-        assert_eq!(blocks, n.blocks, "node {i}");
+        assert_eq!(blocks, n.total.blocks, "node {i}");
     }
 }
 
@@ -183,14 +183,14 @@ fn growth_is_b_minus_a_per_stack() {
     let o = opts(Group::Stack, Frames::FoldNative, false);
     let tree = CallTree::growth(&snap, d, Point::Event(1), Point::End, &o).expect("points");
     assert!(tree.is_growth());
-    assert_eq!(tree.root().base_bytes, 2 * MIB);
-    assert_eq!(tree.root().bytes, 12 * MIB);
-    assert_eq!(tree.root().delta(), 10 * MIB as i64);
+    assert_eq!(tree.root().total.base_bytes, 2 * MIB);
+    assert_eq!(tree.root().total.bytes, 12 * MIB);
+    assert_eq!(tree.root().total.delta(), 10 * MIB as i64);
     let fwd = tree
         .stack_ends()
         .find(|&n| frame_names(&snap, &tree, n).contains(&"forward".to_string()))
         .expect("forward stack");
-    assert_eq!(tree.nodes[fwd as usize].self_delta(), 6 * MIB as i64);
+    assert_eq!(tree.nodes[fwd as usize].own.delta(), 6 * MIB as i64);
     // The block freed by the end is still selectable: it was live at A.
     assert_eq!(tree.allocations(0).count(), 3);
     assert!(CallTree::growth(&snap, d, Point::Marker(0), Point::End, &o).is_err());
@@ -202,11 +202,14 @@ fn layout_nests_children_inside_their_parent() {
     let a = crate::analysis::analyze(&snap);
     let d = &a.devices[0];
     let tree = CallTree::at_event(&snap, d, Some(3), &TreeOptions::default());
-    let x = tree.layout(0, |n| n.bytes);
-    let total = tree.root().bytes as f64;
+    let x = tree.layout(0, |n| n.total.bytes);
+    let total = tree.root().total.bytes as f64;
     for (i, n) in tree.nodes.iter().enumerate().skip(1) {
         let p = n.parent as usize;
-        let (w, pw) = (n.bytes as f64 / total, tree.nodes[p].bytes as f64 / total);
+        let (w, pw) = (
+            n.total.bytes as f64 / total,
+            tree.nodes[p].total.bytes as f64 / total,
+        );
         assert!(
             x[i] >= x[p] - 1e-12 && x[i] + w <= x[p] + pw + 1e-12,
             "node {i}"
@@ -214,7 +217,7 @@ fn layout_nests_children_inside_their_parent() {
     }
     // Zoomed into a subtree, that subtree spans the whole width.
     let z = tree.children(0).next().expect("a child");
-    let zx = tree.layout(z, |n| n.bytes);
+    let zx = tree.layout(z, |n| n.total.bytes);
     assert_eq!(zx.len(), (tree.nodes[z as usize].end - z) as usize);
     assert_eq!(zx[0], 0.0);
 }
@@ -241,7 +244,7 @@ fn categories_and_frame_options_parse() {
         .map(|n| {
             (
                 frame_names(&snap, &tree, n)[1].clone(),
-                tree.nodes[n as usize].bytes,
+                tree.nodes[n as usize].total.bytes,
             )
         })
         .collect();
@@ -281,7 +284,7 @@ fn allocation_groups_match_the_first_level_of_the_tree() {
                 }
             }
             if matches!(group, Group::Stack) {
-                assert_eq!(by.iter().sum::<u64>(), tree.root().bytes);
+                assert_eq!(by.iter().sum::<u64>(), tree.root().total.bytes);
                 continue;
             }
             for c in tree.children(0) {
@@ -295,7 +298,7 @@ fn allocation_groups_match_the_first_level_of_the_tree() {
                     .position(|x| x == name)
                     .expect("the same label");
                 assert_eq!(
-                    by[i], tree.nodes[c as usize].bytes,
+                    by[i], tree.nodes[c as usize].total.bytes,
                     "{group:?} {name} at {t}"
                 );
             }

@@ -225,21 +225,23 @@ pub fn flame(snap: &Snapshot, d: &DeviceAnalysis, t: Option<usize>, title: &str)
         ..Default::default()
     };
     let tree = CallTree::at_event(snap, d, t, &opts);
-    let x = tree.layout(0, |n| n.bytes);
-    let total = tree.root().bytes.max(1) as f64;
+    let x = tree.layout(0, |n| n.total.bytes);
+    let total = tree.root().total.bytes.max(1) as f64;
     let name = |n: u32| crate::output::flamegraph::node_name(snap, &tree, n);
     let bars = tree
         .nodes
         .iter()
         .enumerate()
-        .filter(|(_, n)| n.bytes as f64 / total >= FLAME_MIN_WIDTH && n.depth < FLAME_MAX_DEPTH)
+        .filter(|(_, n)| {
+            n.total.bytes as f64 / total >= FLAME_MIN_WIDTH && n.depth < FLAME_MAX_DEPTH
+        })
         .map(|(i, n)| FlameBar {
             x: x[i],
-            width: n.bytes as f64 / total,
+            width: n.total.bytes as f64 / total,
             depth: n.depth,
             name: name(i as u32),
-            bytes: n.bytes,
-            blocks: n.blocks,
+            bytes: n.total.bytes,
+            blocks: n.total.blocks,
             kind: match n.key {
                 Key::Root => FlameKind::Root,
                 Key::Frame(_) | Key::Label(_) => FlameKind::User,
@@ -251,13 +253,13 @@ pub fn flame(snap: &Snapshot, d: &DeviceAnalysis, t: Option<usize>, title: &str)
     let mut heaviest = Vec::new();
     let mut n = 0u32;
     while let Some(c) = tree.children(n).next() {
-        heaviest.push((name(c), tree.nodes[c as usize].bytes));
+        heaviest.push((name(c), tree.nodes[c as usize].total.bytes));
         n = c;
     }
     Flame {
         title: title.to_string(),
         event: t,
-        bytes: tree.root().bytes,
+        bytes: tree.root().total.bytes,
         bars,
         heaviest,
     }

@@ -353,13 +353,13 @@ fn breadcrumbs(ui: &mut Ui, v: &mut CallTreeView, b: &Built, zoom: u32) {
             Some(base) => format!(
                 "Growth from event {} to {at}: {} now, {} then",
                 base.map_or("-".into(), |e| e.to_string()),
-                short_bytes(root.bytes),
-                short_bytes(root.base_bytes)
+                short_bytes(root.total.bytes),
+                short_bytes(root.total.base_bytes)
             ),
             None => format!(
                 "Live {at}: {} in {}",
-                short_bytes(root.bytes),
-                units::count(root.blocks, "block")
+                short_bytes(root.total.bytes),
+                units::count(root.total.blocks, "block")
             ),
         };
         ui.label(RichText::new(headline).strong());
@@ -381,7 +381,7 @@ fn node_color(b: &Built, n: u32, max_delta: f64, dark: bool) -> Color32 {
     // Muted: the icicle is large, and the text on it must stay readable.
     let node = &b.tree.nodes[n as usize];
     if b.tree.is_growth() {
-        let d = node.delta();
+        let d = node.total.delta();
         let t = (d.unsigned_abs() as f64 / max_delta.max(1.0)).clamp(0.15, 1.0) as f32;
         let c = match d.signum() {
             1 => theme::oom(dark),
@@ -402,9 +402,9 @@ fn icicle(ui: &mut Ui, v: &mut CallTreeView, cx: &mut ViewCtx, b: &Built, zoom: 
     // In growth mode widths follow the larger of the two moments, so shrinking nodes show.
     let weight = |n: &crate::analysis::calltree::Node| {
         if growth {
-            n.bytes.max(n.base_bytes)
+            n.total.bytes.max(n.total.base_bytes)
         } else {
-            n.bytes
+            n.total.bytes
         }
     };
     let xs = t.layout(zoom, weight);
@@ -418,7 +418,7 @@ fn icicle(ui: &mut Ui, v: &mut CallTreeView, cx: &mut ViewCtx, b: &Built, zoom: 
     let dark = cx.dark();
     let total = weight(&z).max(1) as f64;
     let max_delta = (zoom as usize..z.end as usize)
-        .map(|i| t.nodes[i].delta().unsigned_abs())
+        .map(|i| t.nodes[i].total.delta().unsigned_abs())
         .max()
         .unwrap_or(1) as f64;
     let needle = v.search.trim().to_lowercase();
@@ -475,15 +475,15 @@ fn icicle(ui: &mut Ui, v: &mut CallTreeView, cx: &mut ViewCtx, b: &Built, zoom: 
             ui.label(RichText::new(&b.names[n as usize]).monospace());
             ui.label(format!(
                 "{} in {} ({} allocated here)",
-                units::bytes(node.bytes),
-                units::count(node.blocks, "block"),
-                units::bytes(node.self_bytes)
+                units::bytes(node.total.bytes),
+                units::count(node.total.blocks, "block"),
+                units::bytes(node.own.bytes)
             ));
             if growth {
                 ui.label(format!(
                     "{} then: {}",
-                    units::bytes(node.base_bytes),
-                    units::signed_bytes(node.delta())
+                    units::bytes(node.total.base_bytes),
+                    units::signed_bytes(node.total.delta())
                 ));
             }
             ui.label(
@@ -517,7 +517,12 @@ pub fn pick(cx: &mut ViewCtx, b: &Built, n: u32) -> Option<u64> {
         .map(|i| b.names[i as usize].clone())
         .collect();
     let total = cx.analysis.replay.allocations.len();
-    let picked = Picked::new(path, (node.bytes, node.blocks), allocations, total);
+    let picked = Picked::new(
+        path,
+        (node.total.bytes, node.total.blocks),
+        allocations,
+        total,
+    );
     let id = picked.id;
     cx.focus.select_picked(site, picked);
     Some(id)
@@ -548,9 +553,9 @@ fn top_down(ui: &mut Ui, v: &mut CallTreeView, b: &Built, zoom: u32) {
                 {
                     v.zoom = c;
                 }
-                ui.label(short_bytes(n.bytes));
-                ui.label(short_bytes(n.self_bytes));
-                ui.label(n.blocks.to_string());
+                ui.label(short_bytes(n.total.bytes));
+                ui.label(short_bytes(n.own.bytes));
+                ui.label(n.total.blocks.to_string());
                 ui.end_row();
             }
         },
