@@ -219,3 +219,12 @@ pub fn can_start(op: u8) -> bool {
             | BINUNICODE
     )
 }
+
+/// How many bytes a string or bytes opcode spends on its length: SHORT_ opcodes one, the
+/// plain ones four, the protocol 4 and 5 ones eight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Width {
+    One,
+    Four,
+    Eight,
+}

@@ -7,7 +7,7 @@
 //! so that the loop stays small. Measured with `cargo bench --bench load` (BENCHMARKS.md).
 
 use super::super::error::{ReadError, Result};
-use super::opcodes::{self as op, can_start, forbidden_name};
+use super::opcodes::{self as op, can_start, forbidden_name, Width};
 use super::text::parse_index;
 use super::value::{Items, Node, Packed, Value};
 use super::Machine;
@@ -53,15 +53,15 @@ impl Machine<'_, '_> {
                 op::BINFLOAT => self.binfloat()?,
                 op::FLOAT => self.float_text()?,
                 op::SHORT_BINUNICODE => self.short_binunicode()?,
-                op::BINUNICODE => self.binunicode()?,
-                op::BINUNICODE8 => self.binunicode8()?,
+                op::BINUNICODE => self.binunicode(Width::Four)?,
+                op::BINUNICODE8 => self.binunicode(Width::Eight)?,
                 op::UNICODE => self.unicode_text()?,
                 op::STRING => self.string_text()?,
                 op::SHORT_BINSTRING => self.short_binstring()?,
                 op::BINSTRING => self.binstring()?,
-                op::SHORT_BINBYTES => self.short_binbytes()?,
-                op::BINBYTES => self.binbytes()?,
-                op::BINBYTES8 | op::BYTEARRAY8 => self.binbytes8()?,
+                op::SHORT_BINBYTES => self.binbytes(Width::One)?,
+                op::BINBYTES => self.binbytes(Width::Four)?,
+                op::BINBYTES8 | op::BYTEARRAY8 => self.binbytes(Width::Eight)?,
                 op::EMPTY_LIST => self.push_empty(Node::List(Items::new())),
                 op::EMPTY_DICT => self.push_empty(Node::Dict(Items::new())),
                 op::EMPTY_TUPLE => self.push_empty(Node::Tuple(Items::new())),

@@ -2,6 +2,7 @@
 //! function, called from the loop in [`super::run`]; the hot ones are inlined into it.
 
 use super::super::error::{ReadError, Result};
+use super::opcodes::Width;
 use super::text::{decimal_to_le_bytes, python_string_literal, raw_unicode_escape};
 use super::value::{Packed, Value};
 use super::Machine;
@@ -187,15 +188,10 @@ impl Machine<'_, '_> {
         self.push_str(n)
     }
 
+    /// BINUNICODE and BINUNICODE8: a string too long for SHORT_BINUNICODE.
     #[inline(never)]
-    pub(super) fn binunicode(&mut self) -> Result<()> {
-        let n = self.input.u32("a BINUNICODE length")? as usize;
-        self.push_str(n)
-    }
-
-    #[inline(never)]
-    pub(super) fn binunicode8(&mut self) -> Result<()> {
-        let n = self.length8("a BINUNICODE8 length", "a string")?;
+    pub(super) fn binunicode(&mut self, width: Width) -> Result<()> {
+        let n = self.length(width, "a string")?;
         self.push_str(n)
     }
 
@@ -287,29 +283,22 @@ impl Machine<'_, '_> {
 
     // Bytes.
 
+    /// SHORT_BINBYTES, BINBYTES, BINBYTES8 and BYTEARRAY8 (a bytearray is kept as bytes).
     #[inline(never)]
-    pub(super) fn short_binbytes(&mut self) -> Result<()> {
-        let n = self.input.u8("a SHORT_BINBYTES length")? as usize;
+    pub(super) fn binbytes(&mut self, width: Width) -> Result<()> {
+        let n = self.length(width, "a bytes object")?;
         self.push_bytes(n)
     }
 
-    #[inline(never)]
-    pub(super) fn binbytes(&mut self) -> Result<()> {
-        let n = self.input.u32("a BINBYTES length")? as usize;
-        self.push_bytes(n)
-    }
-
-    /// BINBYTES8 and BYTEARRAY8 (a bytearray is kept as bytes).
-    #[inline(never)]
-    pub(super) fn binbytes8(&mut self) -> Result<()> {
-        let n = self.length8("a BINBYTES8 length", "a bytes object")?;
-        self.push_bytes(n)
-    }
-
-    /// An 8-byte length of `what`, which this machine must be able to address (the opcode and
-    /// the length come before the offset it reports).
-    fn length8(&mut self, field: &'static str, what: &str) -> Result<usize> {
-        let n = self.input.u64(field)?;
+    /// The length of `what` in the `width` bytes after its opcode. An 8-byte length must be
+    /// one this machine can address (the opcode and the length come before the offset it
+    /// reports).
+    fn length(&mut self, width: Width, what: &str) -> Result<usize> {
+        let n = match width {
+            Width::One => return Ok(self.input.u8("a 1-byte length")? as usize),
+            Width::Four => return Ok(self.input.u32("a 4-byte length")? as usize),
+            Width::Eight => self.input.u64("an 8-byte length")?,
+        };
         usize::try_from(n).map_err(|_| ReadError::Limit {
             offset: self.input.offset() - 9,
             what: format!("{what} of {n} bytes"),
