@@ -3,6 +3,8 @@
 //! Pure functions of the model and the analysis, so that they run on a worker for a
 //! million-event trace and are tested without a display.
 
+use std::ops::RangeInclusive;
+
 use crate::analysis::{DeviceAnalysis, NONE};
 use crate::model::{Action, Event, Snapshot, StackId};
 use crate::units;
@@ -21,18 +23,27 @@ pub const ACTIONS: [Action; 9] = [
 ];
 
 /// A parsed filter: every part that is set must hold.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventFilter {
     pub action: Option<Action>,
-    /// Smallest event size kept (inclusive).
-    pub min_size: Option<u64>,
-    /// Largest event size kept (inclusive).
-    pub max_size: Option<u64>,
+    /// Event sizes kept, both ends included (every size when no bound is typed).
+    pub sizes: RangeInclusive<u64>,
     /// Only events whose memory range holds this address.
     pub address: Option<u64>,
     /// Only events with a frame whose file, `file:line` or function contains this,
     /// lower-case (case is ignored).
     pub text: String,
+}
+
+impl Default for EventFilter {
+    fn default() -> Self {
+        EventFilter {
+            action: None,
+            sizes: 0..=u64::MAX,
+            address: None,
+            text: String::new(),
+        }
+    }
 }
 
 impl EventFilter {
@@ -46,8 +57,7 @@ impl EventFilter {
     /// address in that tail is still inside it).
     pub fn keeps(&self, ev: &Event, block: Option<u64>) -> bool {
         self.action.is_none_or(|a| a == ev.action)
-            && self.min_size.is_none_or(|m| ev.size >= m)
-            && self.max_size.is_none_or(|m| ev.size <= m)
+            && self.sizes.contains(&ev.size)
             && self.address.is_none_or(|addr| {
                 extent(ev, block).is_some_and(|(start, end)| start <= addr && addr < end)
             })
@@ -214,8 +224,7 @@ mod tests {
     fn action_and_size_range_are_inclusive_and_combine() {
         let f = EventFilter {
             action: Some(Action::Alloc),
-            min_size: Some(512),
-            max_size: Some(1024),
+            sizes: 512..=1024,
             ..EventFilter::default()
         };
         assert!(f.keeps(&event(Action::Alloc, 0, 512), None));

@@ -144,14 +144,14 @@ impl EventsView {
                     .desired_width(80.0),
             )
             .on_hover_text("Largest size listed");
-            match filter::parse_size_bound(&self.min_size) {
-                Ok(v) => f.min_size = v,
-                Err(e) => errors.push(e),
-            }
-            match filter::parse_size_bound(&self.max_size) {
-                Ok(v) => f.max_size = v,
-                Err(e) => errors.push(e),
-            }
+            let mut bound = |text: &str, none: u64| match filter::parse_size_bound(text) {
+                Ok(v) => v.unwrap_or(none),
+                Err(e) => {
+                    errors.push(e);
+                    none
+                }
+            };
+            f.sizes = bound(&self.min_size, 0)..=bound(&self.max_size, u64::MAX);
             ui.label("address");
             let resp = ui
                 .add(
