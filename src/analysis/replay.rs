@@ -199,6 +199,9 @@ struct State<'a> {
     blocks: BTreeMap<u64, u32>,
     /// Multiset of free block (gap) sizes.
     gaps: BTreeMap<u64, u32>,
+    /// The largest key of `gaps` (0 when empty), kept as gaps come and go: it is recorded
+    /// after every event.
+    largest: u64,
     c: Counters,
     out: Replay,
 }
@@ -210,6 +213,7 @@ impl<'a> State<'a> {
             segs: BTreeMap::new(),
             blocks: BTreeMap::new(),
             gaps: BTreeMap::new(),
+            largest: 0,
             c: Counters::default(),
             out: Replay::default(),
         }
@@ -218,6 +222,7 @@ impl<'a> State<'a> {
     fn gap_add(&mut self, size: u64) {
         if size > 0 {
             *self.gaps.entry(size).or_insert(0) += 1;
+            self.largest = self.largest.max(size);
         }
     }
 
@@ -229,12 +234,11 @@ impl<'a> State<'a> {
             *n -= 1;
             if *n == 0 {
                 self.gaps.remove(&size);
+                if size == self.largest {
+                    self.largest = self.gaps.keys().next_back().copied().unwrap_or(0);
+                }
             }
         }
-    }
-
-    fn largest_gap(&self) -> u64 {
-        self.gaps.keys().next_back().copied().unwrap_or(0)
     }
 
     /// The segment containing `addr`.
@@ -324,31 +328,70 @@ impl<'a> State<'a> {
         Some(seg)
     }
 
+    /// The free space around `addr` in the segment `[seg_addr, seg_end)`: where the last
+    /// active block starting before `addr` ends (the segment's start when none), and where the
+    /// first one starting at or after `from` begins (the segment's end when none).
+    fn free_around(&self, seg_addr: u64, seg_end: u64, addr: u64, from: u64) -> (u64, u64) {
+        let before = match self.blocks.range(seg_addr..addr).next_back() {
+            Some((_, &i)) => self.block_end(i),
+            None => seg_addr,
+        };
+        let after = self
+            .blocks
+            .range(from.min(seg_end)..seg_end)
+            .next()
+            .map_or(seg_end, |(&a, _)| a);
+        (before, after)
+    }
+
     /// Activates allocation `idx` (already pushed) in the layout.
+    ///
+    /// In a consistent trace a block lands in one free gap, which it splits in two: two
+    /// lookups, where the general window (for blocks that overlap others) takes four.
     fn place_block(&mut self, idx: u32) {
         let a = self.out.allocations[idx as usize];
-        let Some((seg_addr, _)) = self.seg_of(a.addr) else {
+        let Some((seg_addr, seg)) = self.seg_of(a.addr) else {
             self.blocks.insert(a.addr, idx);
             return;
         };
-        self.apply_window(seg_addr, a.addr, a.addr + a.size, |st| {
-            st.blocks.insert(a.addr, idx);
-        });
+        let (lo, hi) = (a.addr, a.addr + a.size);
+        let (before, after) = self.free_around(seg_addr, seg_addr + seg.size, lo, lo);
+        if before <= lo && hi <= after && lo < hi {
+            self.gap_remove(after - before);
+            self.gap_add(lo - before);
+            self.gap_add(after - hi);
+            self.blocks.insert(lo, idx);
+        } else {
+            self.apply_window(seg_addr, lo, hi, |st| {
+                st.blocks.insert(lo, idx);
+            });
+        }
         self.update_seg(seg_addr, |s| {
             s.active_bytes += a.size;
             s.active_count += 1;
         });
     }
 
-    /// Deactivates the block at `addr` (free_completed), merging its space into the gaps.
+    /// Deactivates the block at `addr` (free_completed), merging its space into the gaps
+    /// (in a consistent trace, the gaps on either side: see [`State::place_block`]).
     fn release_block(&mut self, addr: u64) -> Option<u32> {
         let idx = *self.blocks.get(&addr)?;
         let a = self.out.allocations[idx as usize];
-        match self.seg_of(addr).map(|(s, _)| s) {
-            Some(seg_addr) => {
-                self.apply_window(seg_addr, addr, addr + a.size, |st| {
-                    st.blocks.remove(&addr);
-                });
+        match self.seg_of(addr).map(|(s, seg)| (s, seg.size)) {
+            Some((seg_addr, seg_size)) => {
+                let (lo, hi) = (addr, addr + a.size);
+                let (before, after) =
+                    self.free_around(seg_addr, seg_addr + seg_size, lo, lo.saturating_add(1));
+                if before <= lo && hi <= after && lo < hi {
+                    self.gap_remove(lo - before);
+                    self.gap_remove(after - hi);
+                    self.gap_add(after - before);
+                    self.blocks.remove(&addr);
+                } else {
+                    self.apply_window(seg_addr, lo, hi, |st| {
+                        st.blocks.remove(&addr);
+                    });
+                }
                 self.update_seg(seg_addr, |s| {
                     s.active_bytes = s.active_bytes.saturating_sub(a.size);
                     s.active_count = s.active_count.saturating_sub(1);
@@ -386,7 +429,7 @@ impl<'a> State<'a> {
     }
 
     fn record(&mut self) {
-        let largest = self.largest_gap();
+        let largest = self.largest;
         let nsegs = self.segs.len() as u32;
         let s = &mut self.out.series;
         s.allocated.push(self.c.allocated);
