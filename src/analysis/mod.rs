@@ -192,34 +192,52 @@ pub fn analyze_device(
         s.at(s.len() - 1)
     };
 
-    let (sites, allocation_site) = sites::SiteTable::build(snap, &replay.allocations);
-    let iterations = iterations::detect(
-        &iterations::Context {
-            snap,
-            device,
-            events,
-            replay: &replay,
-            sites: &sites,
-            allocation_site: &allocation_site,
-        },
-        &options.iterations,
-    );
-    let fragmentation = fragmentation::summarize(&replay);
-    let layout = LayoutIndex::build(&replay, events.len());
-    let ooms = oom::reports(snap, events, &replay, settings, &allocation_site);
-    // A single event (a PyTorch 2.0 file, or a dump with one marker) cannot show growth.
-    let growth::Classified { leaks, growth } = if events.len() < 2 {
-        growth::Classified::default()
-    } else {
-        growth::classify(
-            &replay,
-            &sites,
-            &allocation_site,
-            &iterations,
-            events.len(),
-            peak.allocated,
-        )
+    // What follows the replay reads it and does not depend on the rest: the call-site chain
+    // (sites, then iterations and growth beside the OOM reports) on one core, the layout
+    // index and fragmentation on the other.
+    let by_site = || {
+        let (sites, allocation_site) = sites::SiteTable::build(snap, &replay.allocations);
+        let (judged, ooms) = rayon::join(
+            || {
+                let iterations = iterations::detect(
+                    &iterations::Context {
+                        snap,
+                        device,
+                        events,
+                        replay: &replay,
+                        sites: &sites,
+                        allocation_site: &allocation_site,
+                    },
+                    &options.iterations,
+                );
+                // A single event (a PyTorch 2.0 file, or a dump with one marker) cannot show
+                // growth.
+                let classified = if events.len() < 2 {
+                    growth::Classified::default()
+                } else {
+                    growth::classify(
+                        &replay,
+                        &sites,
+                        &allocation_site,
+                        &iterations,
+                        events.len(),
+                        peak.allocated,
+                    )
+                };
+                (iterations, classified)
+            },
+            || oom::reports(snap, events, &replay, settings, &allocation_site),
+        );
+        (sites, allocation_site, judged, ooms)
     };
+    let (by_site, (layout, fragmentation)) = rayon::join(by_site, || {
+        rayon::join(
+            || LayoutIndex::build(&replay, events.len()),
+            || fragmentation::summarize(&replay),
+        )
+    });
+    let (sites, allocation_site, (iterations, classified), ooms) = by_site;
+    let growth::Classified { leaks, growth } = classified;
     let mut d = DeviceAnalysis {
         device,
         events: events.len(),

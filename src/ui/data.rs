@@ -52,13 +52,23 @@ pub struct DeviceData {
 
 impl DeviceData {
     pub fn build(index: usize, snap: &Snapshot, d: &DeviceAnalysis) -> DeviceData {
+        // The timeline's pyramid is most of the work: built on one core, the rest on the other.
+        let (lod, mut data) = rayon::join(
+            || Arc::new(Lod::build(d, None)),
+            || DeviceData::build_rest(index, snap, d),
+        );
+        data.lod = lod;
+        data
+    }
+
+    /// All but the unfiltered timeline (left empty).
+    fn build_rest(index: usize, snap: &Snapshot, d: &DeviceAnalysis) -> DeviceData {
         let site_category = d
             .sites
             .sites
             .iter()
             .map(|s| crate::analysis::oom::category(snap, s.stack))
             .collect();
-        let lod = Arc::new(Lod::build(d, None));
         // The leak suspects and the sites holding the most at the peak have the colours the
         // HTML report gives them (output::colours); the rest a hue from their name. Either
         // way one colour per site in every view.
@@ -87,7 +97,7 @@ impl DeviceData {
             site_tone,
             site_fixed,
             site_category,
-            lod,
+            lod: Arc::default(),
             peak_holders,
             streams,
         }

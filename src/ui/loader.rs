@@ -4,6 +4,8 @@
 //! repainting (the worker asks for a repaint whenever progress moves).
 
 use std::path::PathBuf;
+
+use rayon::prelude::*;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -155,7 +157,7 @@ fn analyse(
     w.stage(Phase::Indexing as u8);
     let devices = analysis
         .devices
-        .iter()
+        .par_iter()
         .enumerate()
         .map(|(i, d)| DeviceData::build(i, &snap, d))
         .collect();
