@@ -957,3 +957,7 @@ fn pre_block(
         st.out.allocations[idx as usize].free_requested = 0;
     }
 }
+
+#[cfg(test)]
+#[path = "replay_tests.rs"]
+mod tests;
