@@ -14,6 +14,8 @@
 
 use std::collections::BTreeMap;
 
+use foldhash::HashSet;
+
 pub use crate::allocator::Counters;
 use crate::allocator::Settings;
 use crate::model::{Action, BlockState, DeviceTrace, Event, Segment, StackId};
@@ -587,18 +589,19 @@ struct Prescan {
     /// Segments released before any in-trace allocation of them: (addr, size, expandable, stream).
     pre_segments: Vec<(u64, u64, bool, u64)>,
     /// Addresses with an in-trace alloc (so a dump block there is not pre-existing).
-    allocated_addrs: std::collections::HashSet<u64>,
-    segment_addrs: std::collections::HashSet<u64>,
+    allocated_addrs: HashSet<u64>,
+    segment_addrs: HashSet<u64>,
 }
 
+/// Finds what existed before the first event, in one pass over every event with a few set
+/// operations each (the sets hash addresses with foldhash: std's DoS-resistant hasher would
+/// make hashing most of the pass).
 fn prescan(events: &[Event]) -> Prescan {
-    use std::collections::{HashMap, HashSet};
-    let mut live: HashSet<u64> = HashSet::new();
-    let mut pending: HashSet<u64> = HashSet::new();
-    let mut seen_alloc: HashSet<u64> = HashSet::new();
+    let mut live: HashSet<u64> = HashSet::default();
+    let mut pending: HashSet<u64> = HashSet::default();
+    let mut seen_alloc: HashSet<u64> = HashSet::default();
     let mut pre_blocks = Vec::new();
-    let mut pre_index: HashMap<u64, usize> = HashMap::new();
-    let mut segs_alloc: HashSet<u64> = HashSet::new();
+    let mut segs_alloc: HashSet<u64> = HashSet::default();
     let mut mapped: Vec<(u64, u64)> = Vec::new();
     let mut pre_segments = Vec::new();
     for e in events {
@@ -614,7 +617,6 @@ fn prescan(events: &[Event]) -> Prescan {
                     && !pending.contains(&e.addr)
                     && !seen_alloc.contains(&e.addr)
                 {
-                    pre_index.insert(e.addr, pre_blocks.len());
                     pre_blocks.push((e.addr, e.size, e.stack, e.stream, false));
                 }
                 pending.insert(e.addr);
@@ -624,7 +626,6 @@ fn prescan(events: &[Event]) -> Prescan {
                 if live.remove(&e.addr) || seen_alloc.contains(&e.addr) {
                     continue;
                 }
-                pre_index.insert(e.addr, pre_blocks.len());
                 pre_blocks.push((e.addr, e.size, e.stack, e.stream, true));
             }
             Action::SegmentAlloc => {
@@ -650,7 +651,6 @@ fn prescan(events: &[Event]) -> Prescan {
             _ => {}
         }
     }
-    let _ = pre_index;
     Prescan {
         pre_blocks,
         pre_segments,

@@ -314,14 +314,17 @@ fn inside_request(
 /// made, and the segments and blocks the trace releases without having made them (their
 /// block size is estimated as the rounded request). Empty for a trace that starts from an
 /// empty allocator. Block ids are left 0 for the caller to number.
+///
+/// The address sets hash with foldhash, as the replay's prescan does: one pass over every
+/// event, where std's hasher would be most of the cost.
 fn initial_state(events: &[Event], dump: &[&Segment], settings: &Settings) -> Initial {
-    use std::collections::HashSet;
+    use foldhash::HashSet;
     let mut init = Initial::default();
-    let mut live: HashSet<u64> = HashSet::new();
-    let mut pending: HashSet<u64> = HashSet::new();
-    let mut ever_alloc: HashSet<u64> = HashSet::new();
-    let mut segs: HashSet<u64> = HashSet::new();
-    let mut ever_seg: HashSet<u64> = HashSet::new();
+    let mut live: HashSet<u64> = HashSet::default();
+    let mut pending: HashSet<u64> = HashSet::default();
+    let mut ever_alloc: HashSet<u64> = HashSet::default();
+    let mut segs: HashSet<u64> = HashSet::default();
+    let mut ever_seg: HashSet<u64> = HashSet::default();
     let mut mapped: Vec<(u64, u64)> = Vec::new();
     let mut ever_mapped: Vec<(u64, u64)> = Vec::new();
     let mut pre_blocks: Vec<(u64, u64, u64, bool)> = Vec::new();
@@ -402,7 +405,7 @@ fn initial_state(events: &[Event], dump: &[&Segment], settings: &Settings) -> In
     if init.segments.is_empty() {
         return init;
     }
-    let mut seen: HashSet<u64> = HashSet::new();
+    let mut seen: HashSet<u64> = HashSet::default();
     for b in dump_blocks {
         seen.insert(b.1);
         init.blocks.push(b);
