@@ -133,6 +133,30 @@ pub fn swatch(ui: &mut Ui, color: Color32) {
     ui.painter().rect_filled(r, 2.0, color);
 }
 
+/// The width `text` takes on one line in `ui`'s body font: what a column of it needs, so a
+/// table can give its text columns what the numbers leave of the panel.
+pub fn text_width(ui: &Ui, text: impl Into<egui::WidgetText>) -> f32 {
+    text.into()
+        .into_galley(
+            ui,
+            Some(egui::TextWrapMode::Extend),
+            f32::INFINITY,
+            egui::TextStyle::Body,
+        )
+        .size()
+        .x
+}
+
+/// A grid cell exactly `width` wide, laid out left to right: a truncated label or button in it
+/// ends with "..." at the cell's edge instead of widening the column past the panel.
+pub fn fixed_cell<R>(ui: &mut Ui, width: f32, add: impl FnOnce(&mut Ui) -> R) -> R {
+    ui.horizontal(|ui| {
+        ui.set_width(width);
+        add(ui)
+    })
+    .inner
+}
+
 /// A heading for a section of a view.
 pub fn section(ui: &mut Ui, text: &str) {
     ui.add_space(6.0);

@@ -9,7 +9,7 @@ use crate::units::{bytes, signed_bytes};
 
 use crate::ui::focus::ViewId;
 use crate::ui::theme;
-use crate::ui::view::{scroll_table, short_bytes, stack_lines, swatch, ViewCtx};
+use crate::ui::view::{fixed_cell, short_bytes, stack_lines, swatch, text_width, ViewCtx};
 
 use super::model::Table;
 
@@ -29,17 +29,18 @@ pub fn totals(ui: &mut Ui, cx: &ViewCtx, t: &Table, b_name: &str) {
     } else {
         format!("B ({b_name})")
     };
+    // The moments are in the pickers above and on the headers' hover: a row of them made
+    // the grid wider than the panel in a small window.
     egui::Grid::new("diff-totals")
         .num_columns(4)
-        .spacing(vec2(24.0, 4.0))
+        .spacing(vec2(16.0, 4.0))
         .show(ui, |ui| {
-            for h in ["", "A (this file)", &b_head, "change"] {
-                ui.label(RichText::new(h).strong());
-            }
-            ui.end_row();
-            ui.label("moment");
-            ui.label(point_text(a));
-            ui.label(point_text(b));
+            ui.label("");
+            ui.label(RichText::new("A (this file)").strong())
+                .on_hover_text(point_text(a));
+            ui.label(RichText::new(&b_head).strong())
+                .on_hover_text(point_text(b));
+            ui.label(RichText::new("change").strong());
             ui.end_row();
             for (what, x, y) in [
                 ("allocated", a.allocated, b.allocated),
@@ -84,53 +85,126 @@ fn change_color(delta: i64, dark: bool) -> egui::Color32 {
     }
 }
 
-/// The call sites whose live memory changed, largest change first.
+/// The columns after the call site's.
+const NUMBERS: [&str; 4] = ["at A", "at B", "change", "blocks"];
+
+/// Space between columns.
+const SPACING: f32 = 12.0;
+
+/// The call site column at least: a short `file.py:123` label and its swatch.
+const MIN_SITE_W: f32 = 140.0;
+
+/// The call sites whose live memory changed, largest change first. The numbers take the width
+/// their widest text needs and the call site column what is left of the panel (its label and
+/// function cut with "..." and shown whole on hover), so the table fits a small window
+/// instead of running under the Stack panel.
 pub fn sites(ui: &mut Ui, cx: &mut ViewCtx, t: &Table) {
     let changed: Vec<usize> = (0..t.diff.sites.len())
         .filter(|&i| t.diff.sites[i].change != Change::Same)
+        .take(MAX_ROWS)
         .collect();
     if changed.is_empty() {
         ui.label("No call site's live memory changed.");
         return;
     }
-    scroll_table(
-        ui,
-        "diff-sites",
-        &["call site", "function", "at A", "at B", "change", "blocks"],
-        |ui| {
-            for &i in changed.iter().take(MAX_ROWS) {
-                row(ui, cx, &t.diff.sites[i], t.sites.get(i).copied().flatten());
-            }
-        },
-        |ui| {
-            if changed.len() > MAX_ROWS {
+    let cells: Vec<[String; 4]> = changed.iter().map(|&i| numbers(&t.diff.sites[i])).collect();
+    let mut widths = NUMBERS.map(|h| text_width(ui, RichText::new(h).strong()));
+    for c in &cells {
+        for (w, text) in widths.iter_mut().zip(c) {
+            *w = w.max(text_width(ui, text.as_str()));
+        }
+    }
+    let scrollbar = ui.spacing().scroll.bar_width + ui.spacing().scroll.bar_outer_margin;
+    let site_w = (ui.available_width()
+        - widths.iter().sum::<f32>()
+        - SPACING * NUMBERS.len() as f32
+        - scrollbar)
+        .max(MIN_SITE_W);
+    let more = t
+        .diff
+        .sites
+        .iter()
+        .filter(|x| x.change != Change::Same)
+        .count()
+        - changed.len();
+    egui::ScrollArea::vertical()
+        .id_salt("diff-sites")
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            // No minimum column width: the columns are as wide as measured above.
+            egui::Grid::new("diff-sites")
+                .striped(true)
+                .min_col_width(0.0)
+                .spacing(vec2(SPACING, 6.0))
+                .show(ui, |ui| {
+                    ui.label(RichText::new("call site").strong());
+                    for h in NUMBERS {
+                        let head = ui.label(RichText::new(h).strong());
+                        if h == "change" {
+                            head.on_hover_text(
+                                "B less A; hover a value for grew, new, shrank or gone",
+                            );
+                        }
+                    }
+                    ui.end_row();
+                    for (&i, c) in changed.iter().zip(&cells) {
+                        let site = t.sites.get(i).copied().flatten();
+                        row(ui, cx, &t.diff.sites[i], site, site_w, c);
+                    }
+                });
+            if more > 0 {
                 ui.label(
-                    RichText::new(format!(
-                        "... {} more call sites, each changed less",
-                        changed.len() - MAX_ROWS
-                    ))
-                    .weak(),
+                    RichText::new(format!("... {more} more call sites, each changed less")).weak(),
                 );
             }
-        },
-    );
+        });
+}
+
+/// The texts of a row's number columns.
+fn numbers(x: &SiteDiff) -> [String; 4] {
+    [
+        short_bytes(x.a.live_bytes),
+        short_bytes(x.b.live_bytes),
+        signed_bytes(x.delta_bytes),
+        format!("{} -> {}", x.a.live_blocks, x.b.live_blocks),
+    ]
 }
 
 /// One call site: a click selects it everywhere (a double click shows it in the timeline);
 /// hovering shows its stack.
-fn row(ui: &mut Ui, cx: &mut ViewCtx, x: &SiteDiff, site: Option<u32>) {
+fn row(
+    ui: &mut Ui,
+    cx: &mut ViewCtx,
+    x: &SiteDiff,
+    site: Option<u32>,
+    site_w: f32,
+    cells: &[String; 4],
+) {
     let dark = cx.dark();
-    ui.horizontal(|ui| {
+    // Blocks without a Python frame have no function to name.
+    let function = (!x.function.is_empty()).then(|| format!("{}()", x.function));
+    fixed_cell(ui, site_w, |ui| {
         swatch(ui, site.map_or(theme::other(dark), |s| cx.site_color(s)));
         let selected = site.is_some() && cx.focus.selection.site == site;
-        let resp = ui.selectable_label(selected, RichText::new(&x.label).monospace());
+        let resp = ui.add(
+            egui::Button::selectable(selected, RichText::new(&x.label).monospace()).truncate(),
+        );
+        let whole = match &function {
+            Some(f) => format!("{} in {f}", x.label),
+            None => x.label.clone(),
+        };
         let stack = site.and_then(|s| cx.analysis.sites.get(s)).map(|c| c.stack);
         let resp = match stack {
             Some(stack) => {
                 let cx: &ViewCtx = cx;
-                resp.on_hover_ui(|ui| stack_lines(ui, cx, stack, STACK_LINES))
+                resp.on_hover_ui(|ui| {
+                    ui.label(RichText::new(&whole).monospace().strong());
+                    stack_lines(ui, cx, stack, STACK_LINES);
+                })
             }
-            None => resp.on_hover_text("Not a call site of this file: live only in B's file"),
+            None => resp.on_hover_text(format!(
+                "{whole}\nNot a call site of this file: live only in B's file"
+            )),
         };
         if let Some(s) = site {
             if resp.double_clicked() {
@@ -139,23 +213,20 @@ fn row(ui: &mut Ui, cx: &mut ViewCtx, x: &SiteDiff, site: Option<u32>) {
                 cx.focus.select_site(if selected { None } else { Some(s) });
             }
         }
+        // The function where there is room for a few letters of it.
+        if let Some(f) = function.filter(|_| ui.available_width() > 40.0) {
+            ui.add(egui::Label::new(RichText::new(f).weak()).truncate());
+        }
     });
-    // Blocks without a Python frame have no function to name.
-    if x.function.is_empty() {
-        ui.label("");
-    } else {
-        ui.label(format!("{}()", x.function));
-    }
-    ui.label(short_bytes(x.a.live_bytes));
-    ui.label(short_bytes(x.b.live_bytes));
-    ui.label(
-        RichText::new(format!(
+    let [a, b, change, blocks] = cells;
+    ui.label(a);
+    ui.label(b);
+    ui.label(RichText::new(change).color(change_color(x.delta_bytes, dark)))
+        .on_hover_text(format!(
             "{} ({})",
-            signed_bytes(x.delta_bytes),
-            x.change.name()
-        ))
-        .color(change_color(x.delta_bytes, dark)),
-    );
-    ui.label(format!("{} -> {}", x.a.live_blocks, x.b.live_blocks));
+            x.change.name(),
+            percent(x.a.live_bytes, x.b.live_bytes)
+        ));
+    ui.label(blocks);
     ui.end_row();
 }
