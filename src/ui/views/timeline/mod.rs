@@ -494,8 +494,12 @@ fn plot(
         resp.clone()
             .on_hover_ui_at_pointer(|ui| hover_text(ui, cx, banded, t, hit));
         if resp.clicked() {
-            // On the wall clock, the state at the clicked time: the last event at or before it.
-            cx.focus.cursor = clock.map_or(t, |c| c.event_at(f.at_x(p.x)));
+            // The click goes to the event the hover names, on either axis: the column's sample,
+            // whose state is the one drawn under the pointer and the one the band or block
+            // under it was found in. (On the wall clock the event in force at the exact time
+            // would differ from it inside a column of many events, naming one event on hover
+            // and moving the cursor to another.)
+            cx.focus.cursor = t;
             match hit {
                 Some(Hit::Allocation(k)) => {
                     let site = cx.analysis.allocation_site.get(k as usize).copied();
