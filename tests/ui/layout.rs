@@ -124,3 +124,78 @@ fn the_diagnosis_wraps_at_the_panel_edge() {
         );
     }
 }
+
+/// The timeline in a short window: its legend (the call sites wrap onto several lines in a
+/// narrow panel) lies whole inside the central panel and below the chart, the chart keeps its
+/// minimum height, and the toolbar's hint is one line inside the panel. Also at the app's
+/// smallest window (720x480).
+#[test]
+fn the_timeline_legend_and_hint_fit_a_small_window() {
+    for size in SIZES.into_iter().chain([(720.0, 480.0)]) {
+        let mut h = app_at("train_val_leak", size);
+        click_view(&mut h, ViewId::Timeline);
+        h.run_steps(4);
+        let p = h.state().panels().expect("a loaded file");
+        let c = p.central;
+        assert!(
+            c.bottom() <= p.stack.bottom() + 1.0,
+            "at {size:?} the central panel {c:?} is taller than the window's middle {:?}",
+            p.stack
+        );
+        let plot = h
+            .state()
+            .active_tab()
+            .expect("a tab")
+            .views
+            .timeline
+            .plot_rect
+            .expect("a plot");
+        // 120 px with the axes: 30 of them are the margin and the time axis.
+        assert!(plot.height() >= 89.0, "at {size:?} the chart {plot:?}");
+        let inside = |r: egui::Rect| {
+            r.left() >= c.left() - 1.0
+                && r.right() <= c.right() + 1.0
+                && r.top() >= c.top() - 1.0
+                && r.bottom() <= c.bottom() + 1.0
+        };
+        // The legend's last entry, then every entry below the chart.
+        let last = h.get_by_label_contains("ticks: iterations").rect();
+        assert!(
+            inside(last) && last.top() >= plot.bottom(),
+            "at {size:?} the legend's end {last:?} is cut (panel {c:?}, chart {plot:?})"
+        );
+        let mut entries = 0;
+        for n in h.query_all(By::new().include_labels()) {
+            if n.accesskit_node().bounding_box().is_none() {
+                continue;
+            }
+            let r = n.rect();
+            if !c.contains(r.center()) || r.top() < plot.bottom() {
+                continue;
+            }
+            entries += 1;
+            assert!(inside(r), "at {size:?} the legend entry {r:?} leaves {c:?}");
+        }
+        assert!(
+            entries >= 10,
+            "at {size:?} the legend shows its sites: {entries}"
+        );
+        for name in ["workloads.py:158", "reserved", "snapshot marker", "cursor"] {
+            let r = h
+                .query_all_by_label(name)
+                .map(|n| n.rect())
+                .find(|r| r.top() >= plot.bottom())
+                .unwrap_or_else(|| panic!("at {size:?} {name:?} is in the legend"));
+            assert!(inside(r), "at {size:?} {name:?} {r:?} leaves {c:?}");
+        }
+        let hint = h.get_by_label_contains("wheel: zoom").rect();
+        assert!(
+            inside(hint) && hint.bottom() <= plot.top(),
+            "at {size:?} the hint {hint:?} leaves the toolbar in {c:?}"
+        );
+        assert!(
+            hint.height() < 20.0,
+            "at {size:?} the hint {hint:?} is one line"
+        );
+    }
+}
