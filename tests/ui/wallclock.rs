@@ -69,7 +69,7 @@ fn cursor(h: &Harness<'static, MemsightApp>) -> usize {
 }
 
 #[test]
-fn the_wall_clock_axis_is_linear_in_time_and_a_click_lands_on_the_event_in_force() {
+fn the_wall_clock_axis_is_linear_in_time_and_a_click_lands_on_its_columns_peak() {
     let mut h = app("frag_oom");
     click_view(&mut h, ViewId::Timeline);
     h.get_by_label("wall clock").click();
