@@ -164,6 +164,22 @@ pub fn section(ui: &mut Ui, text: &str) {
     ui.add_space(2.0);
 }
 
+/// A cell of a [`fitted_table`]'s number columns: its text (coloured, if need be) and what
+/// hovering it says.
+pub struct Cell {
+    pub text: RichText,
+    pub hover: Option<String>,
+}
+
+impl From<String> for Cell {
+    fn from(text: String) -> Cell {
+        Cell {
+            text: text.into(),
+            hover: None,
+        }
+    }
+}
+
 /// A striped table in a vertical scroll area that fits its panel: the columns after the first
 /// hold short texts (numbers) and are as wide as their widest text; the first takes what they
 /// leave (at least `min_first`), each of its cells drawn by `first(ui, row, width)` in a cell
@@ -172,7 +188,7 @@ pub fn fitted_table(
     ui: &mut Ui,
     id: &str,
     headers: &[&str],
-    cells: &[Vec<String>],
+    cells: &[Vec<Cell>],
     min_first: f32,
     mut first: impl FnMut(&mut Ui, usize, f32),
     after: impl FnOnce(&mut Ui),
@@ -186,8 +202,8 @@ pub fn fitted_table(
         *w = text_width(ui, RichText::new(*h).strong());
     }
     for row in cells {
-        for (w, text) in widths.iter_mut().zip(row) {
-            *w = w.max(text_width(ui, text.as_str()));
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = w.max(text_width(ui, c.text.clone()));
         }
     }
     let scroll = ui.spacing().scroll;
@@ -215,8 +231,11 @@ pub fn fitted_table(
                     }
                     for (i, row) in cells.iter().enumerate() {
                         fixed_cell(ui, first_w, |ui| first(ui, i, first_w));
-                        for text in row {
-                            ui.label(text.as_str());
+                        for c in row {
+                            let resp = ui.label(c.text.clone());
+                            if let Some(h) = &c.hover {
+                                resp.on_hover_text(h);
+                            }
                         }
                         ui.end_row();
                     }

@@ -25,7 +25,7 @@ pub use crate::ui::focus::GroupBy;
 use crate::ui::focus::Picked;
 use crate::ui::job::{Job, Polled};
 use crate::ui::theme;
-use crate::ui::view::{fitted_table, section, short_bytes, text_width, View, ViewCtx};
+use crate::ui::view::{fitted_table, section, short_bytes, text_width, Cell, View, ViewCtx};
 use crate::units;
 
 const ROW_H: f32 = 20.0;
@@ -537,14 +537,14 @@ fn top_down(ui: &mut Ui, v: &mut CallTreeView, b: &Built, zoom: u32) {
     section(ui, "Callees (top-down)");
     let t = &b.tree;
     let children: Vec<u32> = t.children(zoom).collect();
-    let cells: Vec<Vec<String>> = children
+    let cells: Vec<Vec<Cell>> = children
         .iter()
         .map(|&c| {
             let n = t.nodes[c as usize];
             vec![
-                short_bytes(n.bytes),
-                short_bytes(n.self_bytes),
-                n.blocks.to_string(),
+                short_bytes(n.bytes).into(),
+                short_bytes(n.self_bytes).into(),
+                n.blocks.to_string().into(),
             ]
         })
         .collect();
@@ -584,10 +584,15 @@ fn top_down(ui: &mut Ui, v: &mut CallTreeView, b: &Built, zoom: u32) {
 
 fn bottom_up(ui: &mut Ui, b: &Built) {
     section(ui, "Lines holding the most (bottom-up)");
-    let cells: Vec<Vec<String>> = b
+    let cells: Vec<Vec<Cell>> = b
         .bottom_up
         .iter()
-        .map(|(_, bytes, blocks)| vec![short_bytes(*bytes), units::count(*blocks, "block")])
+        .map(|(_, bytes, blocks)| {
+            vec![
+                short_bytes(*bytes).into(),
+                units::count(*blocks, "block").into(),
+            ]
+        })
         .collect();
     fitted_table(
         ui,

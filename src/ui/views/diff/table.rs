@@ -9,7 +9,7 @@ use crate::units::{bytes, signed_bytes};
 
 use crate::ui::focus::ViewId;
 use crate::ui::theme;
-use crate::ui::view::{fixed_cell, short_bytes, stack_lines, swatch, text_width, ViewCtx};
+use crate::ui::view::{fitted_table, short_bytes, stack_lines, swatch, Cell, ViewCtx};
 
 use super::model::Table;
 
@@ -85,11 +85,8 @@ fn change_color(delta: i64, dark: bool) -> egui::Color32 {
     }
 }
 
-/// The columns after the call site's.
-const NUMBERS: [&str; 4] = ["at A", "at B", "change", "blocks"];
-
-/// Space between columns.
-const SPACING: f32 = 12.0;
+/// The table's columns.
+const HEADERS: [&str; 5] = ["call site", "at A", "at B", "change", "blocks"];
 
 /// The call site column at least: a short `file.py:123` label and its swatch.
 const MIN_SITE_W: f32 = 140.0;
@@ -101,132 +98,96 @@ const MIN_SITE_W: f32 = 140.0;
 pub fn sites(ui: &mut Ui, cx: &mut ViewCtx, t: &Table) {
     let changed: Vec<usize> = (0..t.diff.sites.len())
         .filter(|&i| t.diff.sites[i].change != Change::Same)
-        .take(MAX_ROWS)
         .collect();
     if changed.is_empty() {
         ui.label("No call site's live memory changed.");
         return;
     }
-    let cells: Vec<[String; 4]> = changed.iter().map(|&i| numbers(&t.diff.sites[i])).collect();
-    let mut widths = NUMBERS.map(|h| text_width(ui, RichText::new(h).strong()));
-    for c in &cells {
-        for (w, text) in widths.iter_mut().zip(c) {
-            *w = w.max(text_width(ui, text.as_str()));
-        }
-    }
-    let scrollbar = ui.spacing().scroll.bar_width + ui.spacing().scroll.bar_outer_margin;
-    let site_w = (ui.available_width()
-        - widths.iter().sum::<f32>()
-        - SPACING * NUMBERS.len() as f32
-        - scrollbar)
-        .max(MIN_SITE_W);
-    let more = t
-        .diff
-        .sites
+    let shown = &changed[..changed.len().min(MAX_ROWS)];
+    let dark = cx.dark();
+    let cells: Vec<Vec<Cell>> = shown
         .iter()
-        .filter(|x| x.change != Change::Same)
-        .count()
-        - changed.len();
-    egui::ScrollArea::vertical()
-        .id_salt("diff-sites")
-        .auto_shrink([false, false])
-        .show(ui, |ui| {
-            // No minimum column width: the columns are as wide as measured above.
-            egui::Grid::new("diff-sites")
-                .striped(true)
-                .min_col_width(0.0)
-                .spacing(vec2(SPACING, 6.0))
-                .show(ui, |ui| {
-                    ui.label(RichText::new("call site").strong());
-                    for h in NUMBERS {
-                        let head = ui.label(RichText::new(h).strong());
-                        if h == "change" {
-                            head.on_hover_text(
-                                "B less A; hover a value for grew, new, shrank or gone",
-                            );
-                        }
-                    }
-                    ui.end_row();
-                    for (&i, c) in changed.iter().zip(&cells) {
-                        let site = t.sites.get(i).copied().flatten();
-                        row(ui, cx, &t.diff.sites[i], site, site_w, c);
-                    }
-                });
-            if more > 0 {
+        .map(|&i| numbers(&t.diff.sites[i], dark))
+        .collect();
+    fitted_table(
+        ui,
+        "diff-sites",
+        &HEADERS,
+        &cells,
+        MIN_SITE_W,
+        |ui, row, _| {
+            let i = shown[row];
+            site_cell(ui, cx, &t.diff.sites[i], t.sites.get(i).copied().flatten());
+        },
+        |ui| {
+            if changed.len() > shown.len() {
                 ui.label(
-                    RichText::new(format!("... {more} more call sites, each changed less")).weak(),
+                    RichText::new(format!(
+                        "... {} more call sites, each changed less",
+                        changed.len() - shown.len()
+                    ))
+                    .weak(),
                 );
             }
-        });
+        },
+    );
 }
 
-/// The texts of a row's number columns.
-fn numbers(x: &SiteDiff) -> [String; 4] {
-    [
-        short_bytes(x.a.live_bytes),
-        short_bytes(x.b.live_bytes),
-        signed_bytes(x.delta_bytes),
-        format!("{} -> {}", x.a.live_blocks, x.b.live_blocks),
+/// A row's number columns: bytes at A and at B, the change (red or green; its kind and share
+/// on hover), the blocks at A and at B.
+fn numbers(x: &SiteDiff, dark: bool) -> Vec<Cell> {
+    vec![
+        short_bytes(x.a.live_bytes).into(),
+        short_bytes(x.b.live_bytes).into(),
+        Cell {
+            text: RichText::new(signed_bytes(x.delta_bytes))
+                .color(change_color(x.delta_bytes, dark)),
+            hover: Some(format!(
+                "{} ({})",
+                x.change.name(),
+                percent(x.a.live_bytes, x.b.live_bytes)
+            )),
+        },
+        format!("{} -> {}", x.a.live_blocks, x.b.live_blocks).into(),
     ]
 }
 
-/// One call site: a click selects it everywhere (a double click shows it in the timeline);
-/// hovering shows its stack.
-fn row(
-    ui: &mut Ui,
-    cx: &mut ViewCtx,
-    x: &SiteDiff,
-    site: Option<u32>,
-    site_w: f32,
-    cells: &[String; 4],
-) {
+/// A row's call site, in a cell as wide as the table leaves it: a click selects it everywhere
+/// (a double click shows it in the timeline); hovering shows its stack.
+fn site_cell(ui: &mut Ui, cx: &mut ViewCtx, x: &SiteDiff, site: Option<u32>) {
     let dark = cx.dark();
     // Blocks without a Python frame have no function to name.
     let function = (!x.function.is_empty()).then(|| format!("{}()", x.function));
-    fixed_cell(ui, site_w, |ui| {
-        swatch(ui, site.map_or(theme::other(dark), |s| cx.site_color(s)));
-        let selected = site.is_some() && cx.focus.selection.site == site;
-        let resp = ui.add(
-            egui::Button::selectable(selected, RichText::new(&x.label).monospace()).truncate(),
-        );
-        let whole = match &function {
-            Some(f) => format!("{} in {f}", x.label),
-            None => x.label.clone(),
-        };
-        let stack = site.and_then(|s| cx.analysis.sites.get(s)).map(|c| c.stack);
-        let resp = match stack {
-            Some(stack) => {
-                let cx: &ViewCtx = cx;
-                resp.on_hover_ui(|ui| {
-                    ui.label(RichText::new(&whole).monospace().strong());
-                    stack_lines(ui, cx, stack, STACK_LINES);
-                })
-            }
-            None => resp.on_hover_text(format!(
-                "{whole}\nNot a call site of this file: live only in B's file"
-            )),
-        };
-        if let Some(s) = site {
-            if resp.double_clicked() {
-                cx.focus.show_site(s, ViewId::Timeline);
-            } else if resp.clicked() {
-                cx.focus.select_site(if selected { None } else { Some(s) });
-            }
+    swatch(ui, site.map_or(theme::other(dark), |s| cx.site_color(s)));
+    let selected = site.is_some() && cx.focus.selection.site == site;
+    let resp =
+        ui.add(egui::Button::selectable(selected, RichText::new(&x.label).monospace()).truncate());
+    let whole = match &function {
+        Some(f) => format!("{} in {f}", x.label),
+        None => x.label.clone(),
+    };
+    let stack = site.and_then(|s| cx.analysis.sites.get(s)).map(|c| c.stack);
+    let resp = match stack {
+        Some(stack) => {
+            let cx: &ViewCtx = cx;
+            resp.on_hover_ui(|ui| {
+                ui.label(RichText::new(&whole).monospace().strong());
+                stack_lines(ui, cx, stack, STACK_LINES);
+            })
         }
-        // The function where there is room for a few letters of it.
-        if let Some(f) = function.filter(|_| ui.available_width() > 40.0) {
-            ui.add(egui::Label::new(RichText::new(f).weak()).truncate());
+        None => resp.on_hover_text(format!(
+            "{whole}\nNot a call site of this file: live only in B's file"
+        )),
+    };
+    if let Some(s) = site {
+        if resp.double_clicked() {
+            cx.focus.show_site(s, ViewId::Timeline);
+        } else if resp.clicked() {
+            cx.focus.select_site(if selected { None } else { Some(s) });
         }
-    });
-    let [a, b, change, blocks] = cells;
-    ui.label(a);
-    ui.label(b);
-    ui.label(RichText::new(change).color(change_color(x.delta_bytes, dark)))
-        .on_hover_text(format!(
-            "{} ({})",
-            x.change.name(),
-            percent(x.a.live_bytes, x.b.live_bytes)
-        ));
-    ui.label(blocks);
-    ui.end_row();
+    }
+    // The function where there is room for a few letters of it.
+    if let Some(f) = function.filter(|_| ui.available_width() > 40.0) {
+        ui.add(egui::Label::new(RichText::new(f).weak()).truncate());
+    }
 }
