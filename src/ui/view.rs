@@ -133,6 +133,30 @@ pub fn swatch(ui: &mut Ui, color: Color32) {
     ui.painter().rect_filled(r, 2.0, color);
 }
 
+/// The width `text` takes on one line in `ui`'s body font: what a column of it needs, so a
+/// table can give its text columns what the numbers leave of the panel.
+pub fn text_width(ui: &Ui, text: impl Into<egui::WidgetText>) -> f32 {
+    text.into()
+        .into_galley(
+            ui,
+            Some(egui::TextWrapMode::Extend),
+            f32::INFINITY,
+            egui::TextStyle::Body,
+        )
+        .size()
+        .x
+}
+
+/// A grid cell exactly `width` wide, laid out left to right: a truncated label or button in it
+/// ends with "..." at the cell's edge instead of widening the column past the panel.
+pub fn fixed_cell<R>(ui: &mut Ui, width: f32, add: impl FnOnce(&mut Ui) -> R) -> R {
+    ui.horizontal(|ui| {
+        ui.set_width(width);
+        add(ui)
+    })
+    .inner
+}
+
 /// A heading for a section of a view.
 pub fn section(ui: &mut Ui, text: &str) {
     ui.add_space(6.0);
@@ -140,23 +164,64 @@ pub fn section(ui: &mut Ui, text: &str) {
     ui.add_space(2.0);
 }
 
-/// A striped table under its own scroll area, with a header row of `headers`; `after` is drawn
-/// below the table inside the scroll area (a "... more" line, an empty-table note). `id`
-/// keeps the scroll position and the columns of each table of a view apart.
-pub fn scroll_table(
+/// A cell of a [`fitted_table`]'s number columns: its text (coloured, if need be) and what
+/// hovering it says.
+pub struct Cell {
+    pub text: RichText,
+    pub hover: Option<String>,
+}
+
+impl From<String> for Cell {
+    fn from(text: String) -> Cell {
+        Cell {
+            text: text.into(),
+            hover: None,
+        }
+    }
+}
+
+/// A striped table in a vertical scroll area that fits its panel: the columns after the first
+/// hold short texts (numbers) and are as wide as their widest text; the first takes what they
+/// leave (at least `min_first`), each of its cells drawn by `first(ui, row, width)` in a cell
+/// that wide (cut its text to fit). No horizontal scrolling: it would hide the numbers.
+pub fn fitted_table(
     ui: &mut Ui,
     id: &str,
     headers: &[&str],
-    rows: impl FnOnce(&mut Ui),
+    cells: &[Vec<Cell>],
+    min_first: f32,
+    mut first: impl FnMut(&mut Ui, usize, f32),
     after: impl FnOnce(&mut Ui),
 ) {
-    egui::ScrollArea::both()
+    const SPACING: f32 = 12.0;
+    let columns = cells
+        .first()
+        .map_or(headers.len().saturating_sub(1), Vec::len);
+    let mut widths = vec![0.0f32; columns];
+    for (w, h) in widths.iter_mut().zip(headers.iter().skip(1)) {
+        *w = text_width(ui, RichText::new(*h).strong());
+    }
+    for row in cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = w.max(text_width(ui, c.text.clone()));
+        }
+    }
+    let scroll = ui.spacing().scroll;
+    let first_w = (ui.available_width()
+        - widths.iter().sum::<f32>()
+        - SPACING * columns as f32
+        - scroll.bar_width
+        - scroll.bar_outer_margin)
+        .max(min_first);
+    egui::ScrollArea::vertical()
         .id_salt(id)
         .auto_shrink([false, false])
         .show(ui, |ui| {
+            // No minimum column width: the columns are as wide as measured above.
             egui::Grid::new(id)
                 .striped(true)
-                .spacing(egui::vec2(16.0, 6.0))
+                .min_col_width(0.0)
+                .spacing(egui::vec2(SPACING, 6.0))
                 .show(ui, |ui| {
                     if !headers.is_empty() {
                         for h in headers {
@@ -164,7 +229,16 @@ pub fn scroll_table(
                         }
                         ui.end_row();
                     }
-                    rows(ui);
+                    for (i, row) in cells.iter().enumerate() {
+                        fixed_cell(ui, first_w, |ui| first(ui, i, first_w));
+                        for c in row {
+                            let resp = ui.label(c.text.clone());
+                            if let Some(h) = &c.hover {
+                                resp.on_hover_text(h);
+                            }
+                        }
+                        ui.end_row();
+                    }
                 });
             after(ui);
         });

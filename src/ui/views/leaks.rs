@@ -3,13 +3,13 @@
 
 use egui::{pos2, vec2, RichText, Sense, Shape, Stroke, Ui};
 
-use crate::analysis::{findings, IterationSpec, Options};
+use crate::analysis::{findings, IterationSpec, LeakSuspect, Options};
 use crate::output::words;
 use crate::units;
 
 use crate::ui::focus::ViewId;
 use crate::ui::theme;
-use crate::ui::view::{short_bytes, swatch, ViewCtx};
+use crate::ui::view::{fixed_cell, short_bytes, swatch, text_width, ViewCtx};
 
 pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
     let d = cx.analysis;
@@ -30,69 +30,80 @@ pub fn show(ui: &mut Ui, cx: &mut ViewCtx) {
         return;
     }
     ui.add_space(6.0);
-    egui::ScrollArea::both()
+    egui::ScrollArea::vertical()
+        .id_salt("leaks")
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            egui::Grid::new("leaks")
-                .striped(true)
-                .spacing(vec2(16.0, 8.0))
-                .min_row_height(30.0)
-                .show(ui, |ui| {
-                    for h in [
-                        "call site",
-                        "function",
-                        "live at end",
-                        "growth / iteration",
-                        "grew in",
-                        "confidence",
-                        "live bytes at each iteration",
-                        "",
-                    ] {
-                        ui.label(RichText::new(h).strong());
-                    }
-                    ui.end_row();
-                    for l in leaks {
-                        let selected = cx.focus.selection.site == Some(l.site);
-                        ui.horizontal(|ui| {
-                            swatch(ui, cx.site_color(l.site));
-                            let label = cx.site_label(l.site);
-                            if ui
-                                .selectable_label(selected, RichText::new(label).monospace())
-                                .on_hover_text(&l.file)
-                                .clicked()
-                            {
-                                cx.focus
-                                    .select_site(if selected { None } else { Some(l.site) });
-                            }
-                        });
-                        ui.label(format!("{}()", l.function));
-                        ui.label(format!(
-                            "{} in {}",
-                            short_bytes(l.live_bytes),
-                            units::count(l.live_blocks, "block")
-                        ));
-                        ui.label(
-                            RichText::new(units::signed_bytes(l.growth_bytes_per_iteration as i64))
-                                .color(theme::warn(cx.dark())),
-                        );
-                        ui.label(units::count(l.iterations as u64, "iteration"));
-                        ui.label(format!("{:.0}%", l.confidence * 100.0));
-                        sparkline(ui, cx, &l.series, l.site);
-                        if ui
-                            .button("timeline")
-                            .on_hover_text("Select it and show its band in the timeline")
-                            .clicked()
-                        {
-                            cx.focus.show_site(l.site, ViewId::Timeline);
-                        }
-                        ui.end_row();
-                    }
-                });
+            for l in leaks {
+                ui.separator();
+                suspect(ui, cx, l);
+            }
         });
 }
 
+/// Widest sparkline: wider says no more about a few dozen iterations.
+const SPARK_W: f32 = 420.0;
+
+/// One leak suspect on three lines, so that it fits a narrow panel (a row of eight columns
+/// ran under the Stack panel): its call site and function, with a button to its band in the
+/// timeline; its numbers, wrapped; its live bytes at each iteration boundary.
+fn suspect(ui: &mut Ui, cx: &mut ViewCtx, l: &LeakSuspect) {
+    let selected = cx.focus.selection.site == Some(l.site);
+    ui.horizontal(|ui| {
+        swatch(ui, cx.site_color(l.site));
+        let label = cx.site_label(l.site);
+        if ui
+            .selectable_label(selected, RichText::new(label).monospace())
+            .on_hover_text(&l.file)
+            .clicked()
+        {
+            cx.focus
+                .select_site(if selected { None } else { Some(l.site) });
+        }
+        // The function takes what the button leaves, cut with "..." (whole on hover).
+        let button = text_width(ui, "timeline") + 2.0 * ui.spacing().button_padding.x;
+        let room = ui.available_width() - button - ui.spacing().item_spacing.x;
+        if room > 40.0 {
+            fixed_cell(ui, room, |ui| {
+                ui.add(
+                    egui::Label::new(RichText::new(format!("{}()", l.function)).weak()).truncate(),
+                );
+            });
+        }
+        if ui
+            .button("timeline")
+            .on_hover_text("Select it and show its band in the timeline")
+            .clicked()
+        {
+            cx.focus.show_site(l.site, ViewId::Timeline);
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = 12.0;
+        ui.label(format!(
+            "{} in {} live at the end",
+            short_bytes(l.live_bytes),
+            units::count(l.live_blocks, "block")
+        ));
+        ui.label(
+            RichText::new(format!(
+                "{} per iteration",
+                units::signed_bytes(l.growth_bytes_per_iteration as i64)
+            ))
+            .color(theme::warn(cx.dark())),
+        );
+        ui.label(format!(
+            "grew in {}",
+            units::count(l.iterations as u64, "iteration")
+        ));
+        ui.label(format!("confidence {:.0}%", l.confidence * 100.0));
+    });
+    sparkline(ui, cx, &l.series, l.site);
+}
+
 fn sparkline(ui: &mut Ui, cx: &ViewCtx, series: &[u64], site: u32) {
-    let (resp, painter) = ui.allocate_painter(vec2(220.0, 28.0), Sense::hover());
+    let width = ui.available_width().min(SPARK_W);
+    let (resp, painter) = ui.allocate_painter(vec2(width, 28.0), Sense::hover());
     let r = resp.rect.shrink(2.0);
     let max = series.iter().copied().max().unwrap_or(1).max(1) as f32;
     let n = series.len().max(2) as f32 - 1.0;

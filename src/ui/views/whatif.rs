@@ -14,7 +14,7 @@ use crate::whatif::{self, Recorded, Scenario, Settings, SimResult};
 
 use crate::ui::job::{Job, Pending, Repaint};
 use crate::ui::plot;
-use crate::ui::view::{section, swatch, View, ViewCtx};
+use crate::ui::view::{fixed_cell, section, swatch, text_width, View, ViewCtx};
 
 /// One-click variants: the settings users reach for after an OOM.
 /// Width of the chart's byte axis labels.
@@ -26,6 +26,43 @@ const PRESETS: [(&str, &str); 4] = [
     ("round up in 4 divisions", "roundup_power2_divisions:4"),
     ("GC at 60%", "garbage_collection_threshold:0.6"),
 ];
+
+/// The measures of the results table, one row each, with what they mean (on hover).
+const MEASURES: [(&str, &str); 5] = [
+    ("cap", "The memory the allocator may reserve"),
+    (
+        "peak reserved",
+        "The most memory held from the driver at once",
+    ),
+    (
+        "peak allocated",
+        "The most memory in blocks the program held at once",
+    ),
+    (
+        "unallocated at peak",
+        "Reserved but not allocated when reserved peaked",
+    ),
+    (
+        "segment calls",
+        "cudaMalloc calls, plus page mappings under expandable segments, over the whole run \
+         (not the segments held at the end)",
+    ),
+];
+
+/// A scenario's name in the results table's header at most (cut with "...", whole on hover).
+const SCENARIO_W: f32 = 200.0;
+
+/// One scenario's column of the results table.
+struct Column {
+    name: String,
+    /// A variant's settings are code: monospace.
+    mono: bool,
+    color: Color32,
+    /// The texts of the `MEASURES` rows.
+    values: [String; 5],
+    /// Its OOMs: event and the bytes requested.
+    ooms: Vec<(usize, u64)>,
+}
 
 /// Colours of the variants' lines (the recording is drawn in the text colour).
 const VARIANT_COLORS: [Color32; 6] = [
@@ -159,7 +196,15 @@ impl View for WhatIfView {
     }
 }
 
+/// The view scrolls as a whole: its table and chart are taller than a small window.
 fn show(st: &mut WhatIfView, ui: &mut Ui, cx: &mut ViewCtx) {
+    egui::ScrollArea::vertical()
+        .id_salt("whatif")
+        .auto_shrink([false, false])
+        .show(ui, |ui| body(st, ui, cx));
+}
+
+fn body(st: &mut WhatIfView, ui: &mut Ui, cx: &mut ViewCtx) {
     let device = cx.analysis.device;
     if !st.started {
         st.start(cx.loaded.snap.clone(), device, cx.env.repaint.clone());
@@ -176,7 +221,7 @@ fn show(st: &mut WhatIfView, ui: &mut Ui, cx: &mut ViewCtx) {
          same segment calls as the recording; under yours it shows what would have happened.",
     );
     ui.add_space(6.0);
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.label("Presets:");
         for (label, conf) in PRESETS {
             let clicked = ui
@@ -251,77 +296,98 @@ fn results_table(ui: &mut Ui, o: &Outcome) {
         .weak(),
     );
     let rec = &o.recorded;
-    egui::Grid::new("whatif_table")
-        .striped(true)
-        .num_columns(7)
-        .spacing([16.0, 4.0])
+    // One column per scenario and one row per measure: a row per scenario with a column per
+    // measure was wider than the panel of a small window.
+    let mut scenarios: Vec<Column> = vec![Column {
+        name: "recorded".into(),
+        mono: false,
+        color: ui.visuals().text_color(),
+        values: [
+            cap_text(rec.cap, rec.cap_inferred),
+            units::bytes(rec.peak_reserved),
+            units::bytes(rec.peak_allocated),
+            units::bytes(rec.unallocated_at_peak),
+            rec.segments_allocated.to_string(),
+        ],
+        ooms: rec.ooms.iter().map(|&(e, r)| (e as usize, r)).collect(),
+    }];
+    for (k, (label, sim)) in o.variants.iter().enumerate() {
+        scenarios.push(Column {
+            name: label.clone(),
+            mono: true,
+            color: VARIANT_COLORS[k % VARIANT_COLORS.len()],
+            values: [
+                cap_text(sim.scenario.cap, false),
+                units::bytes(sim.peak_reserved),
+                units::bytes(sim.peak_allocated),
+                units::bytes(sim.unallocated_at_peak),
+                sim.segments_allocated.to_string(),
+            ],
+            ooms: sim
+                .ooms
+                .iter()
+                .map(|f| (f.event as usize, f.requested))
+                .collect(),
+        });
+    }
+    egui::ScrollArea::horizontal()
+        .id_salt("whatif_table")
+        .auto_shrink([false, true])
         .show(ui, |ui| {
-            for (h, tip) in [
-                ("scenario", "The allocator settings replayed"),
-                ("cap", "The memory the allocator may reserve"),
-                (
-                    "peak reserved",
-                    "The most memory held from the driver at once",
-                ),
-                (
-                    "peak allocated",
-                    "The most memory in blocks the program held at once",
-                ),
-                (
-                    "unallocated at peak",
-                    "Reserved but not allocated when reserved peaked",
-                ),
-                (
-                    "segment calls",
-                    "cudaMalloc calls, plus page mappings under expandable segments, over the \
-                     whole run (not the segments held at the end)",
-                ),
-                ("OOMs", "Requests the allocator could not serve"),
-            ] {
-                ui.label(RichText::new(h).strong()).on_hover_text(tip);
-            }
-            ui.end_row();
-            ui.horizontal(|ui| {
-                swatch(ui, ui.visuals().text_color());
-                ui.label("recorded");
-            });
-            ui.label(cap_text(rec.cap, rec.cap_inferred));
-            ui.label(units::bytes(rec.peak_reserved));
-            ui.label(units::bytes(rec.peak_allocated));
-            ui.label(units::bytes(rec.unallocated_at_peak));
-            ui.label(rec.segments_allocated.to_string());
-            ui.label(match rec.ooms.first() {
-                None => "none".to_string(),
-                Some((e, r)) => format!(
-                    "{} (first at event {e}, {})",
-                    rec.ooms.len(),
-                    units::bytes(*r)
-                ),
-            });
-            ui.end_row();
-            for (k, (label, sim)) in o.variants.iter().enumerate() {
-                ui.horizontal(|ui| {
-                    swatch(ui, VARIANT_COLORS[k % VARIANT_COLORS.len()]);
-                    ui.label(RichText::new(label).monospace());
+            egui::Grid::new("whatif_table")
+                .striped(true)
+                .num_columns(scenarios.len() + 1)
+                .spacing([16.0, 4.0])
+                .show(ui, |ui| {
+                    ui.label(RichText::new("scenario").strong())
+                        .on_hover_text("The allocator settings replayed");
+                    for c in &scenarios {
+                        let mut name = RichText::new(&c.name).strong();
+                        if c.mono {
+                            name = name.monospace();
+                        }
+                        // The swatch, the space after it and the name.
+                        let w = (text_width(ui, name.clone()) + 12.0 + ui.spacing().item_spacing.x)
+                            .min(SCENARIO_W);
+                        fixed_cell(ui, w, |ui| {
+                            swatch(ui, c.color);
+                            ui.add(egui::Label::new(name).truncate());
+                        });
+                    }
+                    ui.end_row();
+                    for (row, (h, tip)) in MEASURES.iter().enumerate() {
+                        ui.label(RichText::new(*h).strong()).on_hover_text(*tip);
+                        for c in &scenarios {
+                            ui.label(&c.values[row]);
+                        }
+                        ui.end_row();
+                    }
+                    ui.label(RichText::new("OOMs").strong())
+                        .on_hover_text("Requests the allocator could not serve");
+                    for c in &scenarios {
+                        match c.ooms.first() {
+                            None => {
+                                ui.label(
+                                    RichText::new("none")
+                                        .color(Color32::from_rgb(0x27, 0xae, 0x60)),
+                                );
+                            }
+                            Some((e, r)) => {
+                                let n = c.ooms.len();
+                                ui.label(
+                                    RichText::new(format!("{n}, first at {e}"))
+                                        .color(ui.visuals().error_fg_color),
+                                )
+                                .on_hover_text(format!(
+                                    "{n} OOM{}, the first at event {e}, a request of {}",
+                                    units::plural(n),
+                                    units::bytes(*r)
+                                ));
+                            }
+                        }
+                    }
+                    ui.end_row();
                 });
-                ui.label(cap_text(sim.scenario.cap, false));
-                ui.label(units::bytes(sim.peak_reserved));
-                ui.label(units::bytes(sim.peak_allocated));
-                ui.label(units::bytes(sim.unallocated_at_peak));
-                ui.label(sim.segments_allocated.to_string());
-                let ooms = match sim.ooms.first() {
-                    None => RichText::new("none").color(Color32::from_rgb(0x27, 0xae, 0x60)),
-                    Some(f) => RichText::new(format!(
-                        "{} (first at event {}, {})",
-                        sim.ooms.len(),
-                        f.event,
-                        units::bytes(f.requested)
-                    ))
-                    .color(ui.visuals().error_fg_color),
-                };
-                ui.label(ooms);
-                ui.end_row();
-            }
         });
     for (e, r) in &rec.ooms {
         let fate: Vec<String> = o

@@ -25,12 +25,14 @@ pub use crate::ui::focus::GroupBy;
 use crate::ui::focus::Picked;
 use crate::ui::job::{Job, Pending};
 use crate::ui::theme;
-use crate::ui::view::{scroll_table, section, short_bytes, View, ViewCtx};
+use crate::ui::view::{fitted_table, section, short_bytes, text_width, Cell, View, ViewCtx};
 use crate::units;
 
 const ROW_H: f32 = 20.0;
-/// Characters of a frame name in the callee table.
+/// Characters of a frame name in the callee table at most (fewer where the column is narrower).
 const NAME_CHARS: usize = 48;
+/// The name column of the callee and line tables at least, however narrow the panel.
+const MIN_NAME_W: f32 = 80.0;
 /// Rows of the bottom-up list.
 const BOTTOM_UP_ROWS: usize = 25;
 
@@ -531,36 +533,46 @@ pub fn pick(cx: &mut ViewCtx, b: &Built, n: u32) -> Option<u64> {
 fn top_down(ui: &mut Ui, v: &mut CallTreeView, b: &Built, zoom: u32) {
     section(ui, "Callees (top-down)");
     let t = &b.tree;
-    scroll_table(
+    let children: Vec<u32> = t.children(zoom).collect();
+    let cells: Vec<Vec<Cell>> = children
+        .iter()
+        .map(|&c| {
+            let n = t.nodes[c as usize];
+            vec![
+                short_bytes(n.total.bytes).into(),
+                short_bytes(n.own.bytes).into(),
+                n.total.blocks.to_string().into(),
+            ]
+        })
+        .collect();
+    let char_w = text_width(ui, RichText::new("M").monospace().small());
+    fitted_table(
         ui,
         "top-down",
         &["frame", "total", "self", "blocks"],
-        |ui| {
-            for c in t.children(zoom) {
-                let n = t.nodes[c as usize];
-                // Long frame names would push the table into its neighbour: cut, the whole
-                // name on hover.
-                let name = &b.names[c as usize];
-                let short: String = if name.chars().count() > NAME_CHARS {
-                    name.chars().take(NAME_CHARS - 1).chain(['…']).collect()
-                } else {
-                    name.clone()
-                };
-                if ui
-                    .link(RichText::new(short).monospace().small())
-                    .on_hover_text(name)
-                    .clicked()
-                {
-                    v.zoom = c;
-                }
-                ui.label(short_bytes(n.total.bytes));
-                ui.label(short_bytes(n.own.bytes));
-                ui.label(n.total.blocks.to_string());
-                ui.end_row();
+        &cells,
+        MIN_NAME_W,
+        |ui, i, width| {
+            let c = children[i];
+            // Long frame names would push the numbers out of the panel: cut to the column,
+            // the whole name on hover.
+            let name = &b.names[c as usize];
+            let fit = (((width - 4.0) / char_w) as usize).clamp(8, NAME_CHARS);
+            let short: String = if name.chars().count() > fit {
+                name.chars().take(fit - 1).chain(['…']).collect()
+            } else {
+                name.clone()
+            };
+            if ui
+                .link(RichText::new(short).monospace().small())
+                .on_hover_text(name)
+                .clicked()
+            {
+                v.zoom = c;
             }
         },
         |ui| {
-            if t.children(zoom).next().is_none() {
+            if children.is_empty() {
                 ui.label(RichText::new("No callees: this frame allocated it all.").weak());
             }
         },
@@ -569,17 +581,25 @@ fn top_down(ui: &mut Ui, v: &mut CallTreeView, b: &Built, zoom: u32) {
 
 fn bottom_up(ui: &mut Ui, b: &Built) {
     section(ui, "Lines holding the most (bottom-up)");
-    scroll_table(
+    let cells: Vec<Vec<Cell>> = b
+        .bottom_up
+        .iter()
+        .map(|(_, bytes, blocks)| {
+            vec![
+                short_bytes(*bytes).into(),
+                units::count(*blocks, "block").into(),
+            ]
+        })
+        .collect();
+    fitted_table(
         ui,
         "bottom-up",
         &[],
-        |ui| {
-            for (name, bytes, blocks) in &b.bottom_up {
-                ui.label(RichText::new(name).monospace().small());
-                ui.label(short_bytes(*bytes));
-                ui.label(units::count(*blocks, "block"));
-                ui.end_row();
-            }
+        &cells,
+        MIN_NAME_W,
+        |ui, i, _| {
+            let name = &b.bottom_up[i].0;
+            ui.add(egui::Label::new(RichText::new(name).monospace().small()).truncate());
         },
         |_| {},
     );

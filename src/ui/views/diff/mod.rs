@@ -245,17 +245,18 @@ fn pick_combo(
 
 /// Side A: this file at a moment.
 fn pick_a(st: &mut DiffView, ui: &mut Ui, cx: &ViewCtx) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let label = ui.label("A: this file at");
         pick_combo(ui, "diff-a", &mut st.a, cx.analysis, cx.focus.cursor, true)
             .labelled_by(label.id);
     });
 }
 
-/// Side B: which file (this one or another open one) and at what moment; B as resolved.
+/// Side B: which file (this one or another open one) and at what moment; B as resolved. The
+/// row wraps in a narrow panel (its combo boxes and Swap are wider than a small window's).
 fn pick_b(st: &mut DiffView, ui: &mut Ui, cx: &ViewCtx) -> Option<SideB> {
     let mut b = None;
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let label = ui.label("B:");
         // A closed tab's file can no longer be B: back to two moments of this file.
         let open = |n: &String| cx.env.others.iter().any(|f| &f.name == n);

@@ -52,8 +52,10 @@ pub(super) fn legend(ui: &mut Ui, cx: &mut ViewCtx, banded: Option<&Banded>, bus
             },
             ColorBy::Category => {
                 for c in Category::ALL {
-                    swatch(ui, crate::ui::view::category_color(c, dark));
-                    ui.label(c.name());
+                    entry(ui, c.name(), |ui| {
+                        swatch(ui, crate::ui::view::category_color(c, dark));
+                        ui.label(c.name());
+                    });
                     ui.add_space(6.0);
                 }
             }
@@ -61,39 +63,50 @@ pub(super) fn legend(ui: &mut Ui, cx: &mut ViewCtx, banded: Option<&Banded>, bus
                 let groups = cx.lod.groups.clone();
                 for g in groups.iter().take(14) {
                     let Some(site) = g.site else { continue };
-                    swatch(ui, cx.site_color(site));
                     let selected = cx.focus.selection.site == Some(site);
                     let label = cx.site_label(site);
-                    if ui
-                        .selectable_label(selected, RichText::new(label).small())
-                        .on_hover_text(format!("peak {}; click to select", units::bytes(g.peak)))
-                        .clicked()
-                    {
+                    let colour = cx.site_color(site);
+                    let clicked = entry(ui, ("site", site), |ui| {
+                        swatch(ui, colour);
+                        ui.selectable_label(selected, RichText::new(label).small())
+                            .on_hover_text(format!(
+                                "peak {}; click to select",
+                                units::bytes(g.peak)
+                            ))
+                            .clicked()
+                    });
+                    if clicked {
                         cx.focus
                             .select_site(if selected { None } else { Some(site) });
                     }
                 }
-                swatch(ui, theme::other(dark));
-                ui.label(RichText::new("other").small());
+                entry(ui, "other", |ui| {
+                    swatch(ui, theme::other(dark));
+                    ui.label(RichText::new("other").small());
+                });
             }
         }
         ui.add_space(12.0);
-        let l = Stroke::new(1.5, theme::reserved(dark));
-        let (r, p) = ui.allocate_painter(vec2(16.0, 10.0), Sense::hover());
-        p.hline(r.rect.x_range(), r.rect.center().y, l);
-        ui.label(RichText::new("reserved").small());
+        entry(ui, "reserved", |ui| {
+            let l = Stroke::new(1.5, theme::reserved(dark));
+            let (r, p) = ui.allocate_painter(vec2(16.0, 10.0), Sense::hover());
+            p.hline(r.rect.x_range(), r.rect.center().y, l);
+            ui.label(RichText::new("reserved").small());
+        });
         for (width, colour, name) in [
             (2.0, theme::oom(dark), "OOM"),
             (1.0, theme::marker(dark), "snapshot marker"),
             (1.5, theme::accent(dark), "cursor"),
         ] {
-            let (r, p) = ui.allocate_painter(vec2(8.0, 10.0), Sense::hover());
-            p.vline(
-                r.rect.center().x,
-                r.rect.y_range(),
-                Stroke::new(width, colour),
-            );
-            ui.label(RichText::new(name).small());
+            entry(ui, name, |ui| {
+                let (r, p) = ui.allocate_painter(vec2(8.0, 10.0), Sense::hover());
+                p.vline(
+                    r.rect.center().x,
+                    r.rect.y_range(),
+                    Stroke::new(width, colour),
+                );
+                ui.label(RichText::new(name).small());
+            });
         }
         ui.label(
             RichText::new(format!(
@@ -128,22 +141,50 @@ fn group_entries(ui: &mut Ui, cx: &mut ViewCtx, b: &Banded) {
             continue;
         }
         rest += 1;
-        swatch(ui, theme::group_color(name, dark));
-        if ui
-            .selectable_label(false, RichText::new(name).small())
-            .on_hover_text(format!(
-                "peak {}; click to select its allocations",
-                units::bytes(g.peak)
-            ))
-            .clicked()
-        {
+        let clicked = entry(ui, ("group", key), |ui| {
+            swatch(ui, theme::group_color(name, dark));
+            ui.selectable_label(false, RichText::new(name).small())
+                .on_hover_text(format!(
+                    "peak {}; click to select its allocations",
+                    units::bytes(g.peak)
+                ))
+                .clicked()
+        });
+        if clicked {
             let name = name.to_string();
             pick_group(cx, b, key, &name, cx.focus.cursor);
         }
     }
     let hidden = rest.saturating_sub(SHOWN);
     if hidden > 0 || b.lod.groups.len() > TOP_SITES {
-        swatch(ui, theme::other(dark));
-        ui.label(RichText::new("other").small());
+        entry(ui, "other groups", |ui| {
+            swatch(ui, theme::other(dark));
+            ui.label(RichText::new("other").small());
+        });
     }
+}
+
+/// One legend entry, its mark and its name kept on one line: the legend wraps between
+/// entries, never between a colour and what it stands for. An entry starts a new row when its
+/// width (as drawn last frame, kept under `salt`) is more than the row has left.
+fn entry<R>(
+    ui: &mut Ui,
+    salt: impl std::hash::Hash + std::fmt::Debug,
+    add: impl FnOnce(&mut Ui) -> R,
+) -> R {
+    let id = ui.scope_id().with(("legend entry", salt));
+    let width: f32 = ui.data(|d| d.get_temp(id)).unwrap_or(0.0);
+    let left = ui.available_size_before_wrap().x;
+    if width > left && left < ui.max_rect().width() - 1.0 {
+        ui.end_row();
+    }
+    let r = ui.horizontal(|ui| {
+        ui.spacing_mut().item_spacing.x = 6.0;
+        add(ui)
+    });
+    let drawn = r.response.rect.width();
+    if drawn != width {
+        ui.data_mut(|d| d.insert_temp(id, drawn));
+    }
+    r.inner
 }

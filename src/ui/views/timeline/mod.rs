@@ -27,7 +27,7 @@ use crate::analysis::NONE;
 use crate::ui::focus::{ColorBy, GroupBy};
 use crate::ui::lod::Lod;
 use crate::ui::theme;
-use crate::ui::view::{stack_lines, View, ViewCtx};
+use crate::ui::view::{stack_lines, text_width, View, ViewCtx};
 use crate::units;
 
 use axis::{grid, markers, Ticks};
@@ -42,6 +42,12 @@ use legend::legend;
 const HOVER_FRAMES: usize = 24;
 /// Smallest visible window, in events (or microseconds on the wall clock).
 const MIN_SPAN: f64 = 8.0;
+/// The chart's height at least (with its axes), however tall the legend below it.
+const MIN_PLOT_H: f32 = 120.0;
+/// The legend's height before it was first measured: two lines.
+const LEGEND_H: f32 = 64.0;
+/// What the mouse and keys do, at the end of the toolbar.
+const HINT: &str = "wheel: zoom   drag / shift+wheel / arrows: pan   click: select";
 
 /// How the timeline draws its bands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,7 +72,6 @@ pub enum Axis {
 }
 
 /// The timeline's own options and zoom.
-#[derive(Default)]
 pub struct TimelineView {
     pub bands: Bands,
     pub axis: Axis,
@@ -78,6 +83,22 @@ pub struct TimelineView {
     grouped: GroupBands,
     /// Where the plot was last drawn (for a test or a script to aim at times).
     pub plot_rect: Option<Rect>,
+    /// The height the legend took last frame, its entries wrapped to the panel's width.
+    legend_h: f32,
+}
+
+impl Default for TimelineView {
+    fn default() -> Self {
+        TimelineView {
+            bands: Bands::default(),
+            axis: Axis::default(),
+            window: None,
+            epoch: 0,
+            grouped: GroupBands::default(),
+            plot_rect: None,
+            legend_h: LEGEND_H,
+        }
+    }
 }
 
 impl TimelineView {
@@ -135,12 +156,26 @@ impl View for TimelineView {
             );
             return;
         }
-        let legend_h = 64.0;
+        // The legend gets the height it took last frame (its entries wrap onto more lines in
+        // a narrow window); the chart the rest, at least MIN_PLOT_H. When the legend's height
+        // changes, the frame is laid out again so that neither is cut for a frame.
         let avail = ui.available_size();
-        let size = vec2(avail.x, (avail.y - legend_h).max(120.0));
+        let size = vec2(avail.x, (avail.y - self.legend_h).max(MIN_PLOT_H));
         let banded = self.grouped.current(cx);
         plot(ui, cx, self, size, banded.as_deref());
-        legend(ui, cx, banded.as_deref(), self.grouped.busy());
+        let room = ui.available_height();
+        let busy = self.grouped.busy();
+        let out = egui::ScrollArea::vertical()
+            .id_salt("timeline-legend")
+            .max_height(room)
+            .auto_shrink([false, true])
+            .show(ui, |ui| legend(ui, cx, banded.as_deref(), busy));
+        let need = out.content_size.y + ui.spacing().item_spacing.y;
+        if (need - self.legend_h).abs() > 0.5 {
+            self.legend_h = need;
+            ui.ctx()
+                .request_discard("the timeline legend changed height");
+        }
     }
 }
 
@@ -197,11 +232,13 @@ fn toolbar(ui: &mut Ui, cx: &mut ViewCtx, view: &mut TimelineView) {
         {
             view.window = None;
         }
-        ui.label(
-            RichText::new("wheel: zoom   drag / shift+wheel / arrows: pan   click: select")
-                .weak()
-                .small(),
-        );
+        // The hint stays one line: on the next row when the rest of this one is too short
+        // for it, cut with "..." (whole on hover) when even a row is.
+        let hint = RichText::new(HINT).weak().small();
+        if ui.available_width() < text_width(ui, hint.clone()) {
+            ui.end_row();
+        }
+        ui.add(egui::Label::new(hint).truncate());
     });
 }
 
@@ -494,8 +531,12 @@ fn plot(
         resp.clone()
             .on_hover_ui_at_pointer(|ui| hover_text(ui, cx, banded, t, hit));
         if resp.clicked() {
-            // On the wall clock, the state at the clicked time: the last event at or before it.
-            cx.focus.cursor = clock.map_or(t, |c| c.event_at(f.at_x(p.x)));
+            // The click goes to the event the hover names, on either axis: the column's sample,
+            // whose state is the one drawn under the pointer and the one the band or block
+            // under it was found in. (On the wall clock the event in force at the exact time
+            // would differ from it inside a column of many events, naming one event on hover
+            // and moving the cursor to another.)
+            cx.focus.cursor = t;
             match hit {
                 Some(Hit::Allocation(k)) => {
                     let site = cx.analysis.allocation_site.get(k as usize).copied();
