@@ -232,7 +232,11 @@ fn a_frame_filter_rebuilds_the_timeline() {
         let TabState::Ready(l) = &doc.state else {
             panic!()
         };
-        l.devices[0].lod.total.iter().copied().max().unwrap()
+        let lod = l.devices[0]
+            .lod
+            .get()
+            .expect("the timeline is built once loaded");
+        lod.total.iter().copied().max().unwrap()
     };
     let input = h.get_by_role(egui::accesskit::Role::TextInput);
     input.focus();

@@ -165,9 +165,9 @@ impl MemsightApp {
         self.tabs.get_mut(self.active)
     }
 
-    /// Whether any file is still loading.
+    /// Whether any file is still loading, or building its timeline after opening.
     pub fn is_loading(&self) -> bool {
-        self.tabs.iter().any(Tab::is_loading)
+        self.tabs.iter().any(|t| t.is_loading() || t.is_indexing())
     }
 
     /// CPU time of the recent frames, in seconds (oldest first).
@@ -680,12 +680,15 @@ impl MemsightApp {
                     ui.label("This file holds no device.");
                     return;
                 };
+                // Until the device's pyramid is built an empty one stands in (it keeps every
+                // allocation); the timeline says it is being built.
                 let lod = doc
                     .focus
                     .filtered
                     .lod
                     .clone()
-                    .unwrap_or_else(|| data.lod.clone());
+                    .or_else(|| data.lod.get().cloned())
+                    .unwrap_or_default();
                 let mut env = Env {
                     dark,
                     preferences: &mut self.preferences,

@@ -1,11 +1,14 @@
 //! What a loaded file holds for the views: the snapshot, its analysis, and per-device indexes
-//! built on the worker thread (timeline level of detail, site colours, what held the peak).
+//! built on the worker thread (site colours, what held the peak) or, for the timeline's
+//! pyramid, just after it.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::analysis::{Analysis, DeviceAnalysis};
 use crate::model::Snapshot;
 use crate::output::colours;
+
+use rayon::prelude::*;
 
 use super::lod::Lod;
 use super::theme;
@@ -37,8 +40,8 @@ pub struct DeviceData {
     pub site_tone: Vec<(f32, f32)>,
     /// The fixed colour of each call site that has one, shared with the reports.
     pub site_fixed: Vec<Option<egui::Color32>>,
-    /// The unfiltered timeline.
-    pub lod: Arc<Lod>,
+    /// The unfiltered timeline, once built.
+    pub lod: Pyramid,
     /// Call sites holding memory at the allocated peak, largest first.
     pub peak_holders: Vec<SiteBytes>,
     /// Category of each call site.
@@ -50,19 +53,39 @@ pub struct DeviceData {
     pub timed: bool,
 }
 
-impl DeviceData {
-    pub fn build(index: usize, snap: &Snapshot, d: &DeviceAnalysis) -> DeviceData {
-        // The timeline's pyramid is most of the work: built on one core, the rest on the other.
-        let (lod, mut data) = rayon::join(
-            || Arc::new(Lod::build(d, None)),
-            || DeviceData::build_rest(index, snap, d),
-        );
-        data.lod = lod;
-        data
+/// The unfiltered timeline of one device, built after the file opens: the first view, the
+/// Diagnosis, does not need it, so the file opens without waiting for it (the timeline says
+/// it is being built until then).
+#[derive(Clone, Default)]
+pub struct Pyramid(Arc<OnceLock<Arc<Lod>>>);
+
+impl Pyramid {
+    pub fn get(&self) -> Option<&Arc<Lod>> {
+        self.0.get()
     }
 
-    /// All but the unfiltered timeline (left empty).
-    fn build_rest(index: usize, snap: &Snapshot, d: &DeviceAnalysis) -> DeviceData {
+    /// Builds the pyramids of `devices` (the same order as `analysis.devices`) on the worker
+    /// pool, calling `done` when they are all there. Nothing waits for it.
+    pub fn build_later(
+        analysis: Arc<Analysis>,
+        pyramids: Vec<Pyramid>,
+        done: impl Fn() + Send + 'static,
+    ) {
+        rayon::spawn(move || {
+            pyramids
+                .par_iter()
+                .zip(analysis.devices.par_iter())
+                .for_each(|(p, d)| {
+                    let _ = p.0.set(Arc::new(Lod::build(d, None)));
+                });
+            done();
+        });
+    }
+}
+
+impl DeviceData {
+    /// Everything but the timeline's pyramid (see [`Pyramid::build_later`]).
+    pub fn build(index: usize, snap: &Snapshot, d: &DeviceAnalysis) -> DeviceData {
         let site_category = d
             .sites
             .sites
@@ -97,7 +120,7 @@ impl DeviceData {
             site_tone,
             site_fixed,
             site_category,
-            lod: Arc::default(),
+            lod: Pyramid::default(),
             peak_holders,
             streams,
         }
@@ -164,5 +187,42 @@ impl Loaded {
     pub fn device(&self, i: usize) -> Option<(&DeviceAnalysis, &DeviceData)> {
         let dd = self.devices.get(i)?;
         Some((self.analysis.devices.get(dd.index)?, dd))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc::channel;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// The file opens with its pyramids pending; they arrive later, equal to what the
+    /// timeline would build at once, and the app is told.
+    #[test]
+    fn pyramids_are_built_after_the_file_opens_and_say_so() {
+        let snap = crate::read::load_bytes(
+            super::super::preferences::EMBEDDED_SAMPLE,
+            &crate::read::LoadOptions::default(),
+        )
+        .expect("the bundled sample loads");
+        let analysis = Arc::new(crate::analysis::analyze(&snap));
+        let devices: Vec<DeviceData> = (analysis.devices.iter().enumerate())
+            .map(|(i, d)| DeviceData::build(i, &snap, d))
+            .collect();
+        assert!(devices.iter().all(|d| d.lod.get().is_none()));
+        let (tx, rx) = channel();
+        let pyramids = devices.iter().map(|d| d.lod.clone()).collect();
+        Pyramid::build_later(analysis.clone(), pyramids, move || {
+            let _ = tx.send(());
+        });
+        rx.recv_timeout(Duration::from_secs(60))
+            .expect("the pyramids are built and the app told");
+        for (dd, d) in devices.iter().zip(&analysis.devices) {
+            let lod = dd.lod.get().expect("built");
+            let now = Lod::build(d, None);
+            assert_eq!(lod.total, now.total);
+            assert_eq!(lod.groups.len(), now.groups.len());
+        }
     }
 }

@@ -28,6 +28,11 @@ impl Worker {
         self.cancel.load(Ordering::Relaxed)
     }
 
+    /// The job's way to ask the UI for a frame, for work that outlives the job.
+    pub fn repaint(&self) -> Repaint {
+        self.repaint.clone()
+    }
+
     /// Progress of the current stage, `done` of `total`.
     pub fn progress(&self, done: u64, total: u64) {
         let f = if total == 0 {

@@ -13,7 +13,7 @@ use crate::analysis::Options;
 use crate::model::Snapshot;
 use crate::read::{LoadOptions, ReadError};
 
-use super::data::{DeviceData, Loaded};
+use super::data::{DeviceData, Loaded, Pyramid};
 use super::job::{Job, Polled, Repaint, Worker};
 
 /// Where a file comes from.
@@ -155,16 +155,20 @@ fn analyse(
         return Err(CANCELLED.into());
     }
     w.stage(Phase::Indexing as u8);
-    let devices = analysis
+    let devices: Vec<DeviceData> = analysis
         .devices
         .par_iter()
         .enumerate()
         .map(|(i, d)| DeviceData::build(i, &snap, d))
         .collect();
     let analyze_ms = t1.elapsed().as_millis();
+    let pyramids = devices.iter().map(|d: &DeviceData| d.lod.clone()).collect();
+    let analysis = Arc::new(analysis);
+    let repaint = w.repaint();
+    Pyramid::build_later(analysis.clone(), pyramids, move || repaint());
     Ok(Loaded {
         snap,
-        analysis: Arc::new(analysis),
+        analysis,
         options,
         devices,
         load_ms,

@@ -68,9 +68,15 @@ impl Tab {
         matches!(self.state, TabState::Loading(_) | TabState::LoadingRanks(_))
     }
 
+    /// Whether the file is open but a device's timeline is still being built.
+    pub fn is_indexing(&self) -> bool {
+        self.loaded()
+            .is_some_and(|l| l.devices.iter().any(|d| d.lod.get().is_none()))
+    }
+
     /// Whether work for this tab runs in the background (the app then keeps repainting).
     pub fn busy(&self) -> bool {
-        self.is_loading() || self.focus.filtered.busy() || self.views.busy()
+        self.is_loading() || self.is_indexing() || self.focus.filtered.busy() || self.views.busy()
     }
 
     /// Takes the outcome of the tab's background work when it is ready: the loaded file (the

@@ -17,7 +17,7 @@ fn totals(h: &Harness<'static, MemsightApp>) -> Vec<u64> {
     let doc = h.state().active_tab().expect("a tab");
     let loaded = doc.loaded().expect("a loaded file");
     let (_, dd) = loaded.device(doc.focus.device).expect("a device");
-    dd.lod.total.clone()
+    dd.lod.get().expect("the timeline is built").total.clone()
 }
 
 /// The events the plot's pixel column at `x` shows (as the view splits the window into one

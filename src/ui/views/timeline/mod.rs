@@ -128,6 +128,14 @@ impl View for TimelineView {
             ui.label("This device has no trace events (the file holds segments only).");
             return;
         }
+        if cx.focus.filtered.lod.is_none() && cx.data.lod.get().is_none() {
+            // The file opened before its pyramid was built (see `data::Pyramid`).
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Building the timeline…");
+            });
+            return;
+        }
         if self.epoch != cx.focus.epoch {
             self.epoch = cx.focus.epoch;
             self.window = None;
