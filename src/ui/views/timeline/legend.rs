@@ -66,16 +66,8 @@ pub(super) fn legend(ui: &mut Ui, cx: &mut ViewCtx, banded: Option<&Banded>, bus
                     let selected = cx.focus.selection.site == Some(site);
                     let label = cx.site_label(site);
                     let colour = cx.site_color(site);
-                    let clicked = entry(ui, ("site", site), |ui| {
-                        swatch(ui, colour);
-                        ui.selectable_label(selected, RichText::new(label).small())
-                            .on_hover_text(format!(
-                                "peak {}; click to select",
-                                units::bytes(g.peak)
-                            ))
-                            .clicked()
-                    });
-                    if clicked {
+                    let hover = format!("peak {}; click to select", units::bytes(g.peak));
+                    if band_entry(ui, ("site", site), colour, &label, selected, hover) {
                         cx.focus
                             .select_site(if selected { None } else { Some(site) });
                     }
@@ -141,16 +133,12 @@ fn group_entries(ui: &mut Ui, cx: &mut ViewCtx, b: &Banded) {
             continue;
         }
         rest += 1;
-        let clicked = entry(ui, ("group", key), |ui| {
-            swatch(ui, theme::group_color(name, dark));
-            ui.selectable_label(false, RichText::new(name).small())
-                .on_hover_text(format!(
-                    "peak {}; click to select its allocations",
-                    units::bytes(g.peak)
-                ))
-                .clicked()
-        });
-        if clicked {
+        let colour = theme::group_color(name, dark);
+        let hover = format!(
+            "peak {}; click to select its allocations",
+            units::bytes(g.peak)
+        );
+        if band_entry(ui, ("group", key), colour, name, false, hover) {
             let name = name.to_string();
             pick_group(cx, b, key, &name, cx.focus.cursor);
         }
@@ -167,6 +155,23 @@ fn group_entries(ui: &mut Ui, cx: &mut ViewCtx, b: &Banded) {
 /// One legend entry, its mark and its name kept on one line: the legend wraps between
 /// entries, never between a colour and what it stands for. An entry starts a new row when its
 /// width (as drawn last frame, kept under `salt`) is more than the row has left.
+/// A band's entry: its colour and its name, selectable; whether it was clicked.
+fn band_entry(
+    ui: &mut Ui,
+    salt: impl std::hash::Hash + std::fmt::Debug,
+    colour: egui::Color32,
+    name: &str,
+    selected: bool,
+    hover: String,
+) -> bool {
+    entry(ui, salt, |ui| {
+        swatch(ui, colour);
+        ui.selectable_label(selected, RichText::new(name).small())
+            .on_hover_text(hover)
+            .clicked()
+    })
+}
+
 fn entry<R>(
     ui: &mut Ui,
     salt: impl std::hash::Hash + std::fmt::Debug,
