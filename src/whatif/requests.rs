@@ -134,6 +134,42 @@ pub struct RequestStream {
 
 pub use crate::allocator::allocation_size;
 
+/// The pool of each trace entry's block (an index into the dump's pools, 0 the default),
+/// and the pools' ids by index; both empty when every segment of the dump is the default
+/// pool's. The trace does not name pools: the replay places blocks in the dump's segments
+/// ([`crate::analysis::pools`]).
+fn request_pools(
+    trace: &DeviceTrace,
+    dump: &[&Segment],
+    recorded: &Settings,
+) -> (Vec<u16>, Vec<(i64, i64)>) {
+    use crate::analysis::{pools, replay};
+    if dump.iter().all(|s| s.pool_id == pools::DEFAULT_POOL) {
+        return (Vec::new(), Vec::new());
+    }
+    let r = replay::replay(trace, dump, recorded);
+    let p = pools::Pools::build(&r, dump);
+    let of_event = r
+        .event_allocation
+        .iter()
+        .map(|&k| {
+            if k == replay::NONE {
+                0
+            } else {
+                p.of_allocation(k as usize)
+            }
+        })
+        .collect();
+    (of_event, p.pools.iter().map(|x| x.id).collect())
+}
+
+/// The model's stream key of a request in pool `pool`: a private pool's blocks serve only its
+/// own requests, as a stream's serve only that stream's, so the model keeps pools apart the
+/// way it keeps streams apart. (Stream handles are user-space addresses, below 2^56.)
+pub fn pool_stream(stream: u64, pool: u16) -> u64 {
+    stream ^ ((pool as u64) << 56)
+}
+
 /// Extracts the request stream of `device`. `recorded` and `cap` are the settings and the
 /// memory cap the trace was recorded under: they decide which `segment_free` runs were
 /// `empty_cache` calls.
@@ -162,7 +198,8 @@ pub fn extract(
 
     // Blocks and segments from before the trace.
     let dump: Vec<_> = snap.segments_of(device).collect();
-    out.initial = initial_state(events, &dump, recorded);
+    let (pool_of, pool_ids) = request_pools(trace, &dump, recorded);
+    out.initial = initial_state(events, &dump, recorded, &pool_ids);
     for s in &out.initial.segments {
         reserved += s.1;
     }
@@ -194,7 +231,7 @@ pub fn extract(
                     req: Req::Alloc {
                         id,
                         size: e.size,
-                        stream: e.stream,
+                        stream: pool_stream(e.stream, pool_of.get(i).copied().unwrap_or(0)),
                         hints: (hint_start, end),
                         recorded_oom,
                     },
@@ -317,8 +354,22 @@ fn inside_request(
 ///
 /// The address sets hash with foldhash, as the replay's prescan does: one pass over every
 /// event, where std's hasher would be most of the cost.
-fn initial_state(events: &[Event], dump: &[&Segment], settings: &Settings) -> Initial {
+///
+/// What lies in a private pool's segment (`pool_ids`: the dump's pools by index, see
+/// [`pool_stream`]) carries that pool in its stream key.
+fn initial_state(
+    events: &[Event],
+    dump: &[&Segment],
+    settings: &Settings,
+    pool_ids: &[(i64, i64)],
+) -> Initial {
     use foldhash::HashSet;
+    let pool_of = |s: &Segment| pool_ids.iter().position(|&id| id == s.pool_id).unwrap_or(0) as u16;
+    // The dump's segment holding `addr`, for blocks freed in the trace but made before it.
+    let segment_at = |addr: u64| {
+        dump.iter()
+            .find(|s| s.address <= addr && addr < s.address + s.total_size)
+    };
     let mut init = Initial::default();
     let mut live: HashSet<u64> = HashSet::default();
     let mut pending: HashSet<u64> = HashSet::default();
@@ -374,17 +425,17 @@ fn initial_state(events: &[Event], dump: &[&Segment], settings: &Settings) -> In
     }
     let mut dump_blocks = Vec::new();
     for s in dump {
+        let stream = pool_stream(s.stream, pool_of(s));
         if s.is_expandable {
             let mut parts = vec![(s.address, s.address + s.total_size)];
             for &(x, y) in &ever_mapped {
                 parts = subtract(&parts, (x, y));
             }
             for (a, b) in parts {
-                init.segments.push((a, b - a, s.stream, true));
+                init.segments.push((a, b - a, stream, true));
             }
         } else if !ever_seg.contains(&s.address) {
-            init.segments
-                .push((s.address, s.total_size, s.stream, false));
+            init.segments.push((s.address, s.total_size, stream, false));
         }
         let mut addr = s.address;
         for b in &s.blocks {
@@ -397,7 +448,7 @@ fn initial_state(events: &[Event], dump: &[&Segment], settings: &Settings) -> In
             );
             if active && !ever_alloc.contains(&addr) {
                 let allocated = b.state == BlockState::ActiveAllocated;
-                dump_blocks.push((0, addr, b.size, b.requested_size, s.stream, allocated));
+                dump_blocks.push((0, addr, b.size, b.requested_size, stream, allocated));
             }
             addr += b.size;
         }
@@ -412,6 +463,8 @@ fn initial_state(events: &[Event], dump: &[&Segment], settings: &Settings) -> In
     }
     for (addr, requested, stream, allocated) in pre_blocks {
         if seen.insert(addr) {
+            let pool = segment_at(addr).map_or(0, |s| pool_of(s));
+            let stream = pool_stream(stream, pool);
             let size = settings.round_size(requested);
             init.blocks
                 .push((0, addr, size, requested, stream, allocated));
