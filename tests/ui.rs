@@ -44,14 +44,28 @@ use memsight::ui::preferences::Preferences;
 use memsight::ui::tab::TabState;
 use memsight::ui::MemsightApp;
 
-fn app_with(sources: Vec<Source>) -> Harness<'static, MemsightApp> {
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1500.0, 950.0))
-        .build_eframe(move |cc| {
-            MemsightApp::with_sources(&cc.egui_ctx, Preferences::default(), sources)
-        });
+/// The app's window in most tests.
+const WINDOW: (f32, f32) = (1500.0, 950.0);
+
+/// The app opening `sources` in a window of `size`, drawn by wgpu where `wgpu` is set; it is
+/// not stepped yet.
+fn start(size: (f32, f32), sources: Vec<Source>, wgpu: bool) -> Harness<'static, MemsightApp> {
+    let builder = Harness::builder().with_size(egui::vec2(size.0, size.1));
+    let builder = if wgpu { builder.wgpu() } else { builder };
+    builder.build_eframe(move |cc| {
+        MemsightApp::with_sources(&cc.egui_ctx, Preferences::default(), sources)
+    })
+}
+
+/// The app with `sources` loaded, in a window of `size`.
+fn app_sized(sources: Vec<Source>, size: (f32, f32)) -> Harness<'static, MemsightApp> {
+    let mut h = start(size, sources, false);
     wait_loaded(&mut h, Duration::from_secs(600));
     h
+}
+
+fn app_with(sources: Vec<Source>) -> Harness<'static, MemsightApp> {
+    app_sized(sources, WINDOW)
 }
 
 fn app(name: &str) -> Harness<'static, MemsightApp> {

@@ -5,12 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use egui_kittest::kittest::Queryable;
-use egui_kittest::Harness;
 
 use memsight::ui::loader::Source;
 use memsight::ui::preferences::Preferences;
 use memsight::ui::tab::TabState;
-use memsight::ui::MemsightApp;
 
 use super::{app, app_with, common, wait_loaded};
 
@@ -102,15 +100,7 @@ fn cancel_stops_a_long_load_and_says_so() {
         eprintln!("no big trace found; skipped");
         return;
     };
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1500.0, 950.0))
-        .build_eframe(move |cc| {
-            MemsightApp::with_sources(
-                &cc.egui_ctx,
-                Preferences::default(),
-                vec![Source::Path(path)],
-            )
-        });
+    let mut h = super::start(super::WINDOW, vec![Source::Path(path)], false);
     h.step();
     assert!(h.state().is_loading());
     assert!(h.query_by_label_contains("Opening").is_some());

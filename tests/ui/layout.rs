@@ -9,10 +9,9 @@ use egui_kittest::Harness;
 
 use memsight::ui::focus::ViewId;
 use memsight::ui::loader::Source;
-use memsight::ui::preferences::Preferences;
 use memsight::ui::MemsightApp;
 
-use super::{click_view, common, wait_loaded};
+use super::{click_view, common};
 
 /// The small windows checked: the size, and one near the app's minimum (720x480).
 const SIZES: [(f32, f32); 2] = [(900.0, 650.0), (760.0, 560.0)];
@@ -47,19 +46,8 @@ fn settle(h: &mut Harness<'static, MemsightApp>) {
     h.run_steps(4);
 }
 
-fn app_at(name: &str, (w, h): (f32, f32)) -> Harness<'static, MemsightApp> {
-    let path = common::require(name);
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(w, h))
-        .build_eframe(move |cc| {
-            MemsightApp::with_sources(
-                &cc.egui_ctx,
-                Preferences::default(),
-                vec![Source::Path(path)],
-            )
-        });
-    wait_loaded(&mut h, Duration::from_secs(120));
-    h
+fn app_at(name: &str, size: (f32, f32)) -> Harness<'static, MemsightApp> {
+    super::app_sized(vec![Source::Path(common::require(name))], size)
 }
 
 /// Widgets of the central panel (those centred in it, less the containers around the whole

@@ -4,15 +4,12 @@
 use std::time::Duration;
 
 use egui_kittest::kittest::Queryable;
-use egui_kittest::Harness;
 
 use memsight::ui::focus::ViewId;
 use memsight::ui::loader::Source;
-use memsight::ui::preferences::Preferences;
 use memsight::ui::tab::TabState;
-use memsight::ui::MemsightApp;
 
-use super::{app, click_view, common, view, wait_loaded};
+use super::{app, click_view, common, start, view, wait_loaded};
 
 /// Every view has its number key, in tab order, and the Keys window lists each shortcut the
 /// menus advertise (one table behind both).
@@ -70,18 +67,8 @@ fn snapshots_of_the_main_views() {
     let small = path.clone();
     // Without a GPU adapter (no GPU and no Mesa software renderer) wgpu cannot render: skip
     // and say so, except in CI, which installs Mesa and must run this.
-    let built = std::panic::catch_unwind(move || {
-        Harness::builder()
-            .with_size(egui::vec2(1280.0, 800.0))
-            .wgpu()
-            .build_eframe(move |cc| {
-                MemsightApp::with_sources(
-                    &cc.egui_ctx,
-                    Preferences::default(),
-                    vec![Source::Path(path)],
-                )
-            })
-    });
+    let built =
+        std::panic::catch_unwind(move || start((1280.0, 800.0), vec![Source::Path(path)], true));
     let mut h = match built {
         Ok(h) => h,
         Err(e) if std::env::var_os("CI").is_none() => {
@@ -112,16 +99,7 @@ fn snapshots_of_the_main_views() {
     // One harness's results take in the other's: together they fail, or update, once.
     let mut results = h.take_snapshot_results();
     // A small window (issue 15): the views keep left of the Stack panel, the text wraps.
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(900.0, 650.0))
-        .wgpu()
-        .build_eframe(move |cc| {
-            MemsightApp::with_sources(
-                &cc.egui_ctx,
-                Preferences::default(),
-                vec![Source::Path(small)],
-            )
-        });
+    let mut h = start((900.0, 650.0), vec![Source::Path(small)], true);
     wait_loaded(&mut h, Duration::from_secs(120));
     h.snapshot("ui_diagnosis_900x650");
     click_view(&mut h, ViewId::Timeline);
