@@ -151,19 +151,59 @@ fn click_at(h: &mut Harness<'static, MemsightApp>, p: egui::Pos2) {
     h.run_steps(2);
 }
 
-/// Steps the app until the Call tree view has a tree that is (or is not) a growth tree.
-fn wait_tree(h: &mut Harness<'static, MemsightApp>, growth: bool) {
+/// Steps the app, at least once, until `done` holds of it; fails saying `what` after `limit`.
+fn step_until(
+    h: &mut Harness<'static, MemsightApp>,
+    limit: Duration,
+    what: &str,
+    done: impl Fn(&MemsightApp) -> bool,
+) {
     let t = Instant::now();
     loop {
         h.step();
-        let v = &h.state().active_tab().expect("a tab").views.calltree;
-        if !v.busy() && v.tree().is_some_and(|b| b.tree.is_growth() == growth) {
-            break;
+        if done(h.state()) {
+            return;
         }
-        assert!(t.elapsed() < Duration::from_secs(60), "no call tree came");
+        assert!(t.elapsed() < limit, "{what}");
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// Steps the app until its background work (the timeline's bands, What if's simulations, the
+/// call tree's build, the Diff's comparison) is done: the view is checked as it ends up.
+fn settle(h: &mut Harness<'static, MemsightApp>) {
+    step_until(
+        h,
+        Duration::from_secs(120),
+        "the view's work did not finish",
+        |a| !a.active_tab().expect("a tab").busy(),
+    );
+    h.run_steps(4);
+}
+
+/// Steps the app until the Call tree view has a tree that is (or is not) a growth tree.
+fn wait_tree(h: &mut Harness<'static, MemsightApp>, growth: bool) {
+    step_until(h, Duration::from_secs(60), "no call tree came", |a| {
+        let v = &a.active_tab().expect("a tab").views.calltree;
+        !v.busy() && v.tree().is_some_and(|b| b.tree.is_growth() == growth)
+    });
     h.run_steps(2);
+}
+
+/// A click on the Call tree's outermost frame, the largest on the left: under the headline
+/// that starts with `headline`, row 0 is the root and row 1 (20 px rows) that frame.
+fn click_outermost_frame(h: &mut Harness<'static, MemsightApp>, headline: &str) {
+    let head = h.get_by_label_contains(headline).rect();
+    click_at(h, egui::pos2(head.left() + 20.0, head.bottom() + 34.0));
+}
+
+/// The app on sample `name` in the Timeline view, its toolbar's `option` clicked.
+fn timeline_with(name: &str, option: &str) -> Harness<'static, MemsightApp> {
+    let mut h = app(name);
+    click_view(&mut h, ViewId::Timeline);
+    h.get_by_label(option).click();
+    h.run_steps(3);
+    h
 }
 
 /// The device's analysis and trace of the first tab, for tests that compute their truth.

@@ -1,13 +1,13 @@
 //! The Call tree view: the tree at the peak, grouped by annotation, the growth since the first
 //! event and since a marker, and a click on a frame.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use egui_kittest::kittest::Queryable;
 
 use memsight::ui::focus::ViewId;
 
-use super::{app, click_at, click_view, wait_tree};
+use super::{app, click_outermost_frame, click_view, step_until, wait_tree};
 
 /// The call tree at the cursor (the allocated peak on opening) adds up to the peak; since the
 /// first event, the leaking line is what grew; a click on a frame selects its call site.
@@ -71,8 +71,7 @@ fn the_call_tree_adds_up_to_the_peak_and_shows_what_grew() {
     // call site holding the most under it.
     // The icicle starts under the headline: row 0 the root, row 1 (20 px rows) the outermost
     // frame.
-    let head = h.get_by_label_contains("Growth from event 0").rect();
-    click_at(&mut h, egui::pos2(head.left() + 20.0, head.bottom() + 34.0));
+    click_outermost_frame(&mut h, "Growth from event 0");
     h.run_steps(1);
     let tab = h.state().active_tab().expect("a tab");
     assert_ne!(tab.views.calltree.zoom, 0, "zoomed into a frame");
@@ -84,22 +83,18 @@ fn the_call_tree_adds_up_to_the_peak_and_shows_what_grew() {
     // Growth since marker 1: measured from just before that marker, as `--from marker:1`.
     h.state_mut().active_tab_mut().unwrap().views.calltree.since =
         memsight::ui::views::calltree::Since::Marker(1);
-    let t = Instant::now();
-    loop {
-        h.step();
-        let tab = h.state().active_tab().expect("a tab");
-        let d = &tab.loaded().expect("loaded").analysis.devices[0];
-        let want =
-            memsight::analysis::point::resolve(d, memsight::analysis::point::Point::Marker(1))
-                .expect("marker 1");
-        let v = &tab.views.calltree;
-        if !v.busy() && v.tree().is_some_and(|b| b.tree.base_event == Some(want)) {
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "no tree since marker 1"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    step_until(
+        &mut h,
+        Duration::from_secs(60),
+        "no tree since marker 1",
+        |a| {
+            let tab = a.active_tab().expect("a tab");
+            let d = &tab.loaded().expect("loaded").analysis.devices[0];
+            let want =
+                memsight::analysis::point::resolve(d, memsight::analysis::point::Point::Marker(1))
+                    .expect("marker 1");
+            let v = &tab.views.calltree;
+            !v.busy() && v.tree().is_some_and(|b| b.tree.base_event == Some(want))
+        },
+    );
 }

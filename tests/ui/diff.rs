@@ -1,7 +1,7 @@
 //! The Diff view, checked against `memsight diff --json`: two moments of one file, and two
 //! open files.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
@@ -10,22 +10,18 @@ use memsight::ui::focus::ViewId;
 use memsight::ui::loader::Source;
 use memsight::ui::MemsightApp;
 
-use super::{app_with, click_view, common, view};
+use super::{app_with, click_view, common, step_until, view};
 
 /// Steps the app until the Diff view has its table.
 fn wait_diff(h: &mut Harness<'static, MemsightApp>) -> memsight::ui::views::diff::Table {
-    let t = Instant::now();
-    loop {
-        h.step();
-        let v = &h.state().active_tab().expect("a tab").views.diff;
-        if let (false, Some(table)) = (v.busy(), v.table()) {
-            let table = table.clone();
-            h.run_steps(2);
-            return table;
-        }
-        assert!(t.elapsed() < Duration::from_secs(60), "no diff came");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    step_until(h, Duration::from_secs(60), "no diff came", |a| {
+        let v = &a.active_tab().expect("a tab").views.diff;
+        !v.busy() && v.table().is_some()
+    });
+    let v = &h.state().active_tab().expect("a tab").views.diff;
+    let table = v.table().expect("a table").clone();
+    h.run_steps(2);
+    table
 }
 
 /// `memsight diff A B --json` with these points, as the terminal user runs it.

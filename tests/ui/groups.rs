@@ -2,7 +2,7 @@
 //! and a node's allocations picked in every view: checked against `analysis::calltree` on
 //! the same file.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
@@ -12,24 +12,7 @@ use memsight::ui::focus::{ColorBy, GroupBy};
 use memsight::ui::views::calltree::Built;
 use memsight::ui::MemsightApp;
 
-use super::{app, click_at, click_view, measure, wait_tree};
-
-/// Steps until the app has no background work (bands, trees) left.
-fn settle(h: &mut Harness<'static, MemsightApp>) {
-    let t = Instant::now();
-    loop {
-        h.step();
-        if !h.state().active_tab().expect("a tab").busy() {
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "the work never ended"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    h.run_steps(2);
-}
+use super::{app, click_outermost_frame, click_view, measure, settle, wait_tree};
 
 /// The bytes of the tree's group named `name` (a child of the root).
 fn group_bytes(tree: &CallTree, name: &str) -> Option<u64> {
@@ -175,9 +158,7 @@ fn a_node_click_picks_exactly_its_allocations() {
     let mut h = app("train_val_leak");
     click_view(&mut h, memsight::ui::focus::ViewId::CallTree);
     wait_tree(&mut h, false);
-    // Row 0 is the root, row 1 (20 px rows) the outermost frame, the largest on the left.
-    let head = h.get_by_label_contains("Live after event").rect();
-    click_at(&mut h, egui::pos2(head.left() + 20.0, head.bottom() + 34.0));
+    click_outermost_frame(&mut h, "Live after event");
     let tab = h.state().active_tab().unwrap();
     let v = &tab.views.calltree;
     let n = v.zoom;
@@ -273,11 +254,7 @@ fn frame_time_of_the_call_tree_on_huge_trace() {
         measure(&mut h, name, &sweep);
     }
     // A pick of the largest frame under the root, then the timeline by annotation with it.
-    let pos = {
-        let r = h.get_by_label_contains("Live after event").rect();
-        egui::pos2(r.left() + 20.0, r.bottom() + 34.0)
-    };
-    click_at(&mut h, pos);
+    click_outermost_frame(&mut h, "Live after event");
     assert!(h
         .state()
         .active_tab()

@@ -1,13 +1,13 @@
 //! The timeline: a frame filter, a click on an allocation band, and the pool filter.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use egui_kittest::kittest::Queryable;
 
 use memsight::ui::focus::ViewId;
 use memsight::ui::tab::TabState;
 
-use super::{app, click_at, click_view};
+use super::{app, click_at, click_view, step_until, timeline_with};
 
 #[test]
 fn a_frame_filter_rebuilds_the_timeline() {
@@ -27,15 +27,12 @@ fn a_frame_filter_rebuilds_the_timeline() {
     let input = h.get_by_role(egui::accesskit::Role::TextInput);
     input.focus();
     input.type_text("cross_entropy");
-    let t = Instant::now();
-    loop {
-        h.step();
-        if h.state().active_tab().unwrap().focus.filtered.lod.is_some() {
-            break;
-        }
-        assert!(t.elapsed() < Duration::from_secs(60));
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    step_until(
+        &mut h,
+        Duration::from_secs(60),
+        "the frame filter never applied",
+        |a| a.active_tab().unwrap().focus.filtered.lod.is_some(),
+    );
     let doc = h.state().active_tab().unwrap();
     let filtered = doc
         .focus
@@ -53,10 +50,7 @@ fn a_frame_filter_rebuilds_the_timeline() {
 
 #[test]
 fn clicking_an_allocation_band_selects_it_and_shows_its_stack() {
-    let mut h = app("train_val_leak");
-    click_view(&mut h, ViewId::Timeline);
-    h.get_by_label("by allocation").click();
-    h.run_steps(2);
+    let mut h = timeline_with("train_val_leak", "by allocation");
     // Zoom in around the middle of the trace (keyboard), then click inside the bands.
     for _ in 0..3 {
         h.key_press(egui::Key::W);
@@ -89,23 +83,17 @@ fn clicking_an_allocation_band_selects_it_and_shows_its_stack() {
 
 #[test]
 fn the_pool_filter_offers_cuda_graph_and_user_pools() {
-    let mut h = app("recorded/cuda_graph_pools");
-    click_view(&mut h, ViewId::Timeline);
-    h.get_by_label("pool").click();
-    h.run_steps(3);
+    let mut h = timeline_with("recorded/cuda_graph_pools", "pool");
     let graph = "CUDA graph pool (1, 0)";
     h.get_by_label("user pool (0, 1)");
     h.get_by_label(graph).click();
     h.run_steps(3);
-    let t = Instant::now();
-    while h.state().active_tab().unwrap().focus.filtered.lod.is_none() {
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "the pool filter never applied"
-        );
-        h.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    step_until(
+        &mut h,
+        Duration::from_secs(60),
+        "the pool filter never applied",
+        |a| a.active_tab().unwrap().focus.filtered.lod.is_some(),
+    );
     let tab = h.state().active_tab().unwrap();
     let TabState::Ready(l) = &tab.state else {
         panic!("loaded")

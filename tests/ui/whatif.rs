@@ -1,6 +1,6 @@
 //! The What if view: frag_oom's requests replayed with expandable segments, and under a cap.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
@@ -8,19 +8,16 @@ use egui_kittest::Harness;
 use memsight::ui::focus::ViewId;
 use memsight::ui::MemsightApp;
 
-use super::{app, click_view};
+use super::{app, click_view, step_until};
 
 /// Steps the app until the What-if view's simulations are done.
 fn wait_whatif(h: &mut Harness<'static, MemsightApp>) {
-    let t = Instant::now();
-    while h.state().active_tab().expect("a tab").views.whatif.busy() {
-        assert!(
-            t.elapsed() < Duration::from_secs(120),
-            "simulation did not finish"
-        );
-        h.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    step_until(
+        h,
+        Duration::from_secs(120),
+        "simulation did not finish",
+        |a| !a.active_tab().expect("a tab").views.whatif.busy(),
+    );
     h.run_steps(3);
 }
 
