@@ -85,7 +85,12 @@ fn wait_loaded(h: &mut Harness<'static, MemsightApp>, limit: Duration) {
 }
 
 fn view(h: &Harness<'static, MemsightApp>) -> ViewId {
-    h.state().active_tab().expect("a tab").focus.view
+    focus(h).view
+}
+
+/// The focus (view, cursor, selection) of the tab in view.
+fn focus<'a>(h: &'a Harness<'static, MemsightApp>) -> &'a memsight::ui::focus::Focus {
+    &h.state().active_tab().expect("a tab").focus
 }
 
 fn click_view(h: &mut Harness<'static, MemsightApp>, v: ViewId) {

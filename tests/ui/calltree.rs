@@ -7,7 +7,7 @@ use egui_kittest::kittest::Queryable;
 
 use memsight::ui::focus::ViewId;
 
-use super::{app, click_outermost_frame, click_view, step_until, wait_tree};
+use super::{app, click_outermost_frame, click_view, focus, step_until, wait_tree};
 
 /// The call tree at the cursor (the allocated peak on opening) adds up to the peak; since the
 /// first event, the leaking line is what grew; a click on a frame selects its call site.
@@ -28,10 +28,7 @@ fn the_call_tree_adds_up_to_the_peak_and_shows_what_grew() {
             .any(|(l, ..)| l.contains("workloads.py:158")));
     }
     assert!(h
-        .query_by_label_contains(&format!(
-            "after event {}",
-            h.state().active_tab().unwrap().focus.cursor
-        ))
+        .query_by_label_contains(&format!("after event {}", focus(&h).cursor))
         .is_some());
 
     // Grouped by annotation range, the same bytes sit under the groups.

@@ -6,7 +6,7 @@ use egui_kittest::kittest::Queryable;
 use memsight::ui::focus::ViewId;
 use memsight::ui::tab::TabState;
 
-use super::{app, view};
+use super::{app, focus, view};
 
 #[test]
 fn sample_opens_on_the_diagnosis_with_its_leak() {
@@ -23,14 +23,7 @@ fn sample_opens_on_the_diagnosis_with_its_leak() {
         .click();
     h.run_steps(3);
     assert_eq!(view(&h), ViewId::Leaks);
-    assert!(h
-        .state()
-        .active_tab()
-        .unwrap()
-        .focus
-        .selection
-        .site
-        .is_some());
+    assert!(focus(&h).selection.site.is_some());
 }
 
 #[test]
@@ -58,14 +51,14 @@ fn the_diagnosis_gives_every_device_its_verdict() {
     assert!(h.query_by_label_contains("Every device").is_some());
     assert!(h.query_by_label("cuda:0").is_some());
     assert!(h.query_by_label("cuda:1").is_some());
-    let before = h.state().active_tab().unwrap().focus.device;
+    let before = focus(&h).device;
     let other = if before == 0 { "cuda:1" } else { "cuda:0" };
     h.get_all_by_label(other)
         .next()
         .expect("a device link")
         .click();
     h.run_steps(3);
-    assert_ne!(h.state().active_tab().unwrap().focus.device, before);
+    assert_ne!(focus(&h).device, before);
 }
 
 /// One optimizer step: the diagnosis says there can be no leak verdict, never "healthy", and

@@ -7,7 +7,7 @@ use egui_kittest::Harness;
 use memsight::ui::focus::ViewId;
 use memsight::ui::MemsightApp;
 
-use super::{app, click_view, events_where, loaded, view};
+use super::{app, click_view, events_where, focus, loaded, view};
 
 /// The events the Events view lists now.
 fn listed_events(h: &Harness<'static, MemsightApp>) -> Vec<usize> {
@@ -61,10 +61,9 @@ fn the_events_view_follows_the_cursor_and_finds_an_address() {
     };
     h.get_by_label(&target.to_string()).click();
     h.run_steps(2);
-    let focus = &h.state().active_tab().unwrap().focus;
-    assert_eq!(focus.cursor, target);
-    assert_eq!(focus.selection.allocation, Some(alloc));
-    assert_eq!(focus.selection.site, Some(site));
+    assert_eq!(focus(&h).cursor, target);
+    assert_eq!(focus(&h).selection.allocation, Some(alloc));
+    assert_eq!(focus(&h).selection.site, Some(site));
     // Hovering a row shows its stack.
     h.get_by_label(&target.to_string()).hover();
     h.run_steps(40);
@@ -81,11 +80,7 @@ fn the_events_view_follows_the_cursor_and_finds_an_address() {
     ] {
         h.key_press(key);
         h.run_steps(2);
-        assert_eq!(
-            h.state().active_tab().unwrap().focus.cursor,
-            want,
-            "{key:?}"
-        );
+        assert_eq!(focus(&h).cursor, want, "{key:?}");
     }
 
     // Find address (Ctrl+F from another view): an address inside one of the 40 MiB pieces.

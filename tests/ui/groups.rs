@@ -12,7 +12,7 @@ use memsight::ui::focus::{ColorBy, GroupBy};
 use memsight::ui::views::calltree::Built;
 use memsight::ui::MemsightApp;
 
-use super::{app, click_outermost_frame, click_view, measure, settle, wait_tree};
+use super::{app, click_outermost_frame, click_view, focus, measure, settle, wait_tree};
 
 /// The bytes of the tree's group named `name` (a child of the root).
 fn group_bytes(tree: &CallTree, name: &str) -> Option<u64> {
@@ -42,7 +42,7 @@ fn the_timeline_coloured_by_annotation_names_the_files_ranges() {
     click_view(&mut h, memsight::ui::focus::ViewId::Timeline);
     h.get_by_label("annotation").click();
     settle(&mut h);
-    let focus = &h.state().active_tab().unwrap().focus;
+    let focus = focus(&h);
     assert_eq!(
         (focus.color_by, focus.group),
         (ColorBy::Group, GroupBy::Annotation)
@@ -190,14 +190,7 @@ fn a_node_click_picks_exactly_its_allocations() {
     );
     h.get_by_label("clear").click();
     h.run_steps(2);
-    assert!(h
-        .state()
-        .active_tab()
-        .unwrap()
-        .focus
-        .selection
-        .picked
-        .is_none());
+    assert!(focus(&h).selection.picked.is_none());
 }
 
 /// Frame CPU time of the Call tree view on the 1M-event trace once its tree is built, and of
@@ -255,14 +248,7 @@ fn frame_time_of_the_call_tree_on_huge_trace() {
     }
     // A pick of the largest frame under the root, then the timeline by annotation with it.
     click_outermost_frame(&mut h, "Live after event");
-    assert!(h
-        .state()
-        .active_tab()
-        .unwrap()
-        .focus
-        .selection
-        .picked
-        .is_some());
+    assert!(focus(&h).selection.picked.is_some());
     click_view(&mut h, memsight::ui::focus::ViewId::Timeline);
     h.get_by_label("annotation").click();
     let t = Instant::now();

@@ -8,7 +8,7 @@ use egui_kittest::kittest::Queryable;
 use memsight::ui::focus::ViewId;
 use memsight::ui::tab::TabState;
 
-use super::{app, click_view, wait_loaded};
+use super::{app, click_view, focus, wait_loaded};
 
 #[test]
 fn selecting_a_leak_shows_its_stack_and_source_line() {
@@ -38,10 +38,7 @@ fn selecting_a_leak_shows_its_stack_and_source_line() {
         .is_some());
     // The selection is shared: the timeline highlights the same site.
     click_view(&mut h, ViewId::Timeline);
-    assert_eq!(
-        h.state().active_tab().unwrap().focus.selection.site,
-        Some(site)
-    );
+    assert_eq!(focus(&h).selection.site, Some(site));
 }
 
 /// The Leaks view's picker analyses the file again with the iterations the user names: markers

@@ -9,7 +9,7 @@ use memsight::ui::focus::ViewId;
 use memsight::ui::loader::Source;
 use memsight::ui::tab::TabState;
 
-use super::{app, app_with, click_view};
+use super::{app, app_with, click_view, focus};
 
 #[test]
 fn segments_scrub_to_the_fragmentation_oom() {
@@ -26,7 +26,7 @@ fn segments_scrub_to_the_fragmentation_oom() {
     click_view(&mut h, ViewId::Segments);
     h.get_by_label("Next OOM").click();
     h.run_steps(3);
-    assert_eq!(h.state().active_tab().unwrap().focus.cursor, oom_event);
+    assert_eq!(focus(&h).cursor, oom_event);
     assert!(h.query_by_label_contains("OUT OF MEMORY here").is_some());
     assert!(h.query_by_label_contains("verdict fragmentation").is_some());
     // Stepping away leaves the OOM.

@@ -9,7 +9,7 @@ use memsight::model::Event;
 use memsight::ui::views::timeline::{Clock, Frame, TimeWindow};
 use memsight::ui::MemsightApp;
 
-use super::{click_at, timeline_with};
+use super::{click_at, focus, timeline_with};
 
 /// The allocated total the timeline draws at each event (no filter is set).
 fn totals(h: &Harness<'static, MemsightApp>) -> Vec<u64> {
@@ -64,7 +64,7 @@ fn state(h: &Harness<'static, MemsightApp>) -> (Vec<Event>, TimeWindow, egui::Re
 }
 
 fn cursor(h: &Harness<'static, MemsightApp>) -> usize {
-    h.state().active_tab().expect("a tab").focus.cursor
+    focus(h).cursor
 }
 
 #[test]
