@@ -5,12 +5,24 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::kittest::Queryable;
 
-use memsight::ui::extensions::ExportScope;
+use memsight::ui::extensions::{ExportFormat, ExportScope};
 use memsight::ui::focus::ViewId;
 use memsight::ui::loader::Source;
 use memsight::ui::tab::TabState;
 
 use super::{app, app_with, click_view, common, loaded};
+
+/// The text that `f` exports of `snap` and its analysis, titled `title`.
+fn render(
+    f: &ExportFormat,
+    snap: &memsight::model::Snapshot,
+    analysis: &memsight::analysis::Analysis,
+    scope: ExportScope,
+    title: &str,
+) -> String {
+    let bytes = (f.render)(snap, analysis, scope, title).expect("rendered");
+    String::from_utf8(bytes).expect("text")
+}
 
 #[test]
 fn every_export_format_renders_the_open_file() {
@@ -26,8 +38,7 @@ fn every_export_format_renders_the_open_file() {
             device: 0,
             site: None,
         };
-        let bytes = (f.render)(&l.snap, &l.analysis, scope, "frag_oom.pickle").expect("rendered");
-        let text = String::from_utf8(bytes).expect("text");
+        let text = render(&f, &l.snap, &l.analysis, scope, "frag_oom.pickle");
         assert!(
             text.contains("fragmentation"),
             "{} report names the verdict",
@@ -55,8 +66,7 @@ fn export_carries_the_selected_call_site() {
         site: Some(site),
     };
     for f in memsight::ui::extensions::export_formats() {
-        let bytes = (f.render)(&l.snap, &l.analysis, scope, "t.pickle").expect("rendered");
-        let text = String::from_utf8(bytes).expect("text");
+        let text = render(&f, &l.snap, &l.analysis, scope, "t.pickle");
         match f.extension {
             "json" => {
                 let v: serde_json::Value = serde_json::from_str(&text).expect("json");
@@ -94,8 +104,7 @@ fn export_covers_every_device_unless_a_site_is_selected() {
             device: quiet.device,
             site: None,
         };
-        let bytes = (f.render)(&snap, &a, scope, "ddp_rank0.pickle").expect("rendered");
-        let text = String::from_utf8(bytes).expect("text");
+        let text = render(&f, &snap, &a, scope, "ddp_rank0.pickle");
         assert!(
             text.contains("ranks.py:47"),
             "{}: the leak is exported",
