@@ -4,9 +4,11 @@
 use std::time::Duration;
 
 use egui_kittest::kittest::Queryable;
+use egui_kittest::Harness;
 
 use memsight::ui::focus::ViewId;
 use memsight::ui::tab::TabState;
+use memsight::ui::MemsightApp;
 
 use super::{app, click_view, focus, wait_loaded};
 
@@ -41,17 +43,22 @@ fn selecting_a_leak_shows_its_stack_and_source_line() {
     assert_eq!(focus(&h).selection.site, Some(site));
 }
 
+/// Picks `choice` in the Leaks view's "iterations from" menu and waits for the analysis again.
+fn pick_iterations(h: &mut Harness<'static, MemsightApp>, choice: &str) {
+    h.get_by_label("iterations from").click();
+    h.run_steps(2);
+    h.get_by_label(choice).click();
+    h.run_steps(2);
+    wait_loaded(h, Duration::from_secs(120));
+}
+
 /// The Leaks view's picker analyses the file again with the iterations the user names: markers
 /// (this file has none, so no verdict), then the optimizer's step annotations (the leak).
 #[test]
 fn the_iterations_picker_reanalyses() {
     let mut h = app("leak_nomarks");
     click_view(&mut h, ViewId::Leaks);
-    h.get_by_label("iterations from").click();
-    h.run_steps(2);
-    h.get_by_label("snapshot markers").click();
-    h.run_steps(2);
-    wait_loaded(&mut h, Duration::from_secs(120));
+    pick_iterations(&mut h, "snapshot markers");
     {
         let doc = h.state().active_tab().expect("a tab");
         let l = doc.loaded().expect("analysed again");
@@ -64,11 +71,7 @@ fn the_iterations_picker_reanalyses() {
     assert!(h
         .query_by_label_contains("No leak verdict: 0 iterations")
         .is_some());
-    h.get_by_label("iterations from").click();
-    h.run_steps(2);
-    h.get_by_label("Optimizer.step annotations").click();
-    h.run_steps(2);
-    wait_loaded(&mut h, Duration::from_secs(120));
+    pick_iterations(&mut h, "Optimizer.step annotations");
     let doc = h.state().active_tab().expect("a tab");
     let d = &doc.loaded().expect("analysed").analysis.devices[0];
     assert_eq!(d.iterations.count(), 10);
