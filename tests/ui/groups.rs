@@ -2,7 +2,7 @@
 //! and a node's allocations picked in every view: checked against `analysis::calltree` on
 //! the same file.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
@@ -12,24 +12,7 @@ use memsight::ui::focus::{ColorBy, GroupBy};
 use memsight::ui::views::calltree::Built;
 use memsight::ui::MemsightApp;
 
-use super::{app, click_at, click_view, measure, wait_tree};
-
-/// Steps until the app has no background work (bands, trees) left.
-fn settle(h: &mut Harness<'static, MemsightApp>) {
-    let t = Instant::now();
-    loop {
-        h.step();
-        if !h.state().active_tab().expect("a tab").busy() {
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "the work never ended"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    h.run_steps(2);
-}
+use super::{app, click_outermost_frame, click_view, focus, measure, settle, wait_tree};
 
 /// The bytes of the tree's group named `name` (a child of the root).
 fn group_bytes(tree: &CallTree, name: &str) -> Option<u64> {
@@ -59,7 +42,7 @@ fn the_timeline_coloured_by_annotation_names_the_files_ranges() {
     click_view(&mut h, memsight::ui::focus::ViewId::Timeline);
     h.get_by_label("annotation").click();
     settle(&mut h);
-    let focus = &h.state().active_tab().unwrap().focus;
+    let focus = focus(&h);
     assert_eq!(
         (focus.color_by, focus.group),
         (ColorBy::Group, GroupBy::Annotation)
@@ -175,9 +158,7 @@ fn a_node_click_picks_exactly_its_allocations() {
     let mut h = app("train_val_leak");
     click_view(&mut h, memsight::ui::focus::ViewId::CallTree);
     wait_tree(&mut h, false);
-    // Row 0 is the root, row 1 (20 px rows) the outermost frame, the largest on the left.
-    let head = h.get_by_label_contains("Live after event").rect();
-    click_at(&mut h, egui::pos2(head.left() + 20.0, head.bottom() + 34.0));
+    click_outermost_frame(&mut h, "Live after event");
     let tab = h.state().active_tab().unwrap();
     let v = &tab.views.calltree;
     let n = v.zoom;
@@ -209,14 +190,7 @@ fn a_node_click_picks_exactly_its_allocations() {
     );
     h.get_by_label("clear").click();
     h.run_steps(2);
-    assert!(h
-        .state()
-        .active_tab()
-        .unwrap()
-        .focus
-        .selection
-        .picked
-        .is_none());
+    assert!(focus(&h).selection.picked.is_none());
 }
 
 /// Frame CPU time of the Call tree view on the 1M-event trace once its tree is built, and of
@@ -273,19 +247,8 @@ fn frame_time_of_the_call_tree_on_huge_trace() {
         measure(&mut h, name, &sweep);
     }
     // A pick of the largest frame under the root, then the timeline by annotation with it.
-    let pos = {
-        let r = h.get_by_label_contains("Live after event").rect();
-        egui::pos2(r.left() + 20.0, r.bottom() + 34.0)
-    };
-    click_at(&mut h, pos);
-    assert!(h
-        .state()
-        .active_tab()
-        .unwrap()
-        .focus
-        .selection
-        .picked
-        .is_some());
+    click_outermost_frame(&mut h, "Live after event");
+    assert!(focus(&h).selection.picked.is_some());
     click_view(&mut h, memsight::ui::focus::ViewId::Timeline);
     h.get_by_label("annotation").click();
     let t = Instant::now();

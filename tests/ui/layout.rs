@@ -2,17 +2,14 @@
 //! Diagnosis wraps its sentences at the panel's edge (issue 15: below about 1000 px the
 //! timeline ran under the Stack panel and the Diagnosis was cut).
 
-use std::time::{Duration, Instant};
-
 use egui_kittest::kittest::{By, NodeT, Queryable};
 use egui_kittest::Harness;
 
 use memsight::ui::focus::ViewId;
 use memsight::ui::loader::Source;
-use memsight::ui::preferences::Preferences;
 use memsight::ui::MemsightApp;
 
-use super::{click_view, common, wait_loaded};
+use super::{click_view, common, settle};
 
 /// The small windows checked: the issue's size, and one near the app's minimum (720x480).
 const SIZES: [(f32, f32); 2] = [(900.0, 650.0), (760.0, 560.0)];
@@ -32,34 +29,8 @@ const VIEWS: [ViewId; 9] = [
     ViewId::Diff,
 ];
 
-/// Steps the app until the view's background work (What if's simulations, the call tree's
-/// build, the Diff's comparison) is done: the view is checked as it ends up.
-fn settle(h: &mut Harness<'static, MemsightApp>) {
-    let t = Instant::now();
-    while h.state().active_tab().expect("a tab").busy() {
-        assert!(
-            t.elapsed() < Duration::from_secs(120),
-            "the view's work did not finish"
-        );
-        h.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    h.run_steps(4);
-}
-
-fn app_at(name: &str, (w, h): (f32, f32)) -> Harness<'static, MemsightApp> {
-    let path = common::require(name);
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(w, h))
-        .build_eframe(move |cc| {
-            MemsightApp::with_sources(
-                &cc.egui_ctx,
-                Preferences::default(),
-                vec![Source::Path(path)],
-            )
-        });
-    wait_loaded(&mut h, Duration::from_secs(120));
-    h
+fn app_at(name: &str, size: (f32, f32)) -> Harness<'static, MemsightApp> {
+    super::app_sized(vec![Source::Path(common::require(name))], size)
 }
 
 /// Widgets of the central panel (those centred in it, less the containers around the whole

@@ -6,11 +6,10 @@ use egui_kittest::kittest::{By, NodeT, Queryable};
 use egui_kittest::Harness;
 
 use memsight::model::Event;
-use memsight::ui::focus::ViewId;
 use memsight::ui::views::timeline::{Clock, Frame, TimeWindow};
 use memsight::ui::MemsightApp;
 
-use super::{app, click_at, click_view};
+use super::{click_at, focus, timeline_with};
 
 /// The allocated total the timeline draws at each event (no filter is set).
 fn totals(h: &Harness<'static, MemsightApp>) -> Vec<u64> {
@@ -65,15 +64,12 @@ fn state(h: &Harness<'static, MemsightApp>) -> (Vec<Event>, TimeWindow, egui::Re
 }
 
 fn cursor(h: &Harness<'static, MemsightApp>) -> usize {
-    h.state().active_tab().expect("a tab").focus.cursor
+    focus(h).cursor
 }
 
 #[test]
 fn the_wall_clock_axis_is_linear_in_time_and_a_click_lands_on_its_columns_peak() {
-    let mut h = app("frag_oom");
-    click_view(&mut h, ViewId::Timeline);
-    h.get_by_label("wall clock").click();
-    h.run_steps(3);
+    let mut h = timeline_with("frag_oom", "wall clock");
     let (events, w, rect) = state(&h);
     let first = events[0].time_us;
     let span = (events[events.len() - 1].time_us - first) as f64;
@@ -143,10 +139,7 @@ fn the_wall_clock_axis_is_linear_in_time_and_a_click_lands_on_its_columns_peak()
 /// time is another one (frag_oom: a burst of allocations, then a 4 s pause).
 #[test]
 fn on_the_wall_clock_a_click_selects_the_event_the_hover_named() {
-    let mut h = app("frag_oom");
-    click_view(&mut h, ViewId::Timeline);
-    h.get_by_label("wall clock").click();
-    h.run_steps(3);
+    let mut h = timeline_with("frag_oom", "wall clock");
     let (events, w, rect) = state(&h);
     let totals = totals(&h);
     let clock = Clock::new(&events);
