@@ -47,3 +47,52 @@ fn every_block_is_placed_in_the_pool_the_dump_names() {
         );
     }
 }
+
+/// An OOM in the default pool while a CUDA graph's private pool holds 2 GiB it freed inside
+/// the capture (tests/data/recorded/graph_pool_oom, an H100, PyTorch 2.11;
+/// scripts/record_graph_oom.py). The counters alone say 2.04 GiB was free for a 1.5 GiB
+/// request; PyTorch's own message says 18 MiB was, the rest being the graph's.
+#[test]
+fn an_oom_beside_a_graphs_free_pool_leaves_that_pool_out_of_the_verdict() {
+    const OOM: &str = "recorded/graph_pool_oom";
+    let path = common::require(OOM);
+    let truth = common::truth(OOM).expect("the truth file of graph_pool_oom");
+    let snap = read::load_path(&path, &read::LoadOptions::default()).expect("the recording reads");
+    let a = analysis::analyze(&snap);
+    let d = &a.devices[0];
+    let [o] = d.ooms.as_slice() else {
+        panic!("one OOM, got {:?}", d.ooms)
+    };
+    // What the private pools hold free is their reserved bytes less their allocated ones, as
+    // the dump counts them (nothing is freed in them after the OOM).
+    let private_free: u64 = truth["pools"]
+        .as_object()
+        .expect("truth: pools")
+        .iter()
+        .filter(|(id, _)| id.as_str() != "(0, 0)")
+        .map(|(_, p)| p["reserved"].as_u64().unwrap() - p["allocated"].as_u64().unwrap())
+        .sum();
+    assert!(private_free > 2_000_000_000, "{private_free}");
+    assert_eq!(o.free_in_private_pools, private_free);
+    // What is left is what PyTorch's message calls reserved but unallocated.
+    let message = truth["ooms"][0]["message"]
+        .as_str()
+        .expect("truth: the OOM message");
+    let said = analysis::oom::parse_message(message)
+        .reserved_unallocated
+        .expect("the message gives reserved-but-unallocated memory");
+    let usable = o.free_in_reserved - o.free_in_private_pools;
+    assert!(
+        usable.abs_diff(said) < 1 << 20,
+        "{usable} outside the private pools, PyTorch said {said}"
+    );
+    assert!(usable < o.block_size && o.free_in_reserved > o.block_size);
+    assert_eq!(o.verdict, analysis::Verdict::Capacity);
+    assert!(o.largest_usable_block < o.block_size && o.largest_free_block > o.block_size);
+    let advice = memsight::output::words::oom_advice(d, o);
+    assert!(
+        advice.contains("CUDA graph's private pool")
+            && advice.contains("is reserved but unallocated, less than"),
+        "{advice}"
+    );
+}

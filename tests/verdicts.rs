@@ -210,15 +210,16 @@ fn shared_samples_get_the_right_verdict() {
 /// The recordings made for this: a bounded cache, a DataLoader loop, loops with no optimizer,
 /// optimizer state filled head by head, annotated steps, a leak that starts midway; and each
 /// rank of the 2-GPU jobs (`scripts/record_ranks.py`): FSDP2 with rank-0 gathering, a leak on
-/// every rank; and a training step captured in a CUDA graph beside a user memory pool
-/// (`scripts/record_graphs.py`).
+/// every rank; a training step captured in a CUDA graph beside a user memory pool
+/// (`scripts/record_graphs.py`); and an OOM while a graph's pool holds free memory
+/// (`scripts/record_graph_oom.py`).
 #[test]
 fn recorded_loops_get_the_right_verdict() {
     let cases = cases_in(&root().join("tests/data/recorded"));
     assert_eq!(
         cases.len(),
-        13,
-        "tests/data/recorded must hold its 13 recordings (8 loops, 2 jobs of 2 ranks, 1 graph)"
+        14,
+        "tests/data/recorded must hold its 14 recordings (8 loops, 2 jobs of 2 ranks, 2 graphs)"
     );
     for c in &cases {
         check(c);

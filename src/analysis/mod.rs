@@ -226,7 +226,7 @@ pub fn analyze_device(
                 };
                 (iterations, classified)
             },
-            || oom::reports(snap, events, &replay, settings, &allocation_site),
+            || oom::reports(snap, events, &replay, &pools, settings, &allocation_site),
         );
         (sites, allocation_site, judged, ooms)
     };

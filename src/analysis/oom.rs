@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::allocator::Settings;
 use crate::model::{Action, Event, Snapshot, StackId};
 
-use super::replay::{Allocation, Replay};
+use super::pools::Pools;
+use super::replay::{Allocation, Replay, NONE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -97,6 +98,15 @@ pub struct OomReport {
     /// Reserved but unallocated bytes (`reserved - allocated`).
     pub free_in_reserved: u64,
     pub largest_free_block: u64,
+    /// The part of `free_in_reserved` in the segments of private pools (a CUDA graph's, a
+    /// `torch.cuda.MemPool`), which serve only their own requests: the verdict leaves it out,
+    /// as it leaves their blocks out of the largest free block it weighs.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub free_in_private_pools: u64,
+    /// The largest free block outside private pools: what the verdict weighs
+    /// (`largest_free_block` when the dump has no private pool).
+    #[serde(skip)]
+    pub largest_usable_block: u64,
     /// Free device memory reported by the driver at the failure.
     pub device_free: u64,
     pub verdict: Verdict,
@@ -156,6 +166,7 @@ pub fn reports(
     snap: &Snapshot,
     events: &[Event],
     replay: &Replay,
+    pools: &Pools,
     settings: &Settings,
     allocation_site: &[u32],
 ) -> Vec<OomReport> {
@@ -168,6 +179,12 @@ pub fn reports(
         let (allocated, reserved, largest) = (s.allocated[i], s.reserved[i], s.largest_free[i]);
         let free_in_reserved = reserved.saturating_sub(allocated);
         let block_size = settings.round_size(e.size);
+        let (free_in_private_pools, usable_largest) = if pools.has_private() {
+            outside_private_pools(replay, pools, i)
+        } else {
+            (0, largest)
+        };
+        let usable = free_in_reserved.saturating_sub(free_in_private_pools);
         let mut by_site: HashMap<u32, (u64, u64)> = HashMap::new();
         let mut by_cat: HashMap<Category, (u64, u64)> = HashMap::new();
         for (k, a) in replay.allocations.iter().enumerate() {
@@ -201,8 +218,10 @@ pub fn reports(
             reserved,
             free_in_reserved,
             largest_free_block: largest,
+            free_in_private_pools,
+            largest_usable_block: usable_largest,
             device_free: e.device_free,
-            verdict: verdict(block_size, free_in_reserved, Some(largest)),
+            verdict: verdict(block_size, usable, Some(usable_largest)),
             by_site,
             by_category,
             stack: e.stack,
@@ -223,6 +242,71 @@ fn largest_first<K: Ord + Copy, T>(
 
 fn live_at(a: &Allocation, i: usize) -> bool {
     a.allocated_at(i as u32)
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+/// After event `i`: the free bytes in the segments of private pools, and the largest free
+/// block in the others (those a default-pool request can use). Adjacent mapped ranges of one
+/// pool count as one range, as an expandable segment's pages are.
+fn outside_private_pools(replay: &Replay, pools: &Pools, i: usize) -> (u64, u64) {
+    let t = i as u32;
+    let live = |from: u32, to: u32| (from == NONE || from <= t) && (to == NONE || to > t);
+    // (start, end, pool) of the memory reserved after event i, by address.
+    let mut ranges: Vec<(u64, u64, u16)> = replay
+        .segments
+        .iter()
+        .filter(|s| live(s.alloc_event, s.free_event))
+        .map(|s| {
+            (
+                s.addr,
+                s.addr + s.size,
+                pools.of_address(s.addr, s.alloc_event),
+            )
+        })
+        .collect();
+    ranges.sort_unstable();
+    ranges.dedup_by(|next, prev| {
+        let joined = prev.1 == next.0 && prev.2 == next.2;
+        if joined {
+            prev.1 = next.1;
+        }
+        joined
+    });
+    // The active blocks in each range, by address.
+    let mut blocks: Vec<Vec<(u64, u64)>> = vec![Vec::new(); ranges.len()];
+    for a in &replay.allocations {
+        if !live(a.alloc_event, a.free_completed) {
+            continue;
+        }
+        let k = ranges.partition_point(|r| r.0 <= a.addr);
+        if let Some(v) = k.checked_sub(1).and_then(|k| blocks.get_mut(k)) {
+            v.push((a.addr, a.addr + a.size));
+        }
+    }
+    let (mut private_free, mut largest) = (0u64, 0u64);
+    for (&(start, end, pool), bs) in ranges.iter().zip(&mut blocks) {
+        bs.sort_unstable();
+        let mut cursor = start;
+        let (mut free, mut widest) = (0u64, 0u64);
+        for &(a, b) in bs.iter() {
+            let gap = a.saturating_sub(cursor);
+            free += gap;
+            widest = widest.max(gap);
+            cursor = cursor.max(b);
+        }
+        let tail = end.saturating_sub(cursor);
+        free += tail;
+        widest = widest.max(tail);
+        if pool == 0 {
+            largest = largest.max(widest);
+        } else {
+            private_free += free;
+        }
+    }
+    (private_free, largest)
 }
 
 /// The numbers in a `torch.cuda.OutOfMemoryError` message.

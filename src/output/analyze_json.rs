@@ -7,7 +7,8 @@
 //!   "final":{"allocated","active","requested","reserved"},
 //!   "fragmentation":{"worst","at_peak_reserved","at_end","max_external"},
 //!   "ooms":[{"event","requested","allocated","reserved","free_in_reserved",
-//!            "largest_free_block","device_free","verdict","advice"}],
+//!            "largest_free_block","free_in_private_pools"?,"device_free","verdict",
+//!            "advice"}],
 //!   "leaks":[{"file","line","function","live_bytes","live_blocks",
 //!             "growth_bytes_per_iteration","iterations","confidence"}],
 //!   "growth":[{"kind","file","line","function","bytes","iterations"}],
@@ -66,6 +67,9 @@ pub struct OomJson {
     pub reserved: u64,
     pub free_in_reserved: u64,
     pub largest_free_block: u64,
+    /// Only when the dump has private pools and part of the free memory is theirs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub free_in_private_pools: Option<u64>,
     pub device_free: u64,
     pub verdict: &'static str,
     pub advice: String,
@@ -150,6 +154,8 @@ pub fn device_json(d: &DeviceAnalysis, variant: FormatVariant) -> DeviceJson {
                 reserved: o.reserved,
                 free_in_reserved: o.free_in_reserved,
                 largest_free_block: o.largest_free_block,
+                free_in_private_pools: (o.free_in_private_pools > 0)
+                    .then_some(o.free_in_private_pools),
                 device_free: o.device_free,
                 verdict: o.verdict.name(),
                 advice: words::oom_advice(d, o),

@@ -150,8 +150,8 @@ pub fn oom_advice(d: &DeviceAnalysis, o: &OomReport) -> String {
     let mut text = oom_fix(
         o.verdict,
         o.requested,
-        o.free_in_reserved,
-        Some(o.largest_free_block),
+        o.free_in_reserved.saturating_sub(o.free_in_private_pools),
+        Some(o.largest_usable_block),
     );
     if o.verdict == Verdict::Capacity && !o.by_site.is_empty() {
         let top: Vec<String> = o
@@ -162,6 +162,7 @@ pub fn oom_advice(d: &DeviceAnalysis, o: &OomReport) -> String {
             .collect();
         text.push_str(&format!(" Largest live call sites: {}.", top.join(", ")));
     }
+    text.push_str(&private_pools_note(o));
     text
 }
 
@@ -305,6 +306,21 @@ fn explained_growth(d: &DeviceAnalysis) -> String {
     )
 }
 
+/// What sits free in private pools at an OOM, which the verdict left out (empty when nothing).
+fn private_pools_note(o: &OomReport) -> String {
+    if o.free_in_private_pools == 0 {
+        return String::new();
+    }
+    format!(
+        " Another {} was free in the segments of a CUDA graph's private pool or a \
+         torch.cuda.MemPool (see the pool filter), which serve only that pool's requests: a \
+         captured graph keeps its pool, with what was freed inside the capture, while the graph \
+         lives. Delete graphs you no longer replay, keep large temporaries out of the capture, \
+         or share one pool between captures (torch.cuda.graph(pool=...)).",
+        bytes(o.free_in_private_pools)
+    )
+}
+
 fn oom_finding(d: &DeviceAnalysis, index: usize, verdict: Verdict) -> (String, String) {
     let title = match verdict {
         Verdict::Fragmentation => "Fragmentation OOM",
@@ -313,15 +329,28 @@ fn oom_finding(d: &DeviceAnalysis, index: usize, verdict: Verdict) -> (String, S
     let Some(o) = d.ooms.get(index) else {
         return (title.into(), String::new());
     };
+    let free = if o.free_in_private_pools > 0 {
+        format!(
+            "{} of it free, {} of that in private pools",
+            bytes(o.free_in_reserved),
+            bytes(o.free_in_private_pools)
+        )
+    } else {
+        format!("{} of it free", bytes(o.free_in_reserved))
+    };
     let detail = format!(
-        "A {} request failed at event {} with {} allocated and {} reserved ({} of it free), \
-         largest free block {}. {}",
+        "A {} request failed at event {} with {} allocated and {} reserved ({free}), \
+         largest free block {}{}. {}",
         bytes(o.requested),
         o.event,
         bytes(o.allocated),
         bytes(o.reserved),
-        bytes(o.free_in_reserved),
-        bytes(o.largest_free_block),
+        bytes(o.largest_usable_block),
+        if o.free_in_private_pools > 0 {
+            " outside them"
+        } else {
+            ""
+        },
         match verdict {
             Verdict::Fragmentation => {
                 "The free memory is split into holes smaller than the request. Fix: \

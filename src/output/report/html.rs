@@ -397,6 +397,9 @@ fn ooms(s: &mut String, r: &DeviceReport) {
         kv(s, "allocated", &bytes(o.allocated));
         kv(s, "reserved", &bytes(o.reserved));
         kv(s, "reserved but unallocated", &bytes(o.free_in_reserved));
+        if o.free_in_private_pools > 0 {
+            kv(s, "of it in private pools", &bytes(o.free_in_private_pools));
+        }
         kv(s, "largest free block", &bytes(o.largest_free_block));
         kv(s, "free on the device", &bytes(o.device_free));
         s.push_str("</div>");
