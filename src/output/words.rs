@@ -132,15 +132,33 @@ pub fn oom_fix(
                 }
             )
         }
-        Verdict::Capacity => format!(
-            "Capacity: the live tensors need more memory than the device allows; only {} is \
-             reserved but unallocated, less than the {} request. Reduce what is live: a smaller \
-             batch (with gradient accumulation to keep the effective batch), bf16/AMP autocast, \
-             activation checkpointing, torch.inference_mode() for evaluation, a lighter \
-             optimizer state (e.g. 8-bit or SGD), or free references you no longer need.",
-            bytes(free_in_reserved),
-            bytes(requested)
-        ),
+        Verdict::Capacity => {
+            // A free block as large as the request that still could not serve it: it was
+            // another stream's (or the small pool's), which the counters cannot tell apart.
+            let why = match largest {
+                Some(l) if l >= requested => format!(
+                    "{} is reserved but unallocated and a free block of {} could have held the \
+                     {} request, yet it failed: cached blocks serve only requests on their own \
+                     stream (and the small pool's 2 MiB segments only requests of up to 1 MiB), \
+                     so what this request could use was less than it",
+                    bytes(free_in_reserved),
+                    bytes(l),
+                    bytes(requested)
+                ),
+                _ => format!(
+                    "only {} is reserved but unallocated, less than the {} request",
+                    bytes(free_in_reserved),
+                    bytes(requested)
+                ),
+            };
+            format!(
+                "Capacity: the live tensors need more memory than the device allows; {why}. \
+                 Reduce what is live: a smaller batch (with gradient accumulation to keep the \
+                 effective batch), bf16/AMP autocast, activation checkpointing, \
+                 torch.inference_mode() for evaluation, a lighter optimizer state (e.g. 8-bit \
+                 or SGD), or free references you no longer need."
+            )
+        }
     }
 }
 
@@ -392,4 +410,29 @@ fn leaks_finding(d: &DeviceAnalysis, suspects: usize) -> (String, String) {
 /// Every finding of a device in words, in order.
 pub fn findings(d: &DeviceAnalysis, findings: &[Finding]) -> Vec<FindingText> {
     findings.iter().map(|f| finding(f, d)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    /// A capacity verdict never says the free memory was less than the request when it was
+    /// not (a free block on another stream can be as large as the request and still not
+    /// serve it).
+    #[test]
+    fn a_capacity_fix_states_only_what_the_numbers_show() {
+        let short = oom_fix(Verdict::Capacity, 600 * MIB, 100 * MIB, Some(64 * MIB));
+        assert!(
+            short.contains("only 100.00 MiB is reserved but unallocated, less than the 600.00 MiB"),
+            "{short}"
+        );
+        let other_stream = oom_fix(Verdict::Capacity, 600 * MIB, 900 * MIB, Some(800 * MIB));
+        assert!(!other_stream.contains("less than the"), "{other_stream}");
+        assert!(
+            other_stream.contains("a free block of 800.00 MiB could have held"),
+            "{other_stream}"
+        );
+    }
 }
