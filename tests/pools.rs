@@ -78,9 +78,25 @@ fn an_oom_beside_a_graphs_free_pool_leaves_that_pool_out_of_the_verdict() {
     let message = truth["ooms"][0]["message"]
         .as_str()
         .expect("truth: the OOM message");
-    let said = analysis::oom::parse_message(message)
+    let parsed = analysis::oom::parse_message(message);
+    let said = parsed
         .reserved_unallocated
         .expect("the message gives reserved-but-unallocated memory");
+    // The message's "allocated in private pools" is those pools' whole reservation.
+    let private_reserved: u64 = truth["pools"]
+        .as_object()
+        .expect("truth: pools")
+        .iter()
+        .filter(|(id, _)| id.as_str() != "(0, 0)")
+        .map(|(_, p)| p["reserved"].as_u64().unwrap())
+        .sum();
+    let in_message = parsed
+        .private_pools
+        .expect("the message names private pools");
+    assert!(
+        in_message.abs_diff(private_reserved) < 1 << 24,
+        "{in_message} in private pools by the message, {private_reserved} by the dump"
+    );
     let usable = o.free_in_reserved - o.free_in_private_pools;
     assert!(
         usable.abs_diff(said) < 1 << 20,

@@ -321,6 +321,10 @@ pub struct OomMessage {
     pub reserved_unallocated: Option<u64>,
     /// Older messages give "reserved in total by PyTorch".
     pub reserved: Option<u64>,
+    /// Part of `allocated` in private pools (CUDA graphs, `torch.cuda.MemPool`): "with 2.02
+    /// GiB allocated in private pools" (PyTorch 2.x, when there is some).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_pools: Option<u64>,
     pub gpu: Option<u32>,
 }
 
@@ -341,6 +345,7 @@ pub fn parse_message(text: &str) -> OomMessage {
         .or_else(|| num("; ", " already allocated"));
     m.reserved_unallocated = num(" and ", " is reserved by PyTorch but unallocated");
     m.reserved = num("; ", " reserved in total by PyTorch");
+    m.private_pools = num(", with ", " allocated in private pools");
     m.gpu = t
         .find("GPU ")
         .and_then(|p| t[p + 4..].split(|c: char| !c.is_ascii_digit()).next())

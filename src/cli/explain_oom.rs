@@ -34,12 +34,15 @@ pub fn run(args: &ExplainOomArgs) -> Result<i32> {
             "no \"Tried to allocate ...\" in the text: paste the whole torch.cuda.OutOfMemoryError message"
         );
     };
-    let advice = words::oom_fix(
+    let mut advice = words::oom_fix(
         verdict,
         m.requested.unwrap_or(0),
         m.free_in_reserved(),
         None,
     );
+    if let Some(p) = m.private_pools.filter(|&p| p > 0) {
+        advice.push_str(&words::private_pools_in_message(p));
+    }
     let text = if args.json {
         let j = serde_json::json!({
             "message": m,

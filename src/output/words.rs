@@ -339,6 +339,18 @@ fn private_pools_note(o: &OomReport) -> String {
     )
 }
 
+/// For `explain-oom`: the private pools' share of the allocated memory an OOM message gives
+/// (how much of it is free there the message does not say; a snapshot does).
+pub fn private_pools_in_message(private: u64) -> String {
+    format!(
+        " {} of the allocated memory is in private pools (CUDA graphs, torch.cuda.MemPool), \
+         whose segments serve only their own pool's requests, including what was freed inside a \
+         graph's capture: delete graphs you no longer replay, or record a memory snapshot to see \
+         how much of it is free.",
+        bytes(private)
+    )
+}
+
 fn oom_finding(d: &DeviceAnalysis, index: usize, verdict: Verdict) -> (String, String) {
     let title = match verdict {
         Verdict::Fragmentation => "Fragmentation OOM",
