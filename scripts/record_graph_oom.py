@@ -58,14 +58,9 @@ def graph_pool_oom(out):
         oom = {"message": str(e), "counters": rec.counters()}
     rec.mark("after the OOM")
     torch.cuda.synchronize()
-    snap = torch.cuda.memory._snapshot()
-    pools = {}
-    for s in snap["segments"]:
-        key = str(tuple(s.get("segment_pool_id", (0, 0))))
-        p = pools.setdefault(key, {"segments": 0, "reserved": 0, "allocated": 0})
-        p["segments"] += 1
-        p["reserved"] += s["total_size"]
-        p["allocated"] += s["allocated_size"]
+    # Imported here, not at the top: the lines above name the frames in the pickle.
+    from snapshot_pools import pools_of
+    pools = pools_of(torch.cuda.memory._snapshot())
     rec.finish(
         notes="6 GiB cap; a CUDA graph whose 2 GiB scratch tensor is freed inside the capture "
               "keeps that memory in its private pool; 3 GiB of eager tensors, then a 1.5 GiB "

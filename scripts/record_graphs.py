@@ -57,14 +57,9 @@ def cuda_graph_pools(out, steps=6):
         # capture fall in the first window).
         rec.mark(f"step {i}")
     torch.cuda.synchronize()
-    snap = torch.cuda.memory._snapshot()
-    pools = {}
-    for s in snap["segments"]:
-        key = str(tuple(s.get("segment_pool_id", (0, 0))))
-        p = pools.setdefault(key, {"segments": 0, "reserved": 0, "allocated": 0})
-        p["segments"] += 1
-        p["reserved"] += s["total_size"]
-        p["allocated"] += s["allocated_size"]
+    # Imported here, not at the top: the lines above name the frames in the pickle.
+    from snapshot_pools import pools_of
+    pools = pools_of(torch.cuda.memory._snapshot())
     rec.finish(
         notes="MLP training step captured in a CUDA graph (private pool) and replayed; an "
               "eager no-grad pass per step allocates from a user MemPool; the rest is the "
