@@ -14,7 +14,7 @@ dump's segments per pool id, reserved and allocated bytes) and `ooms` (the messa
 counters at the failure). This file must not change once it has run: the frames in the pickle
 name its lines.
 """
-import argparse, json, os, sys
+import json, os, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from record_iterations import Recorder  # noqa: E402
@@ -59,7 +59,7 @@ def graph_pool_oom(out):
     rec.mark("after the OOM")
     torch.cuda.synchronize()
     # Imported here, not at the top: the lines above name the frames in the pickle.
-    from snapshot_pools import pools_of
+    from snapshot_pools import add_to_truth, pools_of
     pools = pools_of(torch.cuda.memory._snapshot())
     rec.finish(
         notes="6 GiB cap; a CUDA graph whose 2 GiB scratch tensor is freed inside the capture "
@@ -70,20 +70,13 @@ def graph_pool_oom(out):
         expect={"leak": False, "pools": len(pools), "oom": oom is not None},
     )
     del held, graph
-    truth_path = os.path.join(out, "graph_pool_oom.truth.json")
-    truth = json.load(open(truth_path))
-    truth["pools"] = pools
-    truth["ooms"] = [oom] if oom else []
-    json.dump(truth, open(truth_path, "w"), indent=1)
+    add_to_truth(out, "graph_pool_oom", pools=pools, ooms=[oom] if oom else [])
     print(json.dumps({"pools": pools, "oom": oom}, indent=1))
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", required=True)
-    args = ap.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    graph_pool_oom(args.out)
+    from snapshot_pools import main as run
+    run(graph_pool_oom)
 
 
 if __name__ == "__main__":

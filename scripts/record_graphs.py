@@ -11,7 +11,7 @@ its frames do not matter here, and that file must not change once it has run. Ad
 `pools`, the dump's segments per pool id with their reserved and allocated bytes. This file must
 not change once it has run: the frames in the pickle name its lines.
 """
-import argparse, json, os, sys
+import json, os, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from record_iterations import Recorder, mlp  # noqa: E402
@@ -58,7 +58,7 @@ def cuda_graph_pools(out, steps=6):
         rec.mark(f"step {i}")
     torch.cuda.synchronize()
     # Imported here, not at the top: the lines above name the frames in the pickle.
-    from snapshot_pools import pools_of
+    from snapshot_pools import add_to_truth, pools_of
     pools = pools_of(torch.cuda.memory._snapshot())
     rec.finish(
         notes="MLP training step captured in a CUDA graph (private pool) and replayed; an "
@@ -67,19 +67,13 @@ def cuda_graph_pools(out, steps=6):
         iterations=steps,
         expect={"leak": False, "pools": len(pools)},
     )
-    truth_path = os.path.join(out, "cuda_graph_pools.truth.json")
-    truth = json.load(open(truth_path))
-    truth["pools"] = pools
-    json.dump(truth, open(truth_path, "w"), indent=1)
+    add_to_truth(out, "cuda_graph_pools", pools=pools)
     print(json.dumps(pools, indent=1))
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", required=True)
-    args = ap.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    cuda_graph_pools(args.out)
+    from snapshot_pools import main as run
+    run(cuda_graph_pools)
 
 
 if __name__ == "__main__":

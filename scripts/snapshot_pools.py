@@ -12,3 +12,22 @@ def pools_of(snap):
         p["reserved"] += s["total_size"]
         p["allocated"] += s["allocated_size"]
     return pools
+
+
+def add_to_truth(out, name, **fields):
+    """Adds `fields` to the truth file `name` the recorder wrote into `out`."""
+    import json, os
+    path = os.path.join(out, name + ".truth.json")
+    truth = json.load(open(path))
+    truth.update(fields)
+    json.dump(truth, open(path, "w"), indent=1)
+
+
+def main(record):
+    """A recording script's command line: `--out DIR` (made when missing), then record(DIR)."""
+    import argparse, os
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    record(args.out)

@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use memsight::analysis::calltree::{CallTree, Frames, Group, Key, TreeOptions};
 use memsight::analysis::point::Point;
@@ -27,10 +26,6 @@ fn tmp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("memsight-flame-{}-{tag}", std::process::id()));
     std::fs::create_dir_all(&d).expect("temp dir");
     d
-}
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_memsight")
 }
 
 /// The byte count that inferno's SVG gives its root: `<title>all (1,234 bytes, 100%)`.
@@ -155,7 +150,7 @@ fn command_writes_all_three_formats() {
     let m3 = d.markers[3].counters.allocated;
     let dir = tmp_dir("cli");
     let run = |args: &[&str]| {
-        Command::new(bin())
+        common::memsight()
             .arg("flamegraph")
             .arg(&path)
             .args(args)
@@ -164,12 +159,14 @@ fn command_writes_all_three_formats() {
     };
     for ext in ["folded", "svg", "json"] {
         let out = dir.join(format!("m3.{ext}"));
-        let o = run(&["--at", "marker:3", "-o", out.to_str().expect("path")]);
-        assert!(
-            o.status.success(),
-            "{ext}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        let mut cmd = common::memsight();
+        cmd.arg("flamegraph").arg(&path).args([
+            "--at",
+            "marker:3",
+            "-o",
+            out.to_str().expect("path"),
+        ]);
+        common::run_ok(&mut cmd, ext);
         let text = std::fs::read_to_string(&out).expect("written");
         match ext {
             "folded" => {
@@ -320,18 +317,9 @@ fn hostile_frame_names_are_escaped() {
     std::fs::write(&input, bytes).expect("write");
     let out = |ext: &str| -> String {
         let p = dir.join(format!("out.{ext}"));
-        let o = Command::new(bin())
-            .arg("flamegraph")
-            .arg(&input)
-            .arg("-o")
-            .arg(&p)
-            .output()
-            .expect("runs");
-        assert!(
-            o.status.success(),
-            "{ext}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        let mut cmd = common::memsight();
+        cmd.arg("flamegraph").arg(&input).arg("-o").arg(&p);
+        common::run_ok(&mut cmd, ext);
         std::fs::read_to_string(&p).expect("written")
     };
     let folded = out("folded");

@@ -362,23 +362,17 @@ fn cli_json_has_the_contract_shape() {
         eprintln!("note: frag_oom not found, skipped");
         return;
     };
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_memsight"))
-        .arg("whatif")
+    let mut cmd = common::memsight();
+    cmd.arg("whatif")
         .arg(&path)
         .args(["--variant", "expandable_segments:True"])
         .args([
             "--variant",
             "max_split_size_mb:256,roundup_power2_divisions:4",
         ])
-        .args(["--cap", "3GiB", "--json"])
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        .args(["--cap", "3GiB", "--json"]);
+    let out = common::run_ok(&mut cmd, "memsight whatif");
+    let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
     let keys = |o: &serde_json::Value| {
         let mut k: Vec<String> = o.as_object().expect("object").keys().cloned().collect();
         k.sort();

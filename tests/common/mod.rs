@@ -60,3 +60,20 @@ pub const ALL: [&str; 12] = [
     "big_trace",
     "huge_trace",
 ];
+
+/// Runs the `memsight` command `cmd` (built with [`memsight`]) and returns its standard
+/// output; a failure panics with its standard error and `what`.
+pub fn run_ok(cmd: &mut std::process::Command, what: &str) -> Vec<u8> {
+    let out = cmd.output().expect("memsight runs");
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The `memsight` binary of this build, as a command to add arguments to.
+pub fn memsight() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_memsight"))
+}

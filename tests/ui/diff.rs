@@ -26,17 +26,10 @@ fn wait_diff(h: &mut Harness<'static, MemsightApp>) -> memsight::ui::views::diff
 
 /// `memsight diff A B --json` with these points, as the terminal user runs it.
 fn cli_diff(a: &std::path::Path, b: &std::path::Path, at: [&str; 2]) -> serde_json::Value {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_memsight"))
-        .args(["diff", "--json", "--at-a", at[0], "--at-b", at[1]])
-        .args([a, b])
-        .output()
-        .expect("memsight runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("diff --json is JSON")
+    let mut cmd = common::memsight();
+    cmd.args(["diff", "--json", "--at-a", at[0], "--at-b", at[1]])
+        .args([a, b]);
+    serde_json::from_slice(&common::run_ok(&mut cmd, "memsight diff")).expect("diff --json is JSON")
 }
 
 /// The view's table holds exactly the numbers of `memsight diff --json`, site by site.
