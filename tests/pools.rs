@@ -105,6 +105,17 @@ fn an_oom_beside_a_graphs_free_pool_leaves_that_pool_out_of_the_verdict() {
     assert!(usable < o.block_size && o.free_in_reserved > o.block_size);
     assert_eq!(o.verdict, analysis::Verdict::Capacity);
     assert!(o.largest_usable_block < o.block_size && o.largest_free_block > o.block_size);
+    // Device-wide, a fifth of the reserved memory looked stranded at the reserved peak; in
+    // the default pool it was a fresh segment waiting for its tensor, not fragmentation.
+    let (share, _) = d.fragmentation.stranded_share_at_peak().expect("a peak");
+    assert!(share > 0.15, "{share}");
+    let list = analysis::findings::findings(d, snap.format.variant);
+    assert!(
+        !list
+            .iter()
+            .any(|f| matches!(f, analysis::findings::Finding::Fragmented { .. })),
+        "{list:?}"
+    );
     let advice = memsight::output::words::oom_advice(d, o);
     assert!(
         advice.contains("CUDA graph's private pool")

@@ -171,6 +171,11 @@ pub fn findings(d: &DeviceAnalysis, variant: FormatVariant) -> Vec<Finding> {
         out.push(Finding::ExplainedGrowth { count: explained });
     }
     if let Some((share, at)) = d.fragmentation.stranded_share_at_peak() {
+        let (share, at) = if d.pools.has_private() {
+            outside_private_pools(d, at)
+        } else {
+            (share, at)
+        };
         let has_frag_oom = d.ooms.iter().any(|o| o.verdict == Verdict::Fragmentation);
         if !has_frag_oom && share >= FRAGMENTATION_WORTH_A_WORD {
             out.push(Finding::Fragmented { share, at });
@@ -207,4 +212,39 @@ pub fn headline(findings: &[Finding]) -> Option<&Finding> {
         .iter()
         .find(|f| f.severity() == Severity::Problem)
         .or_else(|| findings.first())
+}
+
+/// The fragmentation point `at` without the segments of private pools (a CUDA graph's, a
+/// `torch.cuda.MemPool`): their free memory serves only their own pool's requests, which no
+/// allocator setting changes, so it is not what `expandable_segments` would recover. Returns
+/// the share of the rest's reserved memory stranded outside its largest free block.
+fn outside_private_pools(d: &DeviceAnalysis, at: FragmentationPoint) -> (f64, FragmentationPoint) {
+    let split = d.pools.split_at(&d.replay, at.event);
+    let private_used = split.private_reserved.saturating_sub(split.private_free);
+    let reserved = at.reserved.saturating_sub(split.private_reserved);
+    let free = at
+        .reserved
+        .saturating_sub(at.active)
+        .saturating_sub(split.private_free);
+    let stranded = free.saturating_sub(split.largest_outside);
+    let p = FragmentationPoint {
+        reserved,
+        allocated: at.allocated.saturating_sub(private_used),
+        active: at.active.saturating_sub(private_used),
+        reserved_unallocated: at.reserved_unallocated.saturating_sub(split.private_free),
+        largest_free_block: split.largest_outside,
+        stranded,
+        external: if free == 0 {
+            0.0
+        } else {
+            (1.0 - split.largest_outside as f64 / free as f64).clamp(0.0, 1.0)
+        },
+        ..at
+    };
+    let share = if reserved == 0 {
+        0.0
+    } else {
+        stranded as f64 / reserved as f64
+    };
+    (share, p)
 }

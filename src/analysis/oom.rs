@@ -10,7 +10,7 @@ use crate::allocator::Settings;
 use crate::model::{Action, Event, Snapshot, StackId};
 
 use super::pools::Pools;
-use super::replay::{Allocation, Replay, NONE};
+use super::replay::{Allocation, Replay};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -180,7 +180,8 @@ pub fn reports(
         let free_in_reserved = reserved.saturating_sub(allocated);
         let block_size = settings.round_size(e.size);
         let (free_in_private_pools, usable_largest) = if pools.has_private() {
-            outside_private_pools(replay, pools, i)
+            let split = pools.split_at(replay, i);
+            (split.private_free, split.largest_outside)
         } else {
             (0, largest)
         };
@@ -246,67 +247,6 @@ fn live_at(a: &Allocation, i: usize) -> bool {
 
 fn is_zero(v: &u64) -> bool {
     *v == 0
-}
-
-/// After event `i`: the free bytes in the segments of private pools, and the largest free
-/// block in the others (those a default-pool request can use). Adjacent mapped ranges of one
-/// pool count as one range, as an expandable segment's pages are.
-fn outside_private_pools(replay: &Replay, pools: &Pools, i: usize) -> (u64, u64) {
-    let t = i as u32;
-    let live = |from: u32, to: u32| (from == NONE || from <= t) && (to == NONE || to > t);
-    // (start, end, pool) of the memory reserved after event i, by address.
-    let mut ranges: Vec<(u64, u64, u16)> = replay
-        .segments
-        .iter()
-        .filter(|s| live(s.alloc_event, s.free_event))
-        .map(|s| {
-            (
-                s.addr,
-                s.addr + s.size,
-                pools.of_address(s.addr, s.alloc_event),
-            )
-        })
-        .collect();
-    ranges.sort_unstable();
-    ranges.dedup_by(|next, prev| {
-        let joined = prev.1 == next.0 && prev.2 == next.2;
-        if joined {
-            prev.1 = next.1;
-        }
-        joined
-    });
-    // The active blocks in each range, by address.
-    let mut blocks: Vec<Vec<(u64, u64)>> = vec![Vec::new(); ranges.len()];
-    for a in &replay.allocations {
-        if !live(a.alloc_event, a.free_completed) {
-            continue;
-        }
-        let k = ranges.partition_point(|r| r.0 <= a.addr);
-        if let Some(v) = k.checked_sub(1).and_then(|k| blocks.get_mut(k)) {
-            v.push((a.addr, a.addr + a.size));
-        }
-    }
-    let (mut private_free, mut largest) = (0u64, 0u64);
-    for (&(start, end, pool), bs) in ranges.iter().zip(&mut blocks) {
-        bs.sort_unstable();
-        let mut cursor = start;
-        let (mut free, mut widest) = (0u64, 0u64);
-        for &(a, b) in bs.iter() {
-            let gap = a.saturating_sub(cursor);
-            free += gap;
-            widest = widest.max(gap);
-            cursor = cursor.max(b);
-        }
-        let tail = end.saturating_sub(cursor);
-        free += tail;
-        widest = widest.max(tail);
-        if pool == 0 {
-            largest = largest.max(widest);
-        } else {
-            private_free += free;
-        }
-    }
-    (private_free, largest)
 }
 
 /// The numbers in a `torch.cuda.OutOfMemoryError` message.

@@ -47,6 +47,18 @@ impl PoolKind {
     }
 }
 
+/// The memory of the private pools after one event, and what the others offer (see
+/// [`Pools::split_at`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolSplit {
+    /// Bytes the private pools' segments reserve.
+    pub private_reserved: u64,
+    /// Bytes free in them, which serve only their own pool's requests.
+    pub private_free: u64,
+    /// The largest free block outside them.
+    pub largest_outside: u64,
+}
+
 /// The pools of one device and the pool of each block.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Pools {
@@ -62,6 +74,68 @@ pub struct Pools {
 }
 
 impl Pools {
+    /// After event `i`: what the private pools reserve and hold free, and the largest free block
+    /// in the other segments (those a default-pool request can use). Adjacent mapped ranges of one
+    /// pool count as one range, as an expandable segment's pages are.
+    pub fn split_at(&self, replay: &Replay, i: usize) -> PoolSplit {
+        let t = i as u32;
+        let live = |from: u32, to: u32| (from == NONE || from <= t) && (to == NONE || to > t);
+        // (start, end, pool) of the memory reserved after event i, by address.
+        let mut ranges: Vec<(u64, u64, u16)> = replay
+            .segments
+            .iter()
+            .filter(|s| live(s.alloc_event, s.free_event))
+            .map(|s| {
+                (
+                    s.addr,
+                    s.addr + s.size,
+                    self.of_address(s.addr, s.alloc_event),
+                )
+            })
+            .collect();
+        ranges.sort_unstable();
+        ranges.dedup_by(|next, prev| {
+            let joined = prev.1 == next.0 && prev.2 == next.2;
+            if joined {
+                prev.1 = next.1;
+            }
+            joined
+        });
+        // The active blocks in each range, by address.
+        let mut blocks: Vec<Vec<(u64, u64)>> = vec![Vec::new(); ranges.len()];
+        for a in &replay.allocations {
+            if !live(a.alloc_event, a.free_completed) {
+                continue;
+            }
+            let k = ranges.partition_point(|r| r.0 <= a.addr);
+            if let Some(v) = k.checked_sub(1).and_then(|k| blocks.get_mut(k)) {
+                v.push((a.addr, a.addr + a.size));
+            }
+        }
+        let mut split = PoolSplit::default();
+        for (&(start, end, pool), bs) in ranges.iter().zip(&mut blocks) {
+            bs.sort_unstable();
+            let mut cursor = start;
+            let (mut free, mut widest) = (0u64, 0u64);
+            for &(a, b) in bs.iter() {
+                let gap = a.saturating_sub(cursor);
+                free += gap;
+                widest = widest.max(gap);
+                cursor = cursor.max(b);
+            }
+            let tail = end.saturating_sub(cursor);
+            free += tail;
+            widest = widest.max(tail);
+            if pool == 0 {
+                split.largest_outside = split.largest_outside.max(widest);
+            } else {
+                split.private_reserved += end - start;
+                split.private_free += free;
+            }
+        }
+        split
+    }
+
     /// Whether any block may come from a pool other than the default one.
     pub fn has_private(&self) -> bool {
         self.pools.iter().any(|p| p.kind != PoolKind::Default)

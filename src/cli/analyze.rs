@@ -124,10 +124,15 @@ fn device_text(s: &mut String, snap: &Snapshot, d: &DeviceAnalysis) {
         }
     }
     if let Some(w) = &d.fragmentation.worst {
+        // (The line has no full stop of its own: the caveat brings one when there is one.)
+        let caveat = match words::all_pools_caveat(d) {
+            "" => String::new(),
+            c => format!(".{c}"),
+        };
         let _ = writeln!(
             s,
             "  Fragmentation at its worst (event {}): {} reserved but unallocated, largest free \
-             block {}, {} stranded in smaller holes, external fragmentation {:.0}%",
+             block {}, {} stranded in smaller holes, external fragmentation {:.0}%{caveat}",
             w.event,
             bytes(w.reserved_unallocated),
             bytes(w.largest_free_block),

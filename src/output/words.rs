@@ -223,9 +223,9 @@ pub fn finding(f: &Finding, d: &DeviceAnalysis) -> FindingText {
                 bytes(at.largest_free_block),
                 share * 100.0,
                 if d.pools.has_private() {
-                    " Some of it may sit in the segments of a CUDA graph's or a user memory pool \
-                     (see the pool filter), which serve only that pool's requests: no setting \
-                     lets another pool use them."
+                    " These figures leave out the segments of CUDA graph and user memory pools \
+                     (see the pool filter): their free memory serves only their own pool's \
+                     requests, which no setting changes."
                 } else {
                     ""
                 }
@@ -337,6 +337,17 @@ fn private_pools_note(o: &OomReport) -> String {
          or share one pool between captures (torch.cuda.graph(pool=...)).",
         bytes(o.free_in_private_pools)
     )
+}
+
+/// Said after the device-wide fragmentation figures of a file with private pools: they count
+/// every pool's segments, and a pool's free memory serves only its own requests.
+pub fn all_pools_caveat(d: &DeviceAnalysis) -> &'static str {
+    if d.pools.has_private() {
+        " These figures count the segments of every memory pool together; a CUDA graph's or a \
+         user pool's free memory serves only that pool's requests (see the pool filter)."
+    } else {
+        ""
+    }
 }
 
 /// For `explain-oom`: the private pools' share of the allocated memory an OOM message gives

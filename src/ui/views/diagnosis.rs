@@ -141,13 +141,14 @@ fn body(ui: &mut Ui, cx: &mut ViewCtx) {
                 ui.label(format!(
                     "At its worst (event {}), {} of {} reserved was free but split: the \
                      largest free block was {} ({:.0}% external fragmentation), so {} could \
-                     not serve one large request.",
+                     not serve one large request.{}",
                     w.event,
                     short_bytes(w.reserved_unallocated),
                     short_bytes(w.reserved),
                     short_bytes(w.largest_free_block),
                     w.external * 100.0,
-                    short_bytes(w.stranded)
+                    short_bytes(w.stranded),
+                    crate::output::words::all_pools_caveat(d)
                 ));
                 if ui.link("Show the segments then").clicked() {
                     cx.focus.jump_to(w.event, ViewId::Segments);
