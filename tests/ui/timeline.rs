@@ -3,11 +3,23 @@
 use std::time::Duration;
 
 use egui_kittest::kittest::Queryable;
+use egui_kittest::Harness;
 
 use memsight::ui::focus::ViewId;
 use memsight::ui::tab::TabState;
+use memsight::ui::MemsightApp;
 
 use super::{app, click_at, click_view, step_until, timeline_with};
+
+/// Steps the app until `what` has given the timeline its filtered pyramid.
+fn wait_filtered(h: &mut Harness<'static, MemsightApp>, what: &str) {
+    step_until(
+        h,
+        Duration::from_secs(60),
+        &format!("{what} never applied"),
+        |a| a.active_tab().unwrap().focus.filtered.lod.is_some(),
+    );
+}
 
 #[test]
 fn a_frame_filter_rebuilds_the_timeline() {
@@ -27,12 +39,7 @@ fn a_frame_filter_rebuilds_the_timeline() {
     let input = h.get_by_role(egui::accesskit::Role::TextInput);
     input.focus();
     input.type_text("cross_entropy");
-    step_until(
-        &mut h,
-        Duration::from_secs(60),
-        "the frame filter never applied",
-        |a| a.active_tab().unwrap().focus.filtered.lod.is_some(),
-    );
+    wait_filtered(&mut h, "the frame filter");
     let doc = h.state().active_tab().unwrap();
     let filtered = doc
         .focus
@@ -88,12 +95,7 @@ fn the_pool_filter_offers_cuda_graph_and_user_pools() {
     h.get_by_label("user pool (0, 1)");
     h.get_by_label(graph).click();
     h.run_steps(3);
-    step_until(
-        &mut h,
-        Duration::from_secs(60),
-        "the pool filter never applied",
-        |a| a.active_tab().unwrap().focus.filtered.lod.is_some(),
-    );
+    wait_filtered(&mut h, "the pool filter");
     let tab = h.state().active_tab().unwrap();
     let TabState::Ready(l) = &tab.state else {
         panic!("loaded")

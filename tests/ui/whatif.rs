@@ -21,19 +21,30 @@ fn wait_whatif(h: &mut Harness<'static, MemsightApp>) {
     h.run_steps(3);
 }
 
+/// Waits for the simulations, checks the view says `said`, and gives the outcome.
+fn outcome_saying<'h>(
+    h: &'h mut Harness<'static, MemsightApp>,
+    said: &str,
+) -> (usize, &'h memsight::ui::views::whatif::Outcome) {
+    wait_whatif(h);
+    assert!(h.query_by_label_contains(said).is_some(), "no {said:?}");
+    h.state()
+        .active_tab()
+        .expect("a tab")
+        .views
+        .whatif
+        .outcome()
+        .expect("simulated")
+}
+
 /// The What-if view replays frag_oom's requests: with expandable segments the request that
 /// failed is served; under a 1 GiB cap the same settings fail, as they must with 2 GiB live.
 #[test]
 fn whatif_view_serves_the_fragmentation_oom_with_expandable_segments() {
     let mut h = app("frag_oom");
     click_view(&mut h, ViewId::WhatIf);
-    wait_whatif(&mut h);
-    assert!(h
-        .query_by_label_contains("expandable_segments:True: served")
-        .is_some());
     {
-        let doc = h.state().active_tab().expect("a tab");
-        let (device, o) = doc.views.whatif.outcome().expect("simulated on opening");
+        let (device, o) = outcome_saying(&mut h, "expandable_segments:True: served");
         assert_eq!(device, 0);
         assert_eq!(o.recorded.ooms.len(), 1);
         assert!(o.variants[0].1.ooms.is_empty());
@@ -46,12 +57,7 @@ fn whatif_view_serves_the_fragmentation_oom_with_expandable_segments() {
         .cap = "1GiB".into();
     h.get_by_label("Simulate").click();
     h.run_steps(2);
-    wait_whatif(&mut h);
-    assert!(h
-        .query_by_label_contains("expandable_segments:True: still fails")
-        .is_some());
-    let doc = h.state().active_tab().expect("a tab");
-    let (_, o) = doc.views.whatif.outcome().expect("simulated again");
+    let (_, o) = outcome_saying(&mut h, "expandable_segments:True: still fails");
     assert_eq!(o.variants[0].1.scenario.cap, Some(1 << 30));
     assert!(!o.variants[0].1.ooms.is_empty());
 }
