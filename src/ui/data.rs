@@ -64,7 +64,7 @@ impl Pyramid {
         self.0.get()
     }
 
-    /// Builds the pyramids of `devices` (the same order as `analysis.devices`) on the worker
+    /// Builds `pyramids` (one per device, in the order of `analysis.devices`) on the worker
     /// pool, calling `done` when they are all there. Nothing waits for it.
     pub fn build_later(
         analysis: Arc<Analysis>,

@@ -4,10 +4,10 @@
 //! repainting (the worker asks for a repaint whenever progress moves).
 
 use std::path::PathBuf;
-
-use rayon::prelude::*;
 use std::sync::Arc;
 use std::time::Instant;
+
+use rayon::prelude::*;
 
 use crate::analysis::Options;
 use crate::model::Snapshot;
@@ -162,7 +162,7 @@ fn analyse(
         .map(|(i, d)| DeviceData::build(i, &snap, d))
         .collect();
     let analyze_ms = t1.elapsed().as_millis();
-    let pyramids = devices.iter().map(|d: &DeviceData| d.lod.clone()).collect();
+    let pyramids = devices.iter().map(|d| d.lod.clone()).collect();
     let analysis = Arc::new(analysis);
     let repaint = w.repaint();
     Pyramid::build_later(analysis.clone(), pyramids, move || repaint());

@@ -166,7 +166,7 @@ fn request_pools(
 /// The model's stream key of a request in pool `pool`: a private pool's blocks serve only its
 /// own requests, as a stream's serve only that stream's, so the model keeps pools apart the
 /// way it keeps streams apart. (Stream handles are user-space addresses, below 2^56.)
-pub fn pool_stream(stream: u64, pool: u16) -> u64 {
+fn pool_stream(stream: u64, pool: u16) -> u64 {
     stream ^ ((pool as u64) << 56)
 }
 
